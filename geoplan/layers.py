@@ -1,0 +1,883 @@
+"""Layer sets: declared schemas, reading, validation and writing.
+
+A *layer set* is what a GIS specialist edits: ``towns`` (the monotowns), ``centres`` (growth
+centres) and ``roads`` (a line per road segment). It can live in a folder of GeoJSON,
+Shapefile or FlatGeobuf files named after the layers, or in one GeoPackage with one layer per
+kind. :func:`read_layers` reads any of these; :func:`validate` returns every problem as data
+(:class:`Problem`) instead of stopping at the first, so a report can list them all.
+
+Examples
+--------
+>>> import geoplan
+>>> layers = geoplan.read_layers(geoplan.embedded_layers_path())
+>>> sorted(layers.names)
+['centres', 'roads', 'towns']
+>>> [p for p in geoplan.validate(layers) if p.severity == "error"]
+[]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from pyproj import CRS
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from geoplan._errors import LayerReadError, LayerValidationError
+from geoplan._io import atomic_path, write_geojson, write_text_atomic
+
+__all__ = [
+    "Field",
+    "LayerSchema",
+    "SCHEMAS",
+    "ROAD_CLASSES",
+    "LayerSet",
+    "Problem",
+    "ValidationConfig",
+    "read_layers",
+    "validate",
+    "require_valid",
+    "write_layers",
+    "problems_frame",
+    "metric_crs",
+    "embedded_layers_path",
+]
+
+Kind = Literal["str", "int", "float"]
+Severity = Literal["error", "warning"]
+
+#: Road classes geoplan knows, in OpenStreetMap's ``highway=*`` vocabulary so that layers made
+#: from OSM and hand-made layers share one speed table.
+ROAD_CLASSES: tuple[str, ...] = (
+    "motorway",
+    "motorway_link",
+    "trunk",
+    "trunk_link",
+    "primary",
+    "primary_link",
+    "secondary",
+    "secondary_link",
+    "tertiary",
+    "tertiary_link",
+    "unclassified",
+    "residential",
+    "living_street",
+    "service",
+    "track",
+)
+
+RESOURCE_STATUS = ("depleted", "declining", "stable", "growing", "not_resource")
+ENTERPRISE_STATUS = ("operating", "partly_operating", "closed")
+CENTRE_ROLES = ("republican", "regional_centre", "other")
+LENGTH_SOURCES = ("published", "estimated")
+SURFACES = ("asphalt", "concrete", "paved", "gravel", "unpaved", "dirt")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One attribute column of a layer schema.
+
+    Parameters
+    ----------
+    name
+        Column name.
+    kind
+        ``"str"``, ``"int"`` or ``"float"``.
+    required
+        The column must exist in the layer.
+    nullable
+        Values may be empty. A required, non-nullable column must be filled on every feature.
+    allowed
+        Allowed values (strings) or ``None`` for any.
+    minimum, exclusive_minimum
+        Lower bound for numbers (inclusive, or exclusive when ``exclusive_minimum``).
+    maximum
+        Upper bound for numbers (inclusive).
+    description
+        What the column means; shown in reports and docs.
+    """
+
+    name: str
+    kind: Kind
+    required: bool = False
+    nullable: bool = True
+    allowed: tuple[str, ...] | None = None
+    minimum: float | None = None
+    exclusive_minimum: bool = False
+    maximum: float | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class LayerSchema:
+    """The declared shape of one layer kind.
+
+    Parameters
+    ----------
+    name
+        Layer name, also the file stem (``towns.geojson``) or GeoPackage layer name.
+    geometry_type
+        ``"Point"`` or ``"LineString"``; a single-part ``Multi*`` geometry is accepted and
+        read as its part.
+    fields
+        Attribute columns, in the order they are written.
+    id_field
+        The column holding each feature's unique identifier.
+    """
+
+    name: str
+    geometry_type: Literal["Point", "LineString"]
+    fields: tuple[Field, ...]
+    id_field: str = "id"
+    description: str = ""
+
+    def field(self, name: str) -> Field:
+        """Return the field called ``name``."""
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    @property
+    def column_names(self) -> list[str]:
+        """Declared column names in schema order."""
+        return [f.name for f in self.fields]
+
+
+_ID = Field("id", "str", required=True, nullable=False, description="unique ASCII identifier, used as a key across layers")
+_POP_YEAR = Field("population_year", "int", minimum=1897, maximum=2100, description="year (1 January) of `population`")
+
+
+def _census(year: int) -> Field:
+    return Field(f"population_{year}", "int", exclusive_minimum=True, minimum=0, description=f"{year} census, town proper")
+
+
+TOWNS = LayerSchema(
+    "towns",
+    "Point",
+    (
+        _ID,
+        Field("name_en", "str", required=True, nullable=False, description="English name"),
+        Field("name_ru", "str", description="Russian name"),
+        Field("name_kk", "str", description="Kazakh name (Cyrillic)"),
+        Field("region", "str", description="oblast (boundaries since June 2022)"),
+        Field("population", "int", required=True, nullable=False, minimum=0, exclusive_minimum=True, description="latest population figure"),
+        _POP_YEAR,
+        _census(1999),
+        _census(2009),
+        _census(2021),
+        Field("population_basis", "str", description="what the population figures cover"),
+        Field("main_industry", "str", description="town-forming industry"),
+        Field("enterprise", "str", description="town-forming enterprise"),
+        Field("enterprise_status", "str", allowed=ENTERPRISE_STATUS, description="state of that enterprise"),
+        Field("resource_status", "str", allowed=RESOURCE_STATUS, description="outlook of the resource base"),
+        Field("resource_note", "str", description="why, in one sentence"),
+        Field("resource_outlook", "str", description="older free-text outlook"),
+        Field("on_list", "str", description="list-membership tags separated by |"),
+        Field("sources", "str", description="pages the figures came from (space-separated)"),
+    ),
+    description="single-industry towns (monotowns)",
+)
+
+CENTRES = LayerSchema(
+    "centres",
+    "Point",
+    (
+        _ID,
+        Field("name_en", "str", required=True, nullable=False, description="English name"),
+        Field("name_ru", "str", description="Russian name"),
+        Field("name_kk", "str", description="Kazakh name (Cyrillic)"),
+        Field("region", "str", description="oblast or city of republican significance"),
+        Field("role", "str", required=True, nullable=False, allowed=CENTRE_ROLES, description="administrative role"),
+        Field("population", "int", required=True, nullable=False, minimum=0, exclusive_minimum=True, description="population"),
+        _POP_YEAR,
+        Field("sources", "str", description="pages the figures came from (space-separated)"),
+    ),
+    description="growth centres (cities that anchor agglomerations and receive relocated residents)",
+)
+
+ROADS = LayerSchema(
+    "roads",
+    "LineString",
+    (
+        _ID,
+        Field("road_class", "str", required=True, nullable=False, allowed=ROAD_CLASSES, description="OSM-style class; sets the default speed"),
+        Field("road_ref", "str", description="road number(s)"),
+        Field("name", "str", description="road name"),
+        Field("from_node", "str", description="id of the place at the start of the segment"),
+        Field("to_node", "str", description="id of the place at the end of the segment"),
+        Field("lanes", "int", minimum=1, maximum=12, description="number of lanes, empty if unknown"),
+        Field("length_km", "float", minimum=0, exclusive_minimum=True, description="road length; empty = length of the line"),
+        Field("length_source", "str", allowed=LENGTH_SOURCES, description="whether length_km is published or estimated"),
+        Field("surface", "str", allowed=SURFACES, description="surface, empty if unknown"),
+        Field("speed_kph", "float", minimum=0, exclusive_minimum=True, maximum=200, description="speed override; empty = class default"),
+        Field("oneway", "int", minimum=0, maximum=1, description="1 = traversable only from start to end"),
+        Field("note", "str", description="how the length was obtained"),
+    ),
+    description="road segments, one line per segment between junctions or places",
+)
+
+#: Schemas of the layer kinds geoplan reads, by layer name.
+SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in (TOWNS, CENTRES, ROADS)}
+
+_VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".fgb", ".shp")
+_META_FILE = "layerset.json"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation finding.
+
+    Attributes
+    ----------
+    severity
+        ``"error"`` (the layer set cannot be analysed) or ``"warning"`` (results may be wrong).
+    layer
+        Layer name (``towns``, ``centres``, ``roads``) or ``"layerset"``.
+    feature_id
+        The feature's id, ``"#N"`` (1-based row) when it has none, or ``None`` for the layer.
+    check
+        Short machine-readable code, e.g. ``"duplicate_id"``.
+    message
+        What is wrong.
+    fix
+        What to do about it.
+    source
+        The file (and GeoPackage layer) the feature came from.
+    """
+
+    severity: Severity
+    layer: str
+    feature_id: str | None
+    check: str
+    message: str
+    fix: str
+    source: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.layer}" + (f" feature {self.feature_id}" if self.feature_id is not None else "")
+        src = f" [{self.source}]" if self.source else ""
+        return f"{self.severity.upper()}: {where}{src}: {self.message} — fix: {self.fix}"
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    """Thresholds of :func:`validate`.
+
+    Parameters
+    ----------
+    snap_tolerance_m
+        Road ends closer than this to another road (but not on it) are reported as dangling.
+    max_access_km
+        Towns and centres farther than this from every road are reported.
+    extent_margin_deg
+        Slack around the layer set's declared extent before a feature counts as outside it.
+    """
+
+    snap_tolerance_m: float = 100.0
+    max_access_km: float = 25.0
+    extent_margin_deg: float = 0.5
+
+
+@dataclass
+class LayerSet:
+    """A set of layers read from one folder or GeoPackage.
+
+    Attributes
+    ----------
+    layers
+        GeoDataFrames by layer name, in EPSG:4326 when the source CRS was known.
+    sources
+        Where each layer came from (``file`` or ``file:layer``), for messages.
+    meta
+        Optional metadata from ``layerset.json``: ``name``, ``extent`` (lon/lat bounds).
+    native_crs
+        The CRS each layer had in its file (``None`` when it had none).
+    """
+
+    layers: dict[str, gpd.GeoDataFrame]
+    sources: dict[str, str] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+    native_crs: dict[str, CRS | None] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> gpd.GeoDataFrame:
+        try:
+            return self.layers[name]
+        except KeyError:
+            raise LayerReadError(
+                f"layer set has no '{name}' layer (it has: {', '.join(sorted(self.layers)) or 'none'})",
+                fix=f"add a '{name}' layer ({SCHEMAS[name].description if name in SCHEMAS else 'see docs'})",
+            ) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.layers)
+
+    @property
+    def names(self) -> list[str]:
+        """Names of the layers present."""
+        return list(self.layers)
+
+    @property
+    def towns(self) -> gpd.GeoDataFrame:
+        """The ``towns`` layer."""
+        return self["towns"]
+
+    @property
+    def centres(self) -> gpd.GeoDataFrame:
+        """The ``centres`` layer."""
+        return self["centres"]
+
+    @property
+    def roads(self) -> gpd.GeoDataFrame:
+        """The ``roads`` layer."""
+        return self["roads"]
+
+    def copy(self) -> LayerSet:
+        """Deep copy, so a scenario can edit layers without touching the original."""
+        return LayerSet(
+            {k: v.copy() for k, v in self.layers.items()}, dict(self.sources), dict(self.meta), dict(self.native_crs)
+        )
+
+
+def embedded_layers_path(name: str = "kazakhstan") -> Path:
+    """Folder of an embedded layer set shipped with geoplan (default: Kazakhstan).
+
+    Looks in the source tree's ``layers/`` first, then in the copy packaged into the wheel.
+    """
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "layers" / name, here / "_layers" / name):
+        if candidate.is_dir():
+            return candidate
+    raise LayerReadError(f"embedded layer set '{name}' not found", fix="reinstall geoplan, or pass a layer path")
+
+
+# --------------------------------------------------------------------------------------
+# reading
+
+
+def _find_layer_file(folder: Path, name: str) -> Path | None:
+    for suffix in _VECTOR_SUFFIXES:
+        candidate = folder / f"{name}{suffix}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read_one(path: Path, layer: str | None, label: str) -> tuple[gpd.GeoDataFrame, CRS | None]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            gdf = pyogrio.read_dataframe(path, layer=layer)
+    except Exception as exc:  # noqa: BLE001 - any GDAL failure means "unreadable file"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LayerReadError(
+            f"{label}: cannot read layer: {reason}",
+            fix="open the file in QGIS to see whether it is complete; re-export it as GeoPackage or GeoJSON (UTF-8)",
+        ) from exc
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
+        raise LayerReadError(f"{label}: layer has no geometry column", fix="export the layer with its geometry")
+    native = gdf.crs
+    if native is not None and not native.equals("EPSG:4326"):
+        try:
+            gdf = gdf.to_crs(4326)
+        except Exception as exc:  # noqa: BLE001
+            raise LayerReadError(
+                f"{label}: cannot reproject from {native.to_string()} to EPSG:4326: {exc}",
+                fix="save the layer in EPSG:4326 (WGS 84)",
+            ) from exc
+    return gdf, native
+
+
+def read_layers(path: str | os.PathLike[str], *, required: tuple[str, ...] = ("towns", "centres", "roads")) -> LayerSet:
+    """Read a layer set from a folder or a GeoPackage.
+
+    Parameters
+    ----------
+    path
+        A folder holding ``towns``, ``centres`` and ``roads`` as ``.geojson``, ``.gpkg``,
+        ``.fgb`` or ``.shp`` files named after the layer, or one ``.gpkg`` file holding layers
+        with those names. An optional ``layerset.json`` in the folder (or beside the
+        GeoPackage, named ``<stem>.layerset.json``) declares ``name`` and ``extent``.
+    required
+        Layers that must be present.
+
+    Returns
+    -------
+    LayerSet
+        Layers reprojected to EPSG:4326 (when their CRS is known), unvalidated: call
+        :func:`validate` next.
+
+    Raises
+    ------
+    LayerReadError
+        When the path does not exist, a required layer is missing, or a file cannot be read.
+    """
+    root = Path(path)
+    if not root.exists():
+        raise LayerReadError(f"{root}: no such file or folder", fix="pass the folder or GeoPackage that holds the layers")
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    sources: dict[str, str] = {}
+    native: dict[str, CRS | None] = {}
+    meta_path: Path
+    if root.is_dir():
+        meta_path = root / _META_FILE
+        for name in SCHEMAS:
+            file = _find_layer_file(root, name)
+            if file is None:
+                continue
+            gpkg_layer = name if file.suffix == ".gpkg" else None
+            label = f"{file}" + (f" (layer {name})" if gpkg_layer else "")
+            layers[name], native[name] = _read_one(file, gpkg_layer, label)
+            sources[name] = str(file)
+        where = f"folder {root}"
+    else:
+        meta_path = root.with_name(f"{root.stem}.{_META_FILE}")
+        try:
+            available = [str(n) for n, _ in pyogrio.list_layers(root)]
+        except Exception as exc:  # noqa: BLE001
+            raise LayerReadError(
+                f"{root}: not a readable vector dataset ({str(exc).strip().splitlines()[0] if str(exc).strip() else exc})",
+                fix="pass a GeoPackage or a folder of GeoJSON/Shapefile/FlatGeobuf files",
+            ) from exc
+        for name in SCHEMAS:
+            if name in available:
+                label = f"{root} (layer {name})"
+                layers[name], native[name] = _read_one(root, name, label)
+                sources[name] = f"{root}:{name}"
+        where = f"{root} (layers: {', '.join(available) or 'none'})"
+    missing = [n for n in required if n not in layers]
+    if missing:
+        raise LayerReadError(
+            f"{where}: missing layer(s) {', '.join(missing)}",
+            fix="provide " + ", ".join(f"'{m}' ({SCHEMAS[m].description})" for m in missing)
+            + " as <name>.geojson/.gpkg/.shp/.fgb in the folder or as GeoPackage layers with those names",
+        )
+    meta: dict[str, Any] = {}
+    if meta_path.is_file():
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise LayerReadError(f"{meta_path}: not valid JSON ({exc})", fix="fix or delete the file") from exc
+        if "extent" in meta and not (isinstance(meta["extent"], list) and len(meta["extent"]) == 4):
+            raise LayerReadError(f"{meta_path}: 'extent' must be [lon_min, lat_min, lon_max, lat_max]", fix="correct 'extent'")
+    return LayerSet(layers, sources, meta, native)
+
+
+# --------------------------------------------------------------------------------------
+# validation
+
+
+def metric_crs(bounds: tuple[float, float, float, float] | np.ndarray) -> CRS:
+    """A metric CRS for distances within lon/lat ``bounds``.
+
+    UTM for areas narrower than 6 degrees; otherwise an Albers equal-area conic with
+    standard parallels at 1/6 and 5/6 of the latitude span (scale error under 1 % across a
+    country the size of Kazakhstan).
+    """
+    minx, miny, maxx, maxy = (float(v) for v in bounds)
+    if not all(math.isfinite(v) for v in (minx, miny, maxx, maxy)):
+        minx, miny, maxx, maxy = -1.0, -1.0, 1.0, 1.0
+    minx, maxx = max(minx, -180.0), min(maxx, 180.0)
+    miny, maxy = max(miny, -89.0), min(maxy, 89.0)
+    lon0 = (minx + maxx) / 2
+    lat0 = (miny + maxy) / 2
+    if maxx - minx <= 6 and maxy - miny <= 6:
+        zone = int((lon0 + 180) // 6) + 1
+        return CRS.from_epsg((32600 if lat0 >= 0 else 32700) + min(max(zone, 1), 60))
+    span = max(maxy - miny, 1.0)
+    lat1, lat2 = miny + span / 6, maxy - span / 6
+    return CRS.from_proj4(f"+proj=aea +lat_1={lat1:.4f} +lat_2={lat2:.4f} +lat_0={lat0:.4f} +lon_0={lon0:.4f} +datum=WGS84 +units=m +no_defs")
+
+
+def _feature_ids(gdf: gpd.GeoDataFrame, id_field: str) -> np.ndarray:
+    """Each feature's id as text, or '#N' (1-based row) when it has none."""
+    rows = np.array([f"#{i + 1}" for i in range(len(gdf))], dtype=object)
+    if id_field not in gdf.columns:
+        return rows
+    ids = gdf[id_field].to_numpy(dtype=object)
+    blank = pd.isna(gdf[id_field]).to_numpy() | (gdf[id_field].astype(str).str.strip() == "").to_numpy()
+    text = np.array([str(v) for v in ids], dtype=object)
+    return np.where(blank, rows, text)
+
+
+class _Collector:
+    def __init__(self, layers: LayerSet) -> None:
+        self.items: list[Problem] = []
+        self.layers = layers
+
+    def add(self, severity: Severity, layer: str, fid: str | None, check: str, message: str, fix: str) -> None:
+        self.items.append(Problem(severity, layer, fid, check, message, fix, self.layers.sources.get(layer, "")))
+
+
+def _coerce_numbers(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Numbers parsed from ``values``; also the mask of non-empty values that are not numbers."""
+    if pd.api.types.is_bool_dtype(values):
+        parsed = pd.Series(np.nan, index=values.index, dtype=float)
+        return parsed, values.notna().to_numpy()
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype(float), np.zeros(len(values), bool)
+    text = values.astype(object).where(values.notna(), None)
+    stripped = text.map(lambda v: v.strip() if isinstance(v, str) else v)
+    parsed = pd.to_numeric(stripped.replace("", None), errors="coerce").astype(float)
+    nonblank = stripped.map(lambda v: v is not None and v != "" and not (isinstance(v, float) and math.isnan(v)))
+    bad = nonblank.to_numpy(dtype=bool) & parsed.isna().to_numpy()
+    return parsed, bad
+
+
+def _check_fields(c: _Collector, name: str, gdf: gpd.GeoDataFrame, schema: LayerSchema, ids: np.ndarray) -> None:
+    for f in schema.fields:
+        if f.name not in gdf.columns:
+            if f.required:
+                c.add("error", name, None, "missing_column", f"required column '{f.name}' is missing ({f.description})",
+                      f"add a {f.kind} column '{f.name}' to the layer (QGIS: Layer Properties ▸ Fields)")
+            continue
+        col = gdf[f.name]
+        empty = col.isna().to_numpy().copy()
+        if f.kind == "str":
+            empty |= (col.astype(str).str.strip() == "").to_numpy() & col.notna().to_numpy()
+        if not f.nullable:
+            for fid in ids[empty]:
+                c.add("error", name, fid, "null_value", f"'{f.name}' is empty but required ({f.description})",
+                      f"fill in '{f.name}'")
+        if f.kind in ("int", "float"):
+            parsed, bad = _coerce_numbers(col)
+            for fid, raw in zip(ids[bad], col[bad], strict=True):
+                c.add("error", name, fid, "wrong_type", f"'{f.name}' must be a number, got {str(raw)!r}",
+                      f"type a plain number in '{f.name}' (no units, spaces or thousands separators) or leave it empty")
+            ok = parsed.notna().to_numpy()
+            if f.kind == "int":
+                frac = ok & (np.abs(parsed.to_numpy() - np.round(parsed.to_numpy())) > 1e-9)
+                for fid, v in zip(ids[frac], parsed[frac], strict=True):
+                    c.add("error", name, fid, "wrong_type", f"'{f.name}' must be a whole number, got {v}", f"round '{f.name}'")
+            vals = parsed.to_numpy()
+            if f.minimum is not None:
+                low = ok & ((vals <= f.minimum) if f.exclusive_minimum else (vals < f.minimum))
+                bound = f"greater than {f.minimum:g}" if f.exclusive_minimum else f"at least {f.minimum:g}"
+                for fid, v in zip(ids[low], vals[low], strict=True):
+                    c.add("error", name, fid, "out_of_range", f"'{f.name}' is {v:g}; it must be {bound}",
+                          f"correct '{f.name}' or leave it empty if unknown" if f.nullable else f"correct '{f.name}'")
+            if f.maximum is not None:
+                high = ok & (vals > f.maximum)
+                for fid, v in zip(ids[high], vals[high], strict=True):
+                    c.add("error", name, fid, "out_of_range", f"'{f.name}' is {v:g}; it must be at most {f.maximum:g}",
+                          f"correct '{f.name}'")
+        elif f.allowed is not None:
+            present = col.notna().to_numpy() & ~empty
+            vals = col.astype(str).str.strip().to_numpy()
+            bad = present & ~np.isin(vals, f.allowed)
+            for fid, v in zip(ids[bad], vals[bad], strict=True):
+                c.add("error", name, fid, "not_allowed", f"'{f.name}' is {v!r}; allowed: {', '.join(f.allowed)}",
+                      f"set '{f.name}' to one of the allowed values")
+    if schema.id_field in gdf.columns:
+        idcol = gdf[schema.id_field]
+        present = idcol.notna() & (idcol.astype(str).str.strip() != "")
+        dup = idcol[present].astype(str).duplicated(keep="first")
+        for fid in sorted(set(idcol[present][dup].astype(str))):
+            n = int((idcol.astype(str) == fid).sum())
+            c.add("error", name, fid, "duplicate_id", f"id '{fid}' is used by {n} features",
+                  "give every feature its own id (delete the copy or rename one)")
+
+
+def _check_geometry(c: _Collector, name: str, gdf: gpd.GeoDataFrame, schema: LayerSchema, ids: np.ndarray,
+                    extent: list[float] | None, margin: float) -> np.ndarray:
+    """Geometry checks; returns the mask of features whose geometry is usable."""
+    geoms = gdf.geometry.to_numpy()
+    missing = shapely.is_missing(geoms)
+    empty = ~missing & shapely.is_empty(geoms)
+    for fid in ids[missing | empty]:
+        c.add("error", name, fid, "empty_geometry", "feature has no geometry",
+              "draw the feature's geometry or delete the feature")
+    present = ~(missing | empty)
+    types = np.array(shapely.get_type_id(geoms))
+    want = {"Point": (0, 4), "LineString": (1, 5)}[schema.geometry_type]
+    single_multi = present & (types == want[1]) & (shapely.get_num_geometries(geoms) == 1)
+    wrong = present & ~np.isin(types, want[0]) & ~single_multi
+    for fid, t in zip(ids[wrong], shapely.get_type_id(geoms[wrong]), strict=True):
+        kind = ["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon",
+                "GeometryCollection"][int(t)]
+        fix = ("split it into single parts (QGIS: Vector ▸ Geometry Tools ▸ Multipart to Singleparts)"
+               if kind.startswith("Multi") else f"redraw it as a {schema.geometry_type}")
+        c.add("error", name, fid, "wrong_geometry_type", f"geometry is a {kind}; this layer holds {schema.geometry_type}s", fix)
+    usable = present & ~wrong
+    invalid = usable & ~shapely.is_valid(geoms)
+    for fid, reason in zip(ids[invalid], shapely.is_valid_reason(geoms[invalid]), strict=True):
+        c.add("error", name, fid, "invalid_geometry", f"invalid geometry: {reason}",
+              "repair it (QGIS: Vector ▸ Geometry Tools ▸ Fix Geometries) or redraw it")
+    usable &= ~invalid
+    if gdf.crs is None:
+        c.add("error", name, None, "missing_crs", "layer has no coordinate reference system",
+              "assign the CRS the coordinates are in (QGIS: Layer ▸ Set CRS of Layer; geopandas: set_crs)")
+    if not usable.any():
+        return usable
+    bounds = shapely.bounds(geoms)
+    if gdf.crs is None or gdf.crs.is_geographic:
+        outside = usable & ((bounds[:, 0] < -180) | (bounds[:, 2] > 180) | (bounds[:, 1] < -90) | (bounds[:, 3] > 90))
+        for fid, b in zip(ids[outside], bounds[outside], strict=True):
+            c.add("error", name, fid, "coordinates_out_of_range",
+                  f"coordinates ({b[0]:.6g}, {b[1]:.6g}) are not longitude/latitude degrees; the layer is labelled "
+                  "EPSG:4326 but looks projected", "assign the layer its real (projected) CRS instead of EPSG:4326")
+        usable &= ~outside
+        if extent is not None:
+            x0, y0, x1, y1 = extent
+            cx, cy = (bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2
+            inside = (cx >= x0 - margin) & (cx <= x1 + margin) & (cy >= y0 - margin) & (cy <= y1 + margin)
+            swapped = (cy >= x0 - margin) & (cy <= x1 + margin) & (cx >= y0 - margin) & (cx <= y1 + margin)
+            out = usable & ~inside
+            for fid, x, y, sw in zip(ids[out], cx[out], cy[out], swapped[out], strict=True):
+                if sw:
+                    c.add("error", name, fid, "swapped_coordinates",
+                          f"at lon {x:.4f}, lat {y:.4f}, outside the expected extent; swapping gives a point inside it",
+                          "swap longitude and latitude (x = longitude, y = latitude)")
+                else:
+                    c.add("error", name, fid, "outside_extent",
+                          f"at lon {x:.4f}, lat {y:.4f}, outside the layer set's extent {extent}",
+                          "move the feature to its real location, or widen 'extent' in layerset.json")
+            usable &= inside
+    return usable
+
+
+def _road_endpoints(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    first = shapely.get_coordinates(shapely.get_point(lines, 0))
+    last = shapely.get_coordinates(shapely.get_point(lines, -1))
+    return first, last
+
+
+def _check_roads(c: _Collector, roads: gpd.GeoDataFrame, ids: np.ndarray, usable: np.ndarray,
+                 crs: CRS, cfg: ValidationConfig) -> None:
+    if usable.sum() == 0:
+        return
+    metric = gpd.GeoSeries(roads.geometry.to_numpy()[usable], crs=4326).to_crs(crs)
+    lines = metric.to_numpy()
+    lines = np.where(shapely.get_type_id(lines) == 5, shapely.get_geometry(lines, 0), lines)  # single-part multis
+    rid = ids[usable]
+    length_m = shapely.length(lines)
+    for fid in rid[length_m <= 0.5]:
+        c.add("error", "roads", fid, "zero_length", "road has zero length (start and end are the same point)",
+              "delete the segment or redraw it between two different places")
+    if "length_km" in roads.columns:
+        declared, _ = _coerce_numbers(roads["length_km"])
+        declared = declared.to_numpy()[usable]
+        short = np.isfinite(declared) & (declared > 0) & (declared * 1000 < 0.9 * length_m)
+        for fid, d, g in zip(rid[short], declared[short], length_m[short], strict=True):
+            c.add("warning", "roads", fid, "length_shorter_than_line",
+                  f"length_km is {d:g} but the line itself is {g / 1000:.1f} km long",
+                  "check length_km (a road cannot be shorter than its straight line)")
+    # Topology: nodes = endpoints rounded to 1 cm, so connectivity needs shared end coordinates.
+    first, last = _road_endpoints(lines)
+    ends = np.vstack([first, last])
+    keys, inverse = np.unique(np.round(ends, 2), axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    n = len(rid)
+    u, v = inverse[:n], inverse[n:]
+    graph = coo_matrix((np.ones(n), (u, v)), shape=(len(keys), len(keys)))
+    ncomp, labels = connected_components(graph, directed=False)
+    if ncomp > 1:
+        comp_of_road = labels[u]
+        sizes = np.bincount(comp_of_road, minlength=ncomp)
+        main = int(np.argmax(sizes))
+        for comp in sorted(set(range(ncomp)) - {main}, key=lambda k: (-sizes[k], k)):
+            members = sorted(rid[comp_of_road == comp].tolist())
+            shown = ", ".join(members[:10]) + (f" and {len(members) - 10} more" if len(members) > 10 else "")
+            c.add("warning", "roads", members[0], "disconnected_component",
+                  f"{len(members)} road(s) not connected to the main network ({sizes[main]} roads): {shown}",
+                  "connect them with a road to the main network, or snap their ends onto it")
+    # Dangling ends: an end used by one segment only that lies near another road.
+    degree = np.bincount(inverse, minlength=len(keys))
+    tree = shapely.STRtree(lines)
+    for which, pts in (("start", first), ("end", last)):
+        idx = inverse[:n] if which == "start" else inverse[n:]
+        dangling = np.flatnonzero(degree[idx] == 1)
+        if dangling.size == 0:
+            continue
+        points = shapely.points(pts[dangling])
+        pairs = tree.query(points, predicate="dwithin", distance=cfg.snap_tolerance_m)
+        for p_i, line_i in zip(*pairs, strict=True):
+            own = dangling[p_i]
+            if line_i == own:
+                continue
+            d = float(shapely.distance(points[p_i], lines[line_i]))
+            if d <= 0.01:
+                # Ends exactly on another line's interior: a T-junction without a node.
+                msg = f"{which} lies on road {rid[line_i]} but that road has no vertex there"
+                fix = f"split road {rid[line_i]} at this point so the two connect"
+            else:
+                msg = f"{which} is {d:.0f} m from road {rid[line_i]} but not connected to it"
+                fix = f"snap the {which} onto road {rid[line_i]} (QGIS snapping, or Snap Geometries to Layer)"
+            c.add("warning", "roads", rid[own], "dangling_end", msg, fix)
+
+
+def _check_access(c: _Collector, layers: LayerSet, crs: CRS, usable: dict[str, np.ndarray], cfg: ValidationConfig) -> None:
+    roads = layers.layers.get("roads")
+    if roads is None or not usable["roads"].any():
+        return
+    road_lines = gpd.GeoSeries(roads.geometry.to_numpy()[usable["roads"]], crs=4326).to_crs(crs).to_numpy()
+    tree = shapely.STRtree(road_lines)
+    for name in ("towns", "centres"):
+        gdf = layers.layers.get(name)
+        if gdf is None or not usable[name].any():
+            continue
+        ids = _feature_ids(gdf, "id")[usable[name]]
+        pts = gpd.GeoSeries(gdf.geometry.to_numpy()[usable[name]], crs=4326).to_crs(crs).to_numpy()
+        _, dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
+        far = dist > cfg.max_access_km * 1000
+        for fid, d in zip(ids[far], dist[far], strict=True):
+            c.add("warning", name, fid, "far_from_road", f"nearest road is {d / 1000:.1f} km away (limit {cfg.max_access_km:g} km)",
+                  "add the road that serves this place, or check its coordinates")
+
+
+def _check_identity(c: _Collector, layers: LayerSet, crs: CRS, usable: dict[str, np.ndarray]) -> None:
+    """One identity per place: a town that is also a centre must share id, position and name."""
+    towns, centres = layers.layers.get("towns"), layers.layers.get("centres")
+    if towns is None or centres is None or "id" not in towns or "id" not in centres:
+        return
+    t = towns[usable["towns"]].to_crs(crs)
+    ce = centres[usable["centres"]].to_crs(crs)
+    if t.empty or ce.empty:
+        return
+    joined = gpd.sjoin_nearest(t[["id", "name_en", "geometry"]] if "name_en" in t else t[["id", "geometry"]],
+                               ce[["id", "geometry"]].rename(columns={"id": "centre_id"}),
+                               max_distance=5000, distance_col="dist")
+    for _, row in joined.sort_values("id").iterrows():
+        if row["id"] != row["centre_id"]:
+            c.add("warning", "towns", str(row["id"]), "identity",
+                  f"lies {row['dist'] / 1000:.1f} km from centre '{row['centre_id']}'; the same place has two ids",
+                  f"use the id '{row['centre_id']}' in both layers so the place has one identity")
+    shared = sorted(set(t["id"].astype(str)) & set(ce["id"].astype(str)))
+    for pid in shared:
+        a = t.geometry[t["id"].astype(str) == pid].iloc[0]
+        b = ce.geometry[ce["id"].astype(str) == pid].iloc[0]
+        d = float(a.distance(b))
+        if d > 5000:
+            c.add("warning", "towns", pid, "identity",
+                  f"town and centre with id '{pid}' are {d / 1000:.1f} km apart",
+                  "use the same coordinates for the same place in both layers")
+
+
+def validate(layers: LayerSet, *, config: ValidationConfig | None = None) -> list[Problem]:
+    """Check a layer set and return every problem found.
+
+    Parameters
+    ----------
+    layers
+        The layer set from :func:`read_layers`.
+    config
+        Thresholds; defaults to :class:`ValidationConfig`.
+
+    Returns
+    -------
+    list of Problem
+        Sorted by layer, severity, feature id and check. Empty when the layer set is clean.
+        Errors make the layer set unusable for analysis; warnings flag likely mistakes.
+    """
+    cfg = config or ValidationConfig()
+    c = _Collector(layers)
+    extent = layers.meta.get("extent")
+    usable: dict[str, np.ndarray] = {}
+    for name, gdf in layers.layers.items():
+        schema = SCHEMAS.get(name)
+        if schema is None:
+            continue
+        ids = _feature_ids(gdf, schema.id_field)
+        if len(gdf) == 0:
+            c.add("error", name, None, "empty_layer", "layer has no features", f"add the {schema.description}")
+        _check_fields(c, name, gdf, schema, ids)
+        usable[name] = _check_geometry(c, name, gdf, schema, ids, extent, cfg.extent_margin_deg)
+    ok = {n: usable[n] if layers.layers[n].crs is not None else np.zeros_like(usable[n]) for n in usable}
+    if any(m.any() for m in ok.values()):
+        allb = np.vstack([shapely.bounds(layers.layers[n].geometry.to_numpy()[m]) for n, m in ok.items() if m.any()])
+        crs = metric_crs((allb[:, 0].min(), allb[:, 1].min(), allb[:, 2].max(), allb[:, 3].max()))
+        empty = np.zeros(0, bool)
+        if "roads" in ok:
+            _check_roads(c, layers.roads, _feature_ids(layers.roads, "id"), ok["roads"], crs, cfg)
+            _check_access(c, layers, crs, {n: ok.get(n, empty) for n in ("towns", "centres", "roads")}, cfg)
+        _check_identity(c, layers, crs, {n: ok.get(n, empty) for n in ("towns", "centres")})
+    order = {"error": 0, "warning": 1}
+    return sorted(c.items, key=lambda p: (p.layer, order[p.severity], p.feature_id or "", p.check, p.message))
+
+
+def require_valid(layers: LayerSet, *, config: ValidationConfig | None = None) -> list[Problem]:
+    """Validate and raise :class:`LayerValidationError` if there is any error; return the warnings."""
+    problems = validate(layers, config=config)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        shown = "\n".join(f"  {p}" for p in errors[:20])
+        more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
+        raise LayerValidationError(
+            f"the layer set has {len(errors)} error(s):\n{shown}{more}",
+            problems=problems,
+            fix="correct the features listed (run 'geoplan layers check' for the full report) and run again",
+        )
+    return problems
+
+
+def problems_frame(problems: list[Problem]) -> pd.DataFrame:
+    """Problems as a table with one row per problem."""
+    cols = ["severity", "layer", "feature_id", "check", "message", "fix", "source"]
+    return pd.DataFrame([asdict(p) for p in problems], columns=cols)
+
+
+# --------------------------------------------------------------------------------------
+# normalising and writing
+
+
+def normalise(gdf: gpd.GeoDataFrame, schema: LayerSchema) -> gpd.GeoDataFrame:
+    """Columns in schema order with canonical dtypes; single-part multi-geometries unwrapped.
+
+    Assumes the layer passed :func:`validate` (numbers parse, ids are unique).
+    """
+    out = gpd.GeoDataFrame(index=range(len(gdf)))
+    for f in schema.fields:
+        if f.name not in gdf.columns:
+            continue
+        col = gdf[f.name].reset_index(drop=True)
+        if f.kind == "int":
+            out[f.name] = _coerce_numbers(col)[0].round().astype("Int64")
+        elif f.kind == "float":
+            out[f.name] = _coerce_numbers(col)[0].astype(float)
+        else:
+            out[f.name] = col.astype(object).where(col.notna(), None).map(lambda v: v if v is None else str(v))
+    extra = [c for c in gdf.columns if c not in schema.column_names and c != gdf.geometry.name]
+    for col in extra:
+        out[col] = gdf[col].reset_index(drop=True)
+    geoms = gdf.geometry.to_numpy()
+    multi = shapely.get_type_id(geoms) >= 4
+    geoms = np.where(multi, shapely.get_geometry(geoms, 0), geoms)
+    return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geoms, crs=gdf.crs), crs=gdf.crs)
+
+
+def write_layers(layers: LayerSet, path: str | os.PathLike[str]) -> Path:
+    """Write a layer set as one GeoPackage (``*.gpkg``) or a folder of RFC 7946 GeoJSON files.
+
+    The GeoPackage is written to a temporary file and renamed into place, so an existing file
+    is replaced only by a complete one. The layer set's metadata is written beside it
+    (``layerset.json`` in a folder, ``<stem>.layerset.json`` beside a GeoPackage).
+    """
+    target = Path(path)
+    if target.suffix.lower() == ".gpkg":
+        with atomic_path(target) as tmp:
+            for name, gdf in layers.layers.items():
+                # A fixed timestamp keeps the GeoPackage reproducible (GDAL writes "now" otherwise).
+                pyogrio.write_dataframe(gdf, tmp, layer=name, driver="GPKG", append=tmp.exists(),
+                                        layer_options={"SPATIAL_INDEX": "YES"})
+        if layers.meta:
+            write_text_atomic(target.with_name(f"{target.stem}.{_META_FILE}"), json.dumps(layers.meta, indent=2) + "\n")
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    for name, gdf in layers.layers.items():
+        write_geojson(gdf, target / f"{name}.geojson", name=name)
+    if layers.meta:
+        write_text_atomic(target / _META_FILE, json.dumps(layers.meta, indent=2, ensure_ascii=False) + "\n")
+    return target
