@@ -22,22 +22,29 @@ run can pass its own ``speeds`` table.
 from __future__ import annotations
 
 import math
+import numbers
+import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Literal
 
 import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
+import pyogrio
+import pyogrio.errors
 import shapely
 import shapely.ops
 from pyproj import CRS, Transformer
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from geoplan._errors import NetworkError
-from geoplan.layers import ROAD_CLASSES, metric_crs
+from geoplan._errors import GeoplanError, NetworkError
+from geoplan._io import atomic_path, write_geojson
+from geoplan.layers import GPKG_TIMESTAMP, ROAD_CLASSES, metric_crs
 
 __all__ = [
     "DEFAULT_SPEEDS_KPH",
@@ -47,6 +54,8 @@ __all__ = [
     "build_network",
     "attach_places",
     "network_from_arrays",
+    "road_speeds",
+    "write_network",
 ]
 
 #: Average travel speed by road class, km/h (see the module docstring for the rationale).
@@ -72,8 +81,8 @@ FOUR_LANE_BONUS_KPH = 10.0
 #: Speed cap on gravel, dirt and other unpaved surfaces.
 UNPAVED_CAP_KPH = 40.0
 _UNPAVED = ("gravel", "unpaved", "dirt")
-#: Keeps zero-length edges as explicit entries in sparse matrices (csgraph drops implicit zeros).
-_EPS = 1e-9
+#: Surface values (OSM ``surface=*`` vocabulary included) that get the unpaved speed cap.
+_UNPAVED_OSM = ("compacted", "fine_gravel", "ground", "earth", "sand", "grass", "mud", "pebblestone", "rock", "soil")
 
 Weight = Literal["minutes", "km"]
 
@@ -146,8 +155,8 @@ class RoadNetwork:
         the call: :meth:`csr_edge`, the edge index behind each stored entry.
         """
         if weight not in self._csr_cache:
-            w = self.edge_minutes if weight == "minutes" else self.edge_km
-            w = np.maximum(w, _EPS)
+            # Zero weights stay explicit entries: csgraph treats a stored 0 as an edge of length 0.
+            w = np.asarray(self.edge_minutes if weight == "minutes" else self.edge_km, dtype=float)
             order = np.lexsort((w, self.edge_v, self.edge_u))
             u, v = self.edge_u[order], self.edge_v[order]
             first = np.ones(len(order), bool)
@@ -220,20 +229,28 @@ class RoadNetwork:
     def to_networkx(self) -> nx.MultiDiGraph:
         """The network as an osmnx-compatible ``MultiDiGraph``.
 
-        Nodes carry ``x``/``y`` (lon/lat); edges ``length`` (m), ``speed_kph``, ``travel_time``
-        (s), ``highway``, ``road`` and ``geometry``; the graph carries ``crs``. osmnx functions
-        such as ``osmnx.shortest_path(G, u, v, weight="travel_time")`` work on it.
+        Nodes are the integers ``0..n_nodes-1`` and carry ``x``/``y`` (lon/lat), ``label``
+        (the node id) and ``street_count``; edges carry ``length`` (m), ``speed_kph``,
+        ``travel_time`` (s), ``highway`` (road class), ``osmid`` and ``road`` (road id) and
+        ``geometry``; the graph carries ``crs``. osmnx functions such as
+        ``osmnx.routing.shortest_path(G, u, v, weight="travel_time")`` and
+        ``osmnx.convert.graph_to_gdfs(G)`` work on it.
         """
         g = nx.MultiDiGraph(crs=self.crs.to_string(), name="geoplan road network")
+        # osmnx's street_count: distinct undirected neighbours of each node (self-loops excluded).
+        a, b = np.minimum(self.edge_u, self.edge_v), np.maximum(self.edge_u, self.edge_v)
+        pairs = np.unique(np.c_[a, b][a != b], axis=0) if self.n_edges else np.empty((0, 2), np.int64)
+        streets = np.bincount(pairs.ravel(), minlength=self.n_nodes)
         g.add_nodes_from(
-            (i, {"x": float(x), "y": float(y), "label": str(lab)})
-            for i, (lab, x, y) in enumerate(zip(self.node_id, self.node_x, self.node_y, strict=True))
+            (i, {"x": float(x), "y": float(y), "label": str(lab), "street_count": int(c)})
+            for i, (lab, x, y, c) in enumerate(zip(self.node_id, self.node_x, self.node_y, streets, strict=True))
         )
         g.add_edges_from(
             (
                 int(u),
                 int(v),
                 {
+                    "osmid": str(road),
                     "length": float(km) * 1000.0,
                     "speed_kph": float(kph),
                     "travel_time": float(mins) * 60.0,
@@ -250,27 +267,76 @@ class RoadNetwork:
         return g
 
     @classmethod
-    def from_networkx(cls, g: nx.MultiDiGraph) -> RoadNetwork:
-        """Build a network from an osmnx-style graph (``length`` in m, ``travel_time`` in s)."""
+    def from_networkx(cls, g: nx.MultiDiGraph | nx.DiGraph | nx.Graph) -> RoadNetwork:
+        """Build a network from an osmnx-style graph (``length`` in m, ``travel_time`` in s).
+
+        Node ids come from the node attribute ``label`` when present (graphs made by
+        :meth:`to_networkx`), else from the node keys. Edges need ``travel_time`` or
+        ``speed_kph`` (osmnx: ``add_edge_speeds`` then ``add_edge_travel_times``). A projected
+        graph (osmnx ``project_graph``) is brought back to lon/lat. An undirected graph gives
+        two directed edges per edge.
+
+        Raises
+        ------
+        NetworkError
+            When nodes lack coordinates or edges lack a length or a travel time.
+        """
         nodes = list(g.nodes)
         pos = {n: i for i, n in enumerate(nodes)}
-        x = np.array([g.nodes[n]["x"] for n in nodes], dtype=float)
-        y = np.array([g.nodes[n]["y"] for n in nodes], dtype=float)
+        try:
+            x = np.array([g.nodes[n]["x"] for n in nodes], dtype=float)
+            y = np.array([g.nodes[n]["y"] for n in nodes], dtype=float)
+        except KeyError as exc:
+            raise NetworkError("graph nodes need 'x' and 'y' coordinates", fix="build the graph with osmnx") from exc
+        labels = np.array([str(g.nodes[n].get("label", n)) for n in nodes], dtype=object)
         rows = list(g.edges(data=True))
+        if not g.is_directed():
+            rows = rows + [(b, a, d) for a, b, d in rows]
         u = np.array([pos[a] for a, _, _ in rows], dtype=np.int64)
         v = np.array([pos[b] for _, b, _ in rows], dtype=np.int64)
-        km = np.array([d.get("length", 0.0) / 1000.0 for _, _, d in rows], dtype=float)
+        km = np.array([d.get("length", np.nan) for _, _, d in rows], dtype=float) / 1000.0
         kph = np.array([d.get("speed_kph", np.nan) for _, _, d in rows], dtype=float)
-        minutes = np.array([d.get("travel_time", np.nan) / 60.0 for _, _, d in rows], dtype=float)
-        minutes = np.where(np.isnan(minutes), km / kph * 60.0, minutes)
-        geoms = np.array(
-            [d.get("geometry") or shapely.linestrings([[x[pos[a]], y[pos[a]]], [x[pos[b]], y[pos[b]]]])
-             for a, b, d in rows], dtype=object)
+        seconds = np.array([d.get("travel_time", np.nan) for _, _, d in rows], dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            minutes = np.where(np.isnan(seconds), km / kph * 60.0, seconds / 60.0)
+        missing = ~np.isfinite(minutes) | ~np.isfinite(km)
+        if missing.any():
+            a, b, _ = rows[int(np.flatnonzero(missing)[0])]
+            raise NetworkError(
+                f"{int(missing.sum())} graph edge(s) have no usable length/travel_time, e.g. {a} -> {b}",
+                fix="add 'length' (m) and 'travel_time' (s) or 'speed_kph' to every edge "
+                    "(osmnx: ox.add_edge_speeds(G); ox.add_edge_travel_times(G))",
+            )
+
+        def _road(d: dict) -> str:
+            r = d.get("road", d.get("osmid", ""))
+            return ";".join(map(str, r)) if isinstance(r, list) else str(r)
+
+        def _cls(d: dict) -> str:
+            h = d.get("highway", "")
+            return ";".join(map(str, h)) if isinstance(h, list) else str(h)
+
+        geoms = np.empty(len(rows), dtype=object)
+        for k, (_, _, d) in enumerate(rows):
+            geom = d.get("geometry")
+            geoms[k] = geom if isinstance(geom, shapely.LineString) else None
+        crs = CRS.from_user_input(g.graph.get("crs", "EPSG:4326"))
+        if not crs.is_geographic or not crs.equals(CRS.from_epsg(4326)):
+            to_ll = Transformer.from_crs(crs, 4326, always_xy=True)
+            x, y = (np.asarray(c, dtype=float) for c in to_ll.transform(x, y))
+            has = np.array([gm is not None for gm in geoms], dtype=bool)
+            if has.any():
+                geoms[has] = shapely.transform(
+                    geoms[has], lambda xy: np.column_stack(to_ll.transform(xy[:, 0], xy[:, 1])))
+        straight = np.array([gm is None for gm in geoms], dtype=bool)
+        if straight.any():
+            iu, iv = u[straight], v[straight]
+            geoms[straight] = shapely.linestrings(np.stack([np.c_[x[iu], y[iu]], np.c_[x[iv], y[iv]]], axis=1))
         return network_from_arrays(
-            node_id=np.array([str(n) for n in nodes], dtype=object), node_x=x, node_y=y, edge_u=u, edge_v=v,
+            node_id=labels, node_x=x, node_y=y, edge_u=u, edge_v=v,
             edge_km=km, edge_kph=kph, edge_minutes=minutes,
-            edge_road=np.array([str(d.get("osmid", "")) for _, _, d in rows], dtype=object),
-            edge_class=np.array([str(d.get("highway", "")) for _, _, d in rows], dtype=object),
+            edge_road=np.array([_road(d) for _, _, d in rows], dtype=object),
+            edge_class=np.array([_cls(d) for _, _, d in rows], dtype=object),
             edge_geometry=geoms,
         )
 
@@ -288,40 +354,95 @@ def network_from_arrays(
     edge_road: np.ndarray | None = None,
     edge_class: np.ndarray | None = None,
     edge_geometry: np.ndarray | None = None,
+    twoway: bool = False,
 ) -> RoadNetwork:
-    """Assemble a :class:`RoadNetwork` from plain arrays (benchmarks, generated graphs).
+    """Assemble a :class:`RoadNetwork` from plain arrays (OSM readers, benchmarks, generated graphs).
 
-    Missing minutes are computed from km and kph; missing geometries become straight lines.
+    Parameters
+    ----------
+    node_id
+        Unique node labels.
+    node_x, node_y
+        Node longitude and latitude (EPSG:4326).
+    edge_u, edge_v
+        Edge ends as indexes into the node arrays.
+    edge_km
+        Edge length in km.
+    edge_kph, edge_minutes
+        Speed and travel time; give at least one, the other is derived.
+    edge_road, edge_class
+        Road id and class of each edge (empty strings when omitted).
+    edge_geometry
+        LineStrings oriented ``u`` -> ``v``; straight lines between the nodes when omitted.
+    twoway
+        Every edge can be driven both ways: add the reverse of each edge (pandana's ``twoway``).
+
+    Raises
+    ------
+    NetworkError
+        When the arrays disagree in length, an edge points at a node that does not exist, a
+        length or travel time is negative or not a number, or node labels repeat.
     """
+    node_id = np.asarray(node_id, dtype=object)
     node_x = np.asarray(node_x, dtype=float)
     node_y = np.asarray(node_y, dtype=float)
     edge_u = np.asarray(edge_u, dtype=np.int64)
     edge_v = np.asarray(edge_v, dtype=np.int64)
     edge_km = np.asarray(edge_km, dtype=float)
-    m = len(edge_u)
+    n, m = len(node_id), len(edge_u)
+    if not (len(node_x) == len(node_y) == n):
+        raise NetworkError(f"node arrays differ in length ({n} ids, {len(node_x)} x, {len(node_y)} y)",
+                           fix="pass one id, x and y per node")
     if edge_minutes is None:
         if edge_kph is None:
             raise NetworkError("network_from_arrays needs edge_minutes or edge_kph", fix="pass one of them")
-        edge_minutes = edge_km / np.asarray(edge_kph, dtype=float) * 60.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            edge_minutes = edge_km / np.asarray(edge_kph, dtype=float) * 60.0
     edge_minutes = np.asarray(edge_minutes, dtype=float)
     if edge_kph is None:
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             edge_kph = np.where(edge_minutes > 0, edge_km / (edge_minutes / 60.0), np.nan)
+    edge_kph = np.asarray(edge_kph, dtype=float)
+    edge_road = np.asarray(edge_road if edge_road is not None else np.full(m, "", dtype=object), dtype=object)
+    edge_class = np.asarray(edge_class if edge_class is not None else np.full(m, "", dtype=object), dtype=object)
+    lengths = {len(a) for a in (edge_v, edge_km, edge_kph, edge_minutes, edge_road, edge_class)}
+    if edge_geometry is not None:
+        lengths.add(len(edge_geometry))
+    if lengths != {m}:
+        raise NetworkError(f"edge arrays differ in length ({sorted(lengths | {m})})", fix="pass one value per edge")
+    if m and (min(edge_u.min(), edge_v.min()) < 0 or max(edge_u.max(), edge_v.max()) >= n):
+        raise NetworkError(f"edges refer to nodes outside 0..{n - 1}", fix="edge_u/edge_v are indexes into the node arrays")
+    for name, arr in (("edge_km", edge_km), ("edge_minutes", edge_minutes)):
+        wrong = ~(np.isfinite(arr) & (arr >= 0))
+        if wrong.any():
+            k = int(np.flatnonzero(wrong)[0])
+            road = f" (road {edge_road[k]})" if edge_road[k] else ""
+            raise NetworkError(f"{int(wrong.sum())} edge(s) have a negative or missing {name}, e.g. edge {k}{road}: {arr[k]}",
+                               fix="give every edge a length and a positive speed or a travel time")
+    if len(pd.unique(node_id)) != n:
+        dup = pd.Series(node_id)[pd.Series(node_id).duplicated()].astype(str).unique()
+        raise NetworkError(f"node ids repeat: {_listed(dup)}", fix="give every node its own id")
+    if twoway:
+        edge_u, edge_v = np.r_[edge_u, edge_v], np.r_[edge_v, edge_u]
+        edge_km, edge_kph, edge_minutes = np.r_[edge_km, edge_km], np.r_[edge_kph, edge_kph], np.r_[edge_minutes, edge_minutes]
+        edge_road, edge_class = np.r_[edge_road, edge_road], np.r_[edge_class, edge_class]
+        if edge_geometry is not None:
+            edge_geometry = np.r_[np.asarray(edge_geometry, dtype=object), shapely.reverse(np.asarray(edge_geometry, dtype=object))]
     if edge_geometry is None:
         coords = np.stack([np.c_[node_x[edge_u], node_y[edge_u]], np.c_[node_x[edge_v], node_y[edge_v]]], axis=1)
         edge_geometry = shapely.linestrings(coords)
-    bounds = (np.nanmin(node_x), np.nanmin(node_y), np.nanmax(node_x), np.nanmax(node_y)) if len(node_x) else (0, 0, 1, 1)
+    bounds = (np.nanmin(node_x), np.nanmin(node_y), np.nanmax(node_x), np.nanmax(node_y)) if n else (0, 0, 1, 1)
     return RoadNetwork(
-        node_id=np.asarray(node_id, dtype=object),
+        node_id=node_id,
         node_x=node_x,
         node_y=node_y,
         edge_u=edge_u,
         edge_v=edge_v,
         edge_km=edge_km,
-        edge_kph=np.asarray(edge_kph, dtype=float),
+        edge_kph=edge_kph,
         edge_minutes=edge_minutes,
-        edge_road=np.asarray(edge_road if edge_road is not None else np.full(m, "", dtype=object), dtype=object),
-        edge_class=np.asarray(edge_class if edge_class is not None else np.full(m, "", dtype=object), dtype=object),
+        edge_road=edge_road,
+        edge_class=edge_class,
         edge_geometry=np.asarray(edge_geometry, dtype=object),
         metric_crs=metric_crs(bounds),
     )
@@ -334,30 +455,62 @@ def network_from_arrays(
 def _speeds(roads: gpd.GeoDataFrame, speeds: Mapping[str, float] | None) -> np.ndarray:
     table = dict(DEFAULT_SPEEDS_KPH)
     for cls_name, kph in (speeds or {}).items():
-        if not (isinstance(kph, (int, float)) and math.isfinite(kph) and kph > 0):
+        if isinstance(kph, bool) or not isinstance(kph, numbers.Real) or not (math.isfinite(kph) and kph > 0):
             raise NetworkError(f"speed for road class '{cls_name}' is {kph!r}", fix="give a positive number of km/h")
         table[str(cls_name)] = float(kph)
+    ids = roads["id"].astype(str).to_numpy(dtype=object) if "id" in roads.columns else np.arange(len(roads)).astype(str)
     classes = roads["road_class"].astype(object).to_numpy()
+    classes = np.array([c.strip() if isinstance(c, str) else c for c in classes], dtype=object)
+    if "speed_kph" in roads.columns:
+        raw = roads["speed_kph"]
+        override = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+        given = raw.notna().to_numpy() & ~(raw.astype(str).str.strip() == "").to_numpy()
+        wrong = given & ~(np.isfinite(override) & (override > 0))
+        if wrong.any():
+            listed = ", ".join(f"{i} ({v!r})" for i, v in zip(ids[wrong][:10], raw[wrong].head(10), strict=False))
+            raise NetworkError(f"roads whose speed_kph is not a positive number: {listed}",
+                               fix="type a plain number of km/h in speed_kph, or leave it empty for the class default")
+        has_override = given
+    else:
+        override = np.full(len(roads), np.nan)
+        has_override = np.zeros(len(roads), bool)
     known = np.isin(classes, list(table))
-    if not known.all():
-        bad = roads.loc[~known, ["id", "road_class"]].head(10)
-        listed = ", ".join(f"{r.id} ({r.road_class!r})" for r in bad.itertuples())
+    if not (known | has_override).all():
+        bad = ~(known | has_override)
+        listed = ", ".join(f"{i} ({c!r})" for i, c in zip(ids[bad][:10], classes[bad][:10], strict=True))
+        more = f" and {int(bad.sum()) - 10} more" if bad.sum() > 10 else ""
         raise NetworkError(
-            f"roads with a class that has no speed: {listed}",
+            f"roads with a class that has no speed: {listed}{more}",
             fix=f"set road_class to one of {', '.join(ROAD_CLASSES)}, or give speed_kph on the road or a speed for the class",
         )
-    kph = np.array([table[c] for c in classes], dtype=float)
+    kph = np.array([table.get(c, np.nan) if isinstance(c, str) else np.nan for c in classes], dtype=float)
     if "lanes" in roads.columns:
         lanes = pd.to_numeric(roads["lanes"], errors="coerce").to_numpy(dtype=float)
         four = (lanes >= 4) & np.isin(classes, ("trunk", "primary"))
         kph = np.where(four, kph + FOUR_LANE_BONUS_KPH, kph)
     if "surface" in roads.columns:
-        unpaved = roads["surface"].isin(_UNPAVED).to_numpy()
+        surface = roads["surface"].astype(object).map(lambda v: v.strip().lower() if isinstance(v, str) else v)
+        unpaved = surface.isin(_UNPAVED + _UNPAVED_OSM).to_numpy()
         kph = np.where(unpaved, np.minimum(kph, UNPAVED_CAP_KPH), kph)
-    if "speed_kph" in roads.columns:
-        override = pd.to_numeric(roads["speed_kph"], errors="coerce").to_numpy(dtype=float)
-        kph = np.where(np.isfinite(override) & (override > 0), override, kph)
-    return kph
+    return np.where(has_override, override, kph)
+
+
+def road_speeds(roads: gpd.GeoDataFrame, *, speeds: Mapping[str, float] | None = None) -> np.ndarray:
+    """Travel speed of each road in km/h, with the same rules as :func:`build_network`.
+
+    Class default (:data:`DEFAULT_SPEEDS_KPH`, overridden per class by ``speeds``), plus
+    :data:`FOUR_LANE_BONUS_KPH` on four-lane trunk and primary roads, capped at
+    :data:`UNPAVED_CAP_KPH` on unpaved surfaces; a road's own ``speed_kph`` wins. Used by
+    :mod:`geoplan.surface` so the raster and the network share one speed model.
+
+    Raises
+    ------
+    NetworkError
+        Naming the roads whose class has no speed, or a class given a non-positive speed.
+    """
+    if "road_class" not in roads.columns:
+        raise NetworkError("the roads layer has no 'road_class' column", fix="add 'road_class' (see `geoplan layers check`)")
+    return _speeds(roads.reset_index(drop=True), speeds)
 
 
 def _split_at_shared_vertices(lines: np.ndarray, tol_key: float) -> tuple[np.ndarray, np.ndarray]:
@@ -397,7 +550,7 @@ def build_network(
     roads: gpd.GeoDataFrame,
     *,
     speeds: Mapping[str, float] | None = None,
-    snap_tolerance_m: float = 100.0,
+    snap_tolerance_m: float = 1.0,
     progress: bool = False,
 ) -> RoadNetwork:
     """Build a routable network from a roads layer.
@@ -412,7 +565,10 @@ def build_network(
     speeds
         Speed per road class in km/h, overriding :data:`DEFAULT_SPEEDS_KPH` for this run.
     snap_tolerance_m
-        Segment ends closer than this are merged into one node (measured in a metric CRS).
+        A dangling segment end (used by one segment only) closer than this to another node is
+        merged into it (metres, in a metric CRS). The default of 1 m only mends rounding; use
+        tens of metres for hand-digitised layers with small gaps, and 0 for OpenStreetMap,
+        whose dead ends near other roads are real.
     progress
         Print stage messages to stderr.
 
@@ -432,35 +588,53 @@ def build_network(
     for col in ("id", "road_class"):
         if col not in roads.columns:
             raise NetworkError(f"the roads layer has no '{col}' column", fix=f"add '{col}' (see `geoplan layers check`)")
-    missing_class = roads["road_class"].isna() | (roads["road_class"].astype(str).str.strip() == "")
-    if missing_class.any():
-        ids = ", ".join(map(str, roads.loc[missing_class, "id"].head(10)))
-        raise NetworkError(f"roads without road_class: {ids}", fix=f"set road_class to one of {', '.join(ROAD_CLASSES)}")
     roads = roads.reset_index(drop=True)
+    road_ids = roads["id"].astype(str).to_numpy(dtype=object)
+    missing_class = (roads["road_class"].isna() | (roads["road_class"].astype(str).str.strip() == "")).to_numpy()
+    if "speed_kph" in roads.columns:
+        # A road without a class is still usable when it carries its own speed.
+        missing_class = missing_class & pd.to_numeric(roads["speed_kph"], errors="coerce").isna().to_numpy()
+    if missing_class.any():
+        raise NetworkError(f"roads with neither road_class nor speed_kph: {_listed(road_ids[missing_class])}",
+                           fix=f"set road_class to one of {', '.join(ROAD_CLASSES)}, or give speed_kph")
     geo = roads.to_crs(4326)
     geoms = geo.geometry.to_numpy()
-    geoms = np.where(shapely.get_type_id(geoms) == 5, shapely.get_geometry(geoms, 0), geoms)
-    bad = shapely.is_missing(geoms) | shapely.is_empty(geoms) | (shapely.get_type_id(geoms) != 1)
+    types = shapely.get_type_id(geoms)
+    bad = shapely.is_missing(geoms) | shapely.is_empty(geoms) | ~np.isin(types, (1, 5))
     if bad.any():
-        ids = ", ".join(map(str, roads.loc[bad, "id"].head(10)))
-        raise NetworkError(f"roads without a usable LineString geometry: {ids}", fix="run `geoplan layers check` and fix them")
-    crs_m = metric_crs(shapely.total_bounds(geoms))
+        raise NetworkError(f"roads without a usable LineString geometry: {_listed(road_ids[bad])}",
+                           fix="run `geoplan layers check` and fix them")
+    # MultiLineStrings become one part per line; every part keeps its road's attributes.
+    parts, road_of_part = shapely.get_parts(geoms, return_index=True)
+    solid = ~shapely.is_empty(parts)  # an empty part of a MultiLineString carries nothing
+    parts, road_of_part = parts[solid], road_of_part[solid]
+    crs_m = metric_crs(shapely.total_bounds(parts))
     to_m = Transformer.from_crs(4326, crs_m, always_xy=True)
-    lines_m = shapely.transform(geoms, lambda xy: np.column_stack(to_m.transform(xy[:, 0], xy[:, 1])))
+    lines_m = shapely.transform(parts, lambda xy: np.column_stack(to_m.transform(xy[:, 0], xy[:, 1])))
+    road_len_m = np.bincount(road_of_part, weights=shapely.length(lines_m), minlength=len(roads))
+    if not np.isfinite(road_len_m).all():
+        bad = ~np.isfinite(road_len_m)
+        raise NetworkError(f"roads whose coordinates cannot be projected: {_listed(road_ids[bad])}",
+                           fix="check the coordinates and the layer's CRS (lon/lat must be within -180..180, -90..90)")
+    flat = road_len_m == 0
+    if flat.any():
+        raise NetworkError(
+            f"roads of zero length (all their points coincide): {_listed(road_ids[flat])}",
+            fix="delete these segments, or redraw them from their start to their end (length_km alone cannot place a road)",
+        )
     kph_road = _speeds(roads, speeds)
+    direction = _oneway(roads, road_ids)
     if progress:
-        import sys
-
         print(f"network: {len(roads):,} road segments", file=sys.stderr)
 
-    pieces, owner = _split_at_shared_vertices(lines_m, tol_key=0.01)
+    pieces, part_of_piece = _split_at_shared_vertices(lines_m, tol_key=0.01)
+    owner = road_of_part[part_of_piece]
     piece_len_m = shapely.length(pieces)
-    road_len_m = shapely.length(lines_m)
     declared = (pd.to_numeric(roads["length_km"], errors="coerce").to_numpy(dtype=float)
                 if "length_km" in roads.columns else np.full(len(roads), np.nan))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frac = np.where(road_len_m[owner] > 0, piece_len_m / road_len_m[owner], 1.0)
-    km = np.where(np.isfinite(declared[owner]) & (declared[owner] > 0), declared[owner] * frac, piece_len_m / 1000.0)
+    frac = piece_len_m / road_len_m[owner]
+    use_declared = np.isfinite(declared[owner]) & (declared[owner] > 0)
+    km = np.where(use_declared, declared[owner] * frac, piece_len_m / 1000.0)
 
     # Nodes: piece ends, merged when within the snapping tolerance.
     starts = shapely.get_coordinates(shapely.get_point(pieces, 0))
@@ -468,14 +642,29 @@ def build_network(
     pts = np.vstack([starts, ends])
     exact_keys, inv = np.unique(np.round(pts, 2), axis=0, return_inverse=True)
     inv = inv.ravel()
+    cluster = np.arange(len(exact_keys))
     if snap_tolerance_m > 0 and len(exact_keys) > 1:
-        tree = shapely.STRtree(shapely.points(exact_keys))
-        a, b = tree.query(shapely.points(exact_keys), predicate="dwithin", distance=snap_tolerance_m)
-        graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(len(exact_keys),) * 2)
-        _, cluster = connected_components(graph, directed=False)
-    else:
-        cluster = np.arange(len(exact_keys))
-    node_of_pt = cluster[inv]
+        # Snap only dangling ends (used by one segment) onto the nearest other node within the
+        # tolerance, without chaining: junctions of dense (OSM) networks stay as they are.
+        degree = np.bincount(inv, minlength=len(exact_keys))
+        dangling = np.flatnonzero(degree == 1)
+        if dangling.size:
+            key_pts = shapely.points(exact_keys)
+            tree = shapely.STRtree(key_pts)
+            a, b = tree.query(key_pts[dangling], predicate="dwithin", distance=snap_tolerance_m)
+            other = dangling[a] != b
+            a, b = a[other], b[other]
+            if a.size:
+                d = shapely.distance(key_pts[dangling[a]], key_pts[b])
+                order = np.lexsort((b, d, a))  # nearest target first, ties by index
+                first = np.r_[True, a[order][1:] != a[order][:-1]]
+                src, dst = dangling[a[order][first]], b[order][first]
+                # A pair of dangling ends snaps once, onto the lower index.
+                mutual = np.isin(dst, src) & (src < dst)
+                cluster[src[~mutual]] = dst[~mutual]
+                cluster = cluster[cluster]  # resolve one level of a->b->c
+    _, cluster = np.unique(cluster, return_inverse=True)
+    node_of_pt = cluster.ravel()[inv]
     n_nodes = int(node_of_pt.max()) + 1
     # Node position: the first end point of the cluster (stable, reproducible).
     first_pt = np.full(n_nodes, len(pts), dtype=np.int64)
@@ -503,18 +692,19 @@ def build_network(
                     labels[i] = f"{lab}#{i}"
                 seen.setdefault(lab, i)
 
-    oneway = (pd.to_numeric(roads["oneway"], errors="coerce").fillna(0).to_numpy() == 1
-              if "oneway" in roads.columns else np.zeros(len(roads), bool))[owner]
+    dir_piece = direction[owner]
+    fwd = dir_piece >= 0
+    back = dir_piece <= 0
     kph = kph_road[owner]
-    road_ids = roads["id"].astype(str).to_numpy(dtype=object)[owner]
-    classes = roads["road_class"].astype(str).to_numpy(dtype=object)[owner]
+    rid = road_ids[owner]
+    classes = roads["road_class"].to_numpy(dtype=object)[owner]
+    classes = np.array([c.strip() if isinstance(c, str) else "" for c in classes], dtype=object)
     pieces_geo = shapely.transform(pieces, lambda xy: np.column_stack(to_m.transform(xy[:, 0], xy[:, 1], direction="INVERSE")))
-    back = ~oneway
-    edge_u = np.r_[u_piece, v_piece[back]]
-    edge_v = np.r_[v_piece, u_piece[back]]
-    edge_km = np.r_[km, km[back]]
-    edge_kph = np.r_[kph, kph[back]]
-    geom = np.r_[pieces_geo, shapely.reverse(pieces_geo[back])]
+    edge_u = np.r_[u_piece[fwd], v_piece[back]]
+    edge_v = np.r_[v_piece[fwd], u_piece[back]]
+    edge_km = np.r_[km[fwd], km[back]]
+    edge_kph = np.r_[kph[fwd], kph[back]]
+    geom = np.r_[pieces_geo[fwd], shapely.reverse(pieces_geo[back])]
     net = RoadNetwork(
         node_id=labels,
         node_x=np.asarray(lon, dtype=float),
@@ -524,20 +714,50 @@ def build_network(
         edge_km=edge_km,
         edge_kph=edge_kph,
         edge_minutes=edge_km / edge_kph * 60.0,
-        edge_road=np.r_[road_ids, road_ids[back]],
-        edge_class=np.r_[classes, classes[back]],
+        edge_road=np.r_[rid[fwd], rid[back]],
+        edge_class=np.r_[classes[fwd], classes[back]],
         edge_geometry=np.asarray(geom, dtype=object),
         metric_crs=crs_m,
     )
-    # Self-loops created by snapping (both ends merged) carry no information.
+    # Self-loops (a closed ring with no junction, or a piece shorter than the snapping
+    # tolerance whose ends were merged) lead nowhere; routing never needs them.
     loops = net.edge_u == net.edge_v
     if loops.any():
         net = _subset_edges(net, ~loops)
     if progress:
-        import sys
-
         print(f"network: {net.n_nodes:,} nodes, {net.n_edges:,} directed edges", file=sys.stderr)
     return net
+
+
+def _listed(ids: np.ndarray, limit: int = 10) -> str:
+    """``a, b, c and 4 more``: ids for an error message."""
+    shown = ", ".join(map(str, ids[:limit]))
+    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+
+
+_ONEWAY_FWD = {"1", "yes", "true", "1.0"}
+_ONEWAY_REV = {"-1", "reverse", "-1.0"}
+_ONEWAY_BOTH = {"0", "no", "false", "0.0", "", "nan", "none", "<na>"}
+
+
+def _oneway(roads: gpd.GeoDataFrame, road_ids: np.ndarray) -> np.ndarray:
+    """Direction of each road: 1 = only as drawn, -1 = only against the drawing, 0 = both ways.
+
+    Accepts the layer's 0/1 and OSM's ``yes``/``no``/``-1``/``true``/``false``.
+    """
+    if "oneway" not in roads.columns:
+        return np.zeros(len(roads), dtype=np.int8)
+    text = roads["oneway"].astype(object).map(lambda v: "" if v is None or v is pd.NA else str(v).strip().lower())
+    text = text.to_numpy(dtype=object)
+    out = np.zeros(len(roads), dtype=np.int8)
+    out[np.isin(text, list(_ONEWAY_FWD))] = 1
+    out[np.isin(text, list(_ONEWAY_REV))] = -1
+    unknown = ~np.isin(text, list(_ONEWAY_FWD | _ONEWAY_REV | _ONEWAY_BOTH))
+    if unknown.any():
+        listed = ", ".join(f"{i} ({v!r})" for i, v in zip(road_ids[unknown][:10], text[unknown][:10], strict=True))
+        raise NetworkError(f"roads with an unreadable oneway value: {listed}",
+                           fix="use 1 (one-way as drawn), -1 (one-way against the drawing) or 0/empty (two-way)")
+    return out
 
 
 def _subset_edges(net: RoadNetwork, keep: np.ndarray) -> RoadNetwork:
@@ -563,11 +783,16 @@ def attach_places(
 ) -> tuple[RoadNetwork, pd.DataFrame]:
     """Connect points (towns, centres) to the network at their nearest edge.
 
-    Each place is projected onto the nearest edge (not the nearest node); that edge and its
-    reverse twin are split at the projection, and a node labelled with the place's id is
-    joined to the split point by an access leg at ``access_kph``. A place farther than
-    ``max_snap_km`` from every edge is not attached and is reported with ``snapped=False``, so
-    travel times from it are "unreachable" rather than silently wrong.
+    Each place is projected onto the nearest road edge (not the nearest node); that edge and
+    its reverse twin are split at the projection, and a node labelled with the place's id is
+    joined to the split point by an access leg at ``access_kph`` in both directions. Several
+    places on one edge are chained along it in order. A place farther than ``max_snap_km``
+    from every edge (or without a geometry) is added as an isolated node and reported with
+    ``snapped=False``, so travel times to and from it are "unreachable" rather than wrong.
+
+    A place id that already labels a road node (schematic networks name junctions after
+    towns) takes over the label; the road node is renamed ``node:<id>``. A place id that is
+    already attached (from an earlier call) is kept as it is.
 
     Parameters
     ----------
@@ -575,45 +800,73 @@ def attach_places(
         The network from :func:`build_network`.
     places
         Points with an ``id`` column (several layers can be concatenated; duplicate ids are
-        attached once).
+        attached once, the first occurrence wins).
     access_kph
         Speed on the access leg (off the road network: local streets, tracks).
     max_snap_km
         Places farther than this from any road are flagged, not attached.
+    id_column
+        The column holding the place ids.
 
     Returns
     -------
     network, report
         The network with the places as nodes, and one row per place: ``id``, ``road`` (the
         road snapped to), ``snap_km``, ``access_minutes``, ``snapped``.
+
+    Raises
+    ------
+    NetworkError
+        For non-positive ``access_kph``, places without CRS or id column, or geometries that
+        are not points.
     """
-    if access_kph <= 0 or max_snap_km < 0:
+    if not (access_kph > 0 and max_snap_km >= 0):
         raise NetworkError(f"access_kph ({access_kph}) must be > 0 and max_snap_km ({max_snap_km}) >= 0",
                            fix="use positive values")
     if places.crs is None:
         raise NetworkError("places have no CRS", fix="assign EPSG:4326 (or the CRS of their coordinates)")
+    if id_column not in places.columns:
+        raise NetworkError(f"places have no '{id_column}' column", fix=f"add an '{id_column}' column with unique ids")
     places = places.drop_duplicates(subset=id_column, keep="first").reset_index(drop=True)
-    ids = places[id_column].astype(str).to_numpy(dtype=object)
-    to_m = Transformer.from_crs(4326, net.metric_crs, always_xy=True)
-    pts = places.to_crs(net.metric_crs).geometry.to_numpy()
-    edges_m = shapely.transform(net.edge_geometry, lambda xy: np.column_stack(to_m.transform(xy[:, 0], xy[:, 1])))
-    tree = shapely.STRtree(edges_m)
-    nearest_edge, dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
-    # query_nearest returns (input index, tree index) pairs; one per place here.
-    order = np.argsort(nearest_edge[0], kind="stable")
-    edge_of = nearest_edge[1][order]
-    dist = dist[order]
-    snapped = dist <= max_snap_km * 1000.0
-    report = pd.DataFrame({
-        "id": ids,
-        "road": np.where(snapped, net.edge_road[edge_of], None),
-        "snap_km": dist / 1000.0,
-        "access_minutes": np.where(snapped, dist / 1000.0 / access_kph * 60.0, np.nan),
-        "snapped": snapped,
-    })
+    ids_all = places[id_column].astype(str).to_numpy(dtype=object)
+    geoms_all = places.to_crs(4326).geometry.to_numpy()
+    absent = shapely.is_missing(geoms_all) | shapely.is_empty(geoms_all)
+    not_point = ~absent & (shapely.get_type_id(geoms_all) != 0)
+    if not_point.any():
+        raise NetworkError(f"places that are not points: {_listed(ids_all[not_point])}",
+                           fix="give each place a Point geometry (its centre)")
 
-    ll = places.to_crs(4326).geometry
-    place_x, place_y = ll.x.to_numpy(), ll.y.to_numpy()
+    # Places attached by an earlier call keep their attachment.
+    access_road = np.array([f"access:{i}" for i in ids_all], dtype=object)
+    attached_before = np.isin(access_road, net.edge_road) & np.isin(ids_all, net.node_id)
+    new = ~attached_before
+    ids = ids_all[new]
+    geoms = geoms_all[new]
+    absent_new = absent[new]
+
+    place_x = np.where(absent_new, np.nan, shapely.get_x(geoms))
+    place_y = np.where(absent_new, np.nan, shapely.get_y(geoms))
+    edge_of, dist_m = _nearest_edges(net, place_x, place_y, max_snap_km * 1000.0)
+    snapped = edge_of >= 0
+
+    report = pd.DataFrame({
+        "id": ids_all,
+        "road": None,
+        "snap_km": np.nan,
+        "access_minutes": np.nan,
+        "snapped": attached_before.copy(),
+    })
+    rows_new = np.flatnonzero(new)
+    report.loc[rows_new, "road"] = np.where(snapped, net.edge_road[np.maximum(edge_of, 0)], None)
+    report.loc[rows_new, "snap_km"] = np.where(np.isfinite(dist_m), dist_m / 1000.0, np.nan)
+    report.loc[rows_new, "access_minutes"] = np.where(snapped, dist_m / 1000.0 / access_kph * 60.0, np.nan)
+    report.loc[rows_new, "snapped"] = snapped
+    if attached_before.any():
+        _describe_existing(net, report, np.flatnonzero(attached_before))
+    report["snapped"] = report["snapped"].astype(bool)
+    report["snap_km"] = report["snap_km"].astype(float)
+    report["access_minutes"] = report["access_minutes"].astype(float)
+
     node_id = net.node_id.copy()
     # A place id may already label a road node (schematic networks name nodes after places).
     clash = np.isin(node_id, ids)
@@ -623,31 +876,39 @@ def attach_places(
     keep = np.ones(net.n_edges, bool)
     new_edges: list[tuple] = []  # (u, v, km, kph, road, class, geometry)
 
-    # Twin of each edge: the reverse edge of the same road with the same geometry reversed.
-    twin = _twins(net)
-    # Group places by the undirected edge they hit (canonical = the smaller of edge, twin).
-    tw_of = twin[edge_of]
-    canon = np.where((tw_of >= 0) & (tw_of < edge_of), tw_of, edge_of)
+    # Group places by the undirected edge they hit: the edge and its twin (same road, reversed).
+    hit = np.unique(edge_of[snapped])
+    twin_of_hit = _twin_edges(net, hit)
+    twin = dict(zip(hit.tolist(), twin_of_hit.tolist(), strict=True))
     groups: dict[int, list[int]] = {}
     for i in np.flatnonzero(snapped):
-        groups.setdefault(int(canon[i]), []).append(int(i))
+        e = int(edge_of[i])
+        tw = twin[e]
+        groups.setdefault(min(e, tw) if tw >= 0 else e, []).append(int(i))
 
+    to_m = Transformer.from_crs(4326, net.metric_crs, always_xy=True)
     inv = Transformer.from_crs(net.metric_crs, 4326, always_xy=True)
-    for e, members in sorted(groups.items()):
-        line = edges_m[e]
+    canon = np.array(sorted(groups), dtype=np.int64)
+    lines_m = shapely.transform(net.edge_geometry[canon], lambda xy: np.column_stack(to_m.transform(xy[:, 0], xy[:, 1])))
+    pts_m = shapely.points(np.column_stack(to_m.transform(place_x, place_y)))
+    for e, line in zip(canon.tolist(), lines_m, strict=True):
+        members = groups[e]
         length = line.length
-        t = np.array([line.project(pts[i]) for i in members])
+        t = shapely.line_locate_point(line, pts_m[members])
         order_t = np.argsort(t, kind="stable")
         members = [members[k] for k in order_t]
         t = t[order_t]
         chain = [int(net.edge_u[e])]
         cuts = [0.0]
         for i, ti in zip(members, t, strict=True):
-            # Reuse an end node when the projection falls on it (within 1 m).
+            # Reuse an end node when the projection falls on it (within 1 m), and the previous
+            # split point when two places project to the same spot.
             if ti <= 1.0:
                 p_node = int(net.edge_u[e])
             elif ti >= length - 1.0:
                 p_node = int(net.edge_v[e])
+            elif len(cuts) > 1 and ti - cuts[-1] <= 1.0:
+                p_node = chain[-1]
             else:
                 p_xy = line.interpolate(ti)
                 lon, lat = inv.transform(p_xy.x, p_xy.y)
@@ -655,15 +916,14 @@ def attach_places(
                 node_lab.append(f"snap:{ids[i]}")
                 node_x.append(lon)
                 node_y.append(lat)
-                if p_node != chain[-1]:
-                    chain.append(p_node)
-                    cuts.append(float(ti))
+                chain.append(p_node)
+                cuts.append(float(ti))
             # Place node and its access legs (both directions).
             t_node = len(node_lab)
             node_lab.append(ids[i])
             node_x.append(float(place_x[i]))
             node_y.append(float(place_y[i]))
-            akm = float(dist[i]) / 1000.0
+            akm = float(dist_m[i]) / 1000.0
             leg = shapely.linestrings([[node_x[t_node], node_y[t_node]], [node_x[p_node], node_y[p_node]]])
             new_edges.append((t_node, p_node, akm, access_kph, f"access:{ids[i]}", "access", leg))
             new_edges.append((p_node, t_node, akm, access_kph, f"access:{ids[i]}", "access", shapely.reverse(leg)))
@@ -672,13 +932,19 @@ def attach_places(
         chain.append(int(net.edge_v[e]))
         cuts.append(length)
         keep[e] = False
-        tw = twin[e]
+        tw = twin[e] if e in twin else _twin_edges(net, np.array([e]))[0]
         if tw >= 0:
             keep[tw] = False
         for a, b, c0, c1 in zip(chain[:-1], chain[1:], cuts[:-1], cuts[1:], strict=True):
             frac = (c1 - c0) / length if length > 0 else 0.0
             piece_m = shapely.ops.substring(line, c0, c1)
+            if not isinstance(piece_m, shapely.LineString):  # substring of zero length is a Point
+                piece_m = shapely.LineString([piece_m, piece_m])
             piece = shapely.transform(piece_m, lambda xy: np.column_stack(inv.transform(xy[:, 0], xy[:, 1])))
+            # Pin the ends to the node coordinates so that the geometry joins exactly.
+            coords = shapely.get_coordinates(piece)
+            coords[0], coords[-1] = (node_x[a], node_y[a]), (node_x[b], node_y[b])
+            piece = shapely.LineString(coords)
             km = float(net.edge_km[e]) * frac
             new_edges.append((a, b, km, float(net.edge_kph[e]), net.edge_road[e], net.edge_class[e], piece))
             if tw >= 0:
@@ -696,6 +962,8 @@ def attach_places(
     nu, nv, nkm, nkph, nroad, ncls, ngeom = (list(c) for c in zip(*new_edges, strict=True))
     nkm_a = np.array(nkm, dtype=float)
     nkph_a = np.array(nkph, dtype=float)
+    geom_new = np.empty(len(ngeom), dtype=object)
+    geom_new[:] = ngeom
     out = RoadNetwork(
         node_id=np.array(node_lab, dtype=object),
         node_x=np.array(node_x, dtype=float),
@@ -707,16 +975,149 @@ def attach_places(
         edge_minutes=np.r_[net.edge_minutes[keep], nkm_a / nkph_a * 60.0],
         edge_road=np.r_[net.edge_road[keep], np.array(nroad, dtype=object)],
         edge_class=np.r_[net.edge_class[keep], np.array(ncls, dtype=object)],
-        edge_geometry=np.r_[net.edge_geometry[keep], np.array(ngeom, dtype=object)],
+        edge_geometry=np.r_[net.edge_geometry[keep], geom_new],
         metric_crs=net.metric_crs,
+        crs=net.crs,
     )
     return out, report
 
 
-def _twins(net: RoadNetwork) -> np.ndarray:
-    """For each edge, the index of the edge going back along the same road (or -1)."""
-    key_f = pd.DataFrame({"u": net.edge_u, "v": net.edge_v, "r": net.edge_road, "i": np.arange(net.n_edges)})
-    key_b = key_f.rename(columns={"u": "v", "v": "u", "i": "j"})
-    m = key_f.merge(key_b, on=["u", "v", "r"], how="left").drop_duplicates("i", keep="first")
-    twin = m.sort_values("i")["j"].to_numpy()
-    return np.where(pd.isna(twin), -1, twin).astype(np.int64)
+def _nearest_edges(net: RoadNetwork, x: np.ndarray, y: np.ndarray, max_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest road edge (access legs excluded) of each lon/lat point within ``max_m`` metres.
+
+    Returns the edge index (-1 when none is within reach or the point is missing) and the
+    distance in metres in the network's metric CRS (``inf`` when none is within reach).
+    Candidates come from an R-tree over the lon/lat geometries queried with a box of
+    ``max_m`` around each point, so only edges near the places are projected: attaching a
+    few places to a network of millions of edges stays cheap.
+    """
+    k = len(x)
+    edge_of = np.full(k, -1, dtype=np.int64)
+    dist = np.full(k, np.inf)
+    ok = np.isfinite(x) & np.isfinite(y)
+    road = np.flatnonzero(net.edge_class != "access")
+    if not ok.any() or len(road) == 0:
+        return edge_of, dist
+    # A box in degrees that surely contains every point within max_m (+2 % for the metric
+    # CRS's scale error); the exact test is done in metres below.
+    reach = max_m * 1.02 + 1.0
+    dlat = np.full(k, reach / 110_574.0)
+    lat_far = np.minimum(np.abs(y) + dlat, 89.9)
+    dlon = reach / (111_320.0 * np.cos(np.radians(lat_far)))
+    boxes = shapely.box(x - dlon, y - dlat, x + dlon, y + dlat)
+    tree = _edge_tree(net, road)
+    p_idx, t_idx = tree.query(np.where(ok, boxes, None))
+    if len(p_idx) == 0:
+        return edge_of, dist
+    cand = road[t_idx]
+    to_m = Transformer.from_crs(4326, net.metric_crs, always_xy=True)
+    uniq, where = np.unique(cand, return_inverse=True)
+    lines_m = shapely.transform(net.edge_geometry[uniq], lambda xy: np.column_stack(to_m.transform(xy[:, 0], xy[:, 1])))
+    pts_m = shapely.points(np.column_stack(to_m.transform(np.where(ok, x, 0.0), np.where(ok, y, 0.0))))
+    d = shapely.distance(pts_m[p_idx], lines_m[where.ravel()])
+    # Nearest per point; ties go to the lowest edge index (reproducible).
+    order = np.lexsort((cand, d, p_idx))
+    first = np.r_[True, p_idx[order][1:] != p_idx[order][:-1]]
+    best = order[first]
+    within = d[best] <= max_m
+    edge_of[p_idx[best][within]] = cand[best][within]
+    dist[p_idx[best][within]] = d[best][within]
+    # Report the distance of points out of reach too when a candidate was found.
+    far = p_idx[best][~within]
+    dist[far] = d[best][~within]
+    return edge_of, dist
+
+
+def _edge_tree(net: RoadNetwork, road: np.ndarray) -> shapely.STRtree:
+    """R-tree over the lon/lat geometries of the edges ``road`` (cached on the network)."""
+    cached = net._csr_cache.get("edge_tree")
+    if cached is not None and np.array_equal(cached[0], road):
+        return cached[1]
+    tree = shapely.STRtree(net.edge_geometry[road])
+    net._csr_cache["edge_tree"] = (road, tree)
+    return tree
+
+
+def _twin_edges(net: RoadNetwork, edges: np.ndarray) -> np.ndarray:
+    """For each edge in ``edges``, the edge going back along the same road and line (or -1)."""
+    out = np.full(len(edges), -1, dtype=np.int64)
+    if len(edges) == 0:
+        return out
+    n = max(net.n_nodes, 1)
+    key = net.edge_u * n + net.edge_v
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    want = net.edge_v[edges] * n + net.edge_u[edges]
+    lo = np.searchsorted(sorted_key, want, side="left")
+    hi = np.searchsorted(sorted_key, want, side="right")
+    for k, (e, a, b) in enumerate(zip(edges.tolist(), lo.tolist(), hi.tolist(), strict=True)):
+        coords = shapely.get_coordinates(net.edge_geometry[e])[::-1]
+        for c in order[a:b].tolist():
+            if net.edge_road[c] != net.edge_road[e]:
+                continue
+            other = shapely.get_coordinates(net.edge_geometry[c])
+            if other.shape == coords.shape and np.allclose(other, coords, rtol=0, atol=1e-9):
+                out[k] = c
+                break
+    return out
+
+
+def _describe_existing(net: RoadNetwork, report: pd.DataFrame, rows: np.ndarray) -> None:
+    """Fill the report rows of places attached by an earlier call from their access legs."""
+    for r in rows.tolist():
+        pid = report.at[r, "id"]
+        legs = np.flatnonzero(net.edge_road == f"access:{pid}")
+        leg = legs[0]
+        report.at[r, "snap_km"] = float(net.edge_km[leg])
+        report.at[r, "access_minutes"] = float(net.edge_minutes[leg])
+        far = net.edge_v[leg] if net.node_id[net.edge_u[leg]] == pid else net.edge_u[leg]
+        roads_at = net.edge_road[(net.edge_u == far) & (net.edge_class != "access")]
+        report.at[r, "road"] = str(roads_at[0]) if len(roads_at) else None
+
+
+# --------------------------------------------------------------------------------------
+# writing
+
+
+def write_network(net: RoadNetwork, path: str | os.PathLike[str]) -> list[Path]:
+    """Write the network's edges and nodes for GIS (QGIS), atomically and reproducibly.
+
+    A ``.gpkg`` file gets two layers, ``edges`` (:meth:`RoadNetwork.edges_frame`) and
+    ``nodes`` (:meth:`RoadNetwork.nodes_frame`). A ``.geojson`` path gets the edges as RFC
+    7946 GeoJSON and the nodes beside it in ``<stem>.nodes.geojson``.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+
+    Raises
+    ------
+    GeoplanError
+        For another file type, or a target that cannot be written.
+    """
+    target = Path(path)
+    suffix = target.suffix.lower()
+    edges, nodes = net.edges_frame(), net.nodes_frame()
+    try:
+        if suffix == ".gpkg":
+            previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+            pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": GPKG_TIMESTAMP})
+            try:
+                with atomic_path(target) as tmp:
+                    for name, gdf in (("edges", edges), ("nodes", nodes)):
+                        pyogrio.write_dataframe(gdf, tmp, layer=name, driver="GPKG", append=tmp.exists(),
+                                                layer_options={"SPATIAL_INDEX": "YES"})
+            finally:
+                pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
+            return [target]
+        if suffix in (".geojson", ".json"):
+            node_path = target.with_name(f"{target.stem}.nodes{target.suffix}")
+            write_geojson(edges, target, id_column=None, name="edges")
+            write_geojson(nodes, node_path, name="nodes")
+            return [target, node_path]
+    except (OSError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise GeoplanError(f"{target}: cannot write the network: {str(exc).splitlines()[0] if str(exc) else exc}",
+                           fix="choose a writable path with free space") from exc
+    raise GeoplanError(f"{target}: unknown network file type '{target.suffix}'",
+                       fix="use a .gpkg (edges and nodes layers) or .geojson file name")
