@@ -120,6 +120,268 @@ def layers_export(
     typer.echo(f"wrote {', '.join(f'{n} ({len(g)})' for n, g in layers.layers.items())} to {out}")
 
 
+osm_app = typer.Typer(help="Turn OpenStreetMap data into a roads layer.", no_args_is_help=True)
+app.add_typer(osm_app, name="osm")
+
+RoadsOut = Annotated[Path, typer.Option("--to", help="Output roads file: .geojson or .gpkg (layer 'roads').")]
+MainRoads = Annotated[bool, typer.Option("--main-roads", help="Keep motorway..secondary and their links only.")]
+RoadClasses = Annotated[str | None, typer.Option("--road-classes", help="Comma-separated highway classes to keep.")]
+
+
+def _osm_classes(road_classes: str | None) -> list[str] | None:
+    return None if road_classes is None else [c for c in road_classes.split(",") if c.strip()]
+
+
+@osm_app.command("convert")
+def osm_convert(
+    file: Annotated[Path, typer.Argument(help="OSM extract: .osm.pbf, .osm, .osm.bz2 or .osm.gz.")],
+    to: RoadsOut,
+    main_roads: MainRoads = False,
+    road_classes: RoadClasses = None,
+) -> None:
+    """Convert an OSM extract into a roads layer (segments split at junctions)."""
+    from geoplan.osm import read_osm, roads_summary, write_roads
+
+    roads = read_osm(file, road_classes=_osm_classes(road_classes), main_roads=main_roads, progress=True)
+    typer.echo(f"wrote {roads_summary(roads)} to {write_roads(roads, to)}")
+
+
+@osm_app.command("download")
+def osm_download(
+    to: RoadsOut,
+    place: Annotated[str | None, typer.Option("--place", help="Place name known to Nominatim.")] = None,
+    bbox: Annotated[str | None, typer.Option("--bbox", help="Bounding box W,S,E,N in degrees.")] = None,
+    main_roads: MainRoads = False,
+    road_classes: RoadClasses = None,
+    overpass_url: Annotated[str | None, typer.Option("--overpass-url", help="Overpass API base URL.")] = None,
+) -> None:
+    """Download roads from the Overpass API (through osmnx) into a roads layer."""
+    from geoplan.osm import download_osm, roads_summary, write_roads
+
+    box = None
+    if bbox is not None:
+        parts = bbox.split(",")
+        try:
+            box = tuple(float(v) for v in parts)
+        except ValueError:
+            box = ()
+        if len(box) != 4:
+            raise click.BadParameter("must be four numbers W,S,E,N, e.g. 72.9,50.0,73.2,50.1", param_hint="--bbox")
+    roads = download_osm(place=place, bbox=box, road_classes=_osm_classes(road_classes), main_roads=main_roads,
+                         overpass_url=overpass_url, progress=True)
+    typer.echo(f"wrote {roads_summary(roads)} to {write_roads(roads, to)}")
+
+
+def _bands(text: str) -> list[float]:
+    try:
+        return [float(b) for b in text.split(",") if b.strip()]
+    except ValueError:
+        raise click.BadParameter("must be comma-separated minutes, e.g. 30,60,90,120", param_hint="--bands") from None
+
+
+@app.command("catchments")
+def catchments_cmd(
+    path: LayersArg = None,
+    out: Annotated[Path, typer.Option("--out", help="Output GeoJSON file (RFC 7946).")] = Path("catchments.geojson"),
+    bands: Annotated[str, typer.Option("--bands", help="Comma-separated travel-time bands, minutes.")] = "30,60,90,120",
+    buffer_m: Annotated[float, typer.Option("--buffer-m", help="Corridor half-width around reached roads, m.")] = 2000.0,
+) -> None:
+    """Write nested travel-time catchments of every growth centre as GeoJSON polygons."""
+    from geoplan._io import write_geojson
+    from geoplan.catchments import catchments
+    from geoplan.layers import require_valid
+    from geoplan.network import build_network
+
+    _, layers = _load(path)
+    require_valid(layers)
+    net = build_network(layers.roads, progress=True)
+    result = catchments(net, layers.centres, bands=_bands(bands), towns=layers.towns, buffer_m=buffer_m, progress=True)
+    write_geojson(result, out, id_column=None, name="catchments")
+    typer.echo(f"wrote {len(result)} catchments ({result['centre'].nunique()} centres x "
+               f"{result['band'].nunique()} bands) to {out}")
+
+
+@app.command("surface")
+def surface_cmd(
+    path: LayersArg = None,
+    out: Annotated[Path, typer.Option("--out", help="Output GeoTIFF file.")] = Path("surface.tif"),
+    resolution: Annotated[float, typer.Option("--resolution", help="Cell size, metres.")] = 1000.0,
+    offroad_kph: Annotated[float | None, typer.Option(
+        "--offroad-kph", help="Speed away from the roads layer, km/h [default: 20, the track speed].",
+        show_default=False)] = None,
+    study_area: Annotated[Path | None, typer.Option(
+        "--study-area", help="Polygon file (e.g. a national boundary; its first layer); cells outside are nodata "
+        "[default: convex hull of roads and places + 10 km].", show_default=False)] = None,
+) -> None:
+    """Write a raster of travel time to the nearest growth centre as a GeoTIFF."""
+    from geoplan.layers import require_valid
+    from geoplan.surface import DEFAULT_OFFROAD_KPH, surface
+
+    _, layers = _load(path)
+    require_valid(layers)
+    area = None
+    if study_area is not None:
+        import warnings
+
+        import geopandas as gpd
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "more than one layer": the first one is documented
+                area = gpd.read_file(study_area)
+        except Exception as exc:  # noqa: BLE001 - any GDAL failure means "unreadable file"
+            raise GeoplanError(f"{study_area}: cannot read the study area: {exc}",
+                               fix="pass a polygon layer GDAL can read (GeoPackage, GeoJSON, Shapefile)") from exc
+    result = surface(layers, resolution_m=resolution,
+                     offroad_kph=DEFAULT_OFFROAD_KPH if offroad_kph is None else offroad_kph,
+                     study_area=area, out=out, progress=True)
+    valid = result.array[result.array != result.nodata]
+    span = f"{valid.min():.0f}-{valid.max():.0f} minutes" if valid.size else "no reachable cell"
+    typer.echo(f"wrote {result.array.shape[1]} x {result.array.shape[0]} cells at {result.resolution_m:g} m "
+               f"({span}) to {out}")
+
+
+network_app = typer.Typer(help="Build and export the routable road network.", no_args_is_help=True)
+app.add_typer(network_app, name="network")
+
+
+@network_app.command("build")
+def network_build(
+    path: LayersArg = None,
+    out: Annotated[Path, typer.Option(
+        "--out", help="Output .gpkg (layers 'edges' and 'nodes') or .geojson (edges; nodes in <stem>.nodes.geojson)."
+    )] = Path("network.gpkg"),
+    osm: Annotated[Path | None, typer.Option(
+        "--osm", help="Build from an OSM extract (.osm.pbf, .osm, .osm.bz2) instead of a roads layer.")] = None,
+    main_roads: MainRoads = False,
+    snap_m: Annotated[float | None, typer.Option(
+        "--snap-m", help="Snap dangling segment ends this close to another node, metres "
+        "[default: 1 for a layer set, 0 for OSM].", show_default=False)] = None,
+) -> None:
+    """Build the road network and write its edges and nodes; print node, edge and component counts."""
+    import numpy as np
+
+    from geoplan.network import build_network, write_network
+
+    if osm is not None:
+        if path is not None:
+            raise click.BadParameter("give either a layer set or --osm, not both", param_hint="--osm")
+        from geoplan.osm import read_osm
+
+        src: Path = osm
+        roads = read_osm(osm, main_roads=main_roads, progress=True)
+        tolerance: float | None = 0.0 if snap_m is None else snap_m  # OSM topology comes from shared node ids
+    else:
+        src, layers = _load(path)
+        roads = layers.roads
+        tolerance = snap_m  # None: build_network's default
+    net = build_network(roads, progress=True) if tolerance is None else build_network(
+        roads, snap_tolerance_m=tolerance, progress=True)
+    sizes = np.bincount(net.components()) if net.n_nodes else np.zeros(1, int)
+    written = write_network(net, out)
+    typer.echo(f"network from {src}: {net.n_nodes:,} nodes, {net.n_edges:,} directed edges, "
+               f"{len(sizes)} component(s) (largest {int(sizes[0]):,} nodes)")
+    typer.echo(f"wrote {', '.join(map(str, written))}")
+
+
+_PLACE_LAYERS = ("towns", "centres")
+
+
+@app.command("traveltime")
+def traveltime_cmd(
+    path: LayersArg = None,
+    out: Annotated[Path, typer.Option("--out", help="Output CSV file.")] = Path("traveltime.csv"),
+    origins: Annotated[str, typer.Option("--origins", help="Origin layer: towns or centres.")] = "towns",
+    destinations: Annotated[str, typer.Option("--destinations", help="Destination layer: centres or towns.")] = "centres",
+    cutoff: Annotated[float | None, typer.Option(
+        "--cutoff", help="Minutes; pairs farther apart are written as unreachable.", show_default=False)] = None,
+    max_snap_km: Annotated[float, typer.Option(
+        "--max-snap-km", help="Places farther than this from every road are not attached (unreachable).")] = 25.0,
+) -> None:
+    """Write the fastest road travel time of every origin x destination pair as a CSV table.
+
+    Columns: origin, destination, minutes, km (road length of the fastest route), reachable.
+    """
+    import geopandas as gpd
+    import pandas as pd
+
+    from geoplan._io import write_csv
+    from geoplan.layers import require_valid
+    from geoplan.network import attach_places, build_network
+    from geoplan.traveltime import od_matrix
+
+    for value, hint in ((origins, "--origins"), (destinations, "--destinations")):
+        if value not in _PLACE_LAYERS:
+            raise click.BadParameter(f"must be one of {', '.join(_PLACE_LAYERS)}", param_hint=hint)
+    src, layers = _load(path)
+    require_valid(layers)
+    places = pd.concat([layers[name][["id", "geometry"]] for name in _PLACE_LAYERS], ignore_index=True)
+    net = build_network(layers.roads, progress=True)
+    net, report = attach_places(net, gpd.GeoDataFrame(places, crs=layers.towns.crs), max_snap_km=max_snap_km)
+    lost = report.loc[~report["snapped"], "id"].tolist()
+    if lost:
+        _echo_err(f"geoplan: warning: {len(lost)} place(s) farther than {max_snap_km:g} km from every road "
+                  f"(reported unreachable): {', '.join(lost)}")
+    od = od_matrix(net, layers[origins]["id"].astype(str).tolist(), layers[destinations]["id"].astype(str).tolist(),
+                   cutoff=cutoff)
+    table = od.long()
+    table["minutes"] = table["minutes"].round(3)
+    table["km"] = table["km"].round(3)
+    write_csv(table, out)
+    n_bad = int((~table["reachable"]).sum())
+    typer.echo(f"wrote {len(table)} pairs ({len(od.origins)} {origins} x {len(od.destinations)} {destinations}, "
+               f"{n_bad} unreachable) from {src} to {out}")
+
+scenario_app = typer.Typer(help="Check and show scenario files (every threshold, speed and network edit).",
+                            no_args_is_help=True)
+app.add_typer(scenario_app, name="scenario")
+
+ScenarioArg = Annotated[
+    Path | None,
+    typer.Argument(help="Scenario YAML file (default: the built-in baseline).", show_default=False),
+]
+
+
+@scenario_app.command("show")
+def scenario_show(
+    scenario: ScenarioArg = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Also write the complete scenario to this YAML file.",
+                                             show_default=False)] = None,
+) -> None:
+    """Print a scenario with every default filled in (a starting point for a new scenario)."""
+    from geoplan.scenario import Scenario, dump_scenario, load_scenario
+
+    s = load_scenario(scenario) if scenario is not None else Scenario.baseline()
+    typer.echo(dump_scenario(s, out), nl=False)
+    if out is not None:
+        _echo_err(f"wrote {out}")
+
+
+@scenario_app.command("check")
+def scenario_check(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+) -> None:
+    """Validate a scenario and apply its network edits to its layers (exit 0 valid, 2 invalid)."""
+    from geoplan.layers import require_valid
+    from geoplan.scenario import apply_edits, load_scenario
+
+    s = load_scenario(scenario)
+    src, layers = _load(s.layers_path() if s.layers is not None else None)
+    edited = apply_edits(layers, s)
+    require_valid(edited)
+    typer.echo(f"scenario {scenario} ({s.name}): valid; layers {src}")
+    for line in edited.meta.get("edits", []):
+        typer.echo(f"  {line}")
+    typer.echo(f"  roads: {len(layers.roads)} -> {len(edited.roads)}")
+
+
+# typer >= 0.22 runs on its own copy of click (typer._click): usage errors it raises (unknown
+# command or option, missing value) are not click's classes, so catch both families.
+_USAGE_ERRORS = tuple({click.ClickException, getattr(typer, "TyperException", click.ClickException)})
+_EXITS = tuple({click.exceptions.Exit, typer.Exit})
+_ABORTS = tuple({click.exceptions.Abort, typer.Abort})
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``geoplan`` console script."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -131,12 +393,15 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         _echo_err(f"geoplan: error: {exc}")
         sys.exit(2)
-    except click.exceptions.Exit as exc:
+    except _EXITS as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
+    except _USAGE_ERRORS as exc:
+        if hasattr(exc, "show"):
+            exc.show()
+        else:
+            _echo_err(f"Error: {exc.format_message()}")
         sys.exit(2)
-    except click.exceptions.Abort:
+    except _ABORTS:
         _echo_err("geoplan: aborted")
         sys.exit(130)
     sys.exit(result if isinstance(result, int) else 0)

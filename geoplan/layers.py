@@ -31,12 +31,15 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import pyogrio.errors
+import pyogrio.raw
 import shapely
 from pyproj import CRS
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+from shapely.errors import GEOSException
 
-from geoplan._errors import LayerReadError, LayerValidationError
+from geoplan._errors import GeoplanError, LayerReadError, LayerValidationError
 from geoplan._io import atomic_path, write_geojson, write_text_atomic
 
 __all__ = [
@@ -54,6 +57,7 @@ __all__ = [
     "problems_frame",
     "metric_crs",
     "embedded_layers_path",
+    "GPKG_TIMESTAMP",
 ]
 
 Kind = Literal["str", "int", "float"]
@@ -306,12 +310,17 @@ class LayerSet:
         Optional metadata from ``layerset.json``: ``name``, ``extent`` (lon/lat bounds).
     native_crs
         The CRS each layer had in its file (``None`` when it had none).
+    read_problems
+        Problems noticed while reading (geometries that cannot be parsed, a GeoJSON ``crs``
+        member, Shapefile column names that could not be restored); :func:`validate`
+        reports them with its own findings.
     """
 
     layers: dict[str, gpd.GeoDataFrame]
     sources: dict[str, str] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     native_crs: dict[str, CRS | None] = field(default_factory=dict)
+    read_problems: list[Problem] = field(default_factory=list)
 
     def __getitem__(self, name: str) -> gpd.GeoDataFrame:
         try:
@@ -348,7 +357,11 @@ class LayerSet:
     def copy(self) -> LayerSet:
         """Deep copy, so a scenario can edit layers without touching the original."""
         return LayerSet(
-            {k: v.copy() for k, v in self.layers.items()}, dict(self.sources), dict(self.meta), dict(self.native_crs)
+            {k: v.copy() for k, v in self.layers.items()},
+            dict(self.sources),
+            dict(self.meta),
+            dict(self.native_crs),
+            list(self.read_problems),
         )
 
 
@@ -376,21 +389,152 @@ def _find_layer_file(folder: Path, name: str) -> Path | None:
     return None
 
 
-def _read_one(path: Path, layer: str | None, label: str) -> tuple[gpd.GeoDataFrame, CRS | None]:
+def _gdal_reason(exc: BaseException) -> str:
+    """The first line of a GDAL/pyogrio error, without advice meant for GDAL's own tools."""
+    text = str(exc).strip()
+    if not text:
+        return type(exc).__name__
+    first = text.splitlines()[0]
+    first = first.split("; It might help to specify the correct driver")[0]
+    return first.replace("not recognized as being in a supported file format.",
+                         "not recognized as a supported vector format")
+
+
+def _is_wgs84_lonlat(crs: CRS) -> bool:
+    return bool(crs.is_geographic) and crs.datum is not None and crs.datum.name.startswith("World Geodetic System 1984")
+
+
+def _shapefile_name(name: str, used: set[str]) -> str:
+    """The column name GDAL's Shapefile driver writes for ``name`` (10 characters, unique)."""
+    out = name[:10]
+    n = 1
+    while out.lower() in used and n < 100:
+        out = f"{name[:8]}_{n}" if n < 10 else f"{name[:8]}{n:02d}"
+        n += 1
+    used.add(out.lower())
+    return out
+
+
+def _restore_shapefile_names(columns: list[str], schema: LayerSchema) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Map Shapefile-truncated column names back to schema names.
+
+    The dBase format keeps 10 characters per column name, so GDAL (and QGIS) write
+    ``population_year`` as ``populati_1`` and ``resource_status`` as ``resource_s``. For each
+    group of schema names sharing their first 10 characters, every order-preserving subset is
+    laundered the way GDAL does; the columns are renamed only when exactly one subset gives
+    the file's columns. Returns the renames and, for columns that could stand for several
+    schema names, the candidates.
+    """
+    rename: dict[str, str] = {}
+    ambiguous: dict[str, list[str]] = {}
+    families: dict[str, list[str]] = {}
+    for f in schema.column_names:
+        families.setdefault(f[:10].lower(), []).append(f)
+    for prefix, members in families.items():
+        if all(len(m) <= 10 for m in members):
+            continue
+        stem = prefix[:8]
+        # GDAL's names for clashes: 8 characters + "_N" (N < 10) or + "NN".
+        in_file = [c for c in columns if c.lower() == prefix
+                   or (len(c) == 10 and c.lower().startswith(stem) and (c[8] == "_" or c[8].isdigit())
+                       and c[9].isdigit())]
+        if not in_file:
+            continue
+        matches = []
+        for mask in range(1, 2 ** len(members)):
+            subset = [m for i, m in enumerate(members) if mask >> i & 1]
+            used: set[str] = set()
+            if [_shapefile_name(m, used).lower() for m in subset] == [c.lower() for c in in_file]:
+                matches.append(subset)
+        for i, c in enumerate(in_file):
+            candidates = sorted({m[i] for m in matches})
+            if len(candidates) == 1 and candidates[0] != c:
+                rename[c] = candidates[0]
+            elif len(candidates) > 1:
+                ambiguous[c] = candidates
+    return rename, ambiguous
+
+
+def _read_one(path: Path, layer: str | None, label: str, name: str, source: str
+              ) -> tuple[gpd.GeoDataFrame, CRS | None, list[Problem]]:
+    """Read one layer; return it in EPSG:4326, its CRS in the file, and problems noticed."""
+    problems: list[Problem] = []
+    schema = SCHEMAS[name]
+    suffix = path.suffix.lower()
+    unparsed: dict[int, str] = {}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            gdf = pyogrio.read_dataframe(path, layer=layer)
-    except Exception as exc:  # noqa: BLE001 - any GDAL failure means "unreadable file"
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            try:
+                gdf = pyogrio.read_dataframe(path, layer=layer)
+            except GEOSException:
+                # One geometry GEOS cannot build (a one-point line, say) must not hide the rest.
+                gdf = pyogrio.read_dataframe(path, layer=layer, on_invalid="ignore")
+                _, _, wkb, _ = pyogrio.raw.read(path, layer=layer, columns=[])
+                for i in np.flatnonzero(gdf.geometry.isna().to_numpy() & pd.notna(wkb)):
+                    try:
+                        shapely.from_wkb(wkb[i])
+                    except GEOSException as exc:
+                        unparsed[int(i)] = str(exc).split(": ", 1)[-1]
+    except UnicodeDecodeError as exc:
+        bad = exc.object[exc.start : exc.start + 1].hex()
+        if suffix == ".shp":
+            fix = (f"write the file's real encoding (for Cyrillic usually CP1251) into "
+                   f"{path.with_suffix('.cpg').name}, or re-save the layer with encoding UTF-8")
+        else:
+            fix = ("re-save the file as UTF-8 (QGIS: Export ▸ Save Features As… ▸ Encoding UTF-8; "
+                   "or iconv -f CP1251 -t UTF-8)")
+        why = "GeoJSON must be UTF-8 (RFC 7946, section 11)" if suffix in (".geojson", ".json") else "cannot decode it"
         raise LayerReadError(
-            f"{label}: cannot read layer: {reason}",
+            f"{label}: text is not in the file's declared encoding {exc.encoding.upper()} (byte 0x{bad}); {why}",
+            fix=fix,
+        ) from exc
+    except Exception as exc:  # noqa: BLE001 - any GDAL failure means "unreadable file"
+        raise LayerReadError(
+            f"{label}: cannot read layer: {_gdal_reason(exc)}",
             fix="open the file in QGIS to see whether it is complete; re-export it as GeoPackage or GeoJSON (UTF-8)",
         ) from exc
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
         raise LayerReadError(f"{label}: layer has no geometry column", fix="export the layer with its geometry")
+    if unparsed:
+        ids = _feature_ids(gdf, schema.id_field)
+        for i, reason in sorted(unparsed.items()):
+            problems.append(Problem("error", name, ids[i], "invalid_geometry", f"geometry cannot be read: {reason}",
+                                    "redraw it: a line needs at least two different points", source))
+    if suffix == ".shp":
+        rename, ambiguous = _restore_shapefile_names([str(c) for c in gdf.columns], schema)
+        gdf = gdf.rename(columns=rename)
+        for col, candidates in ambiguous.items():
+            # A required column whose identity is uncertain (is 'population' population_year cut
+            # short?) must not be trusted silently.
+            required = any(schema.field(cand).required for cand in candidates)
+            use = f"it is read as '{col}' but cannot be trusted" if col in schema.column_names else "it is ignored"
+            problems.append(Problem(
+                "error" if required else "warning", name, None, "truncated_column",
+                f"Shapefile column '{col}' may be any of {', '.join(candidates)} (the format cuts names to 10 "
+                f"characters); {use}",
+                "rename the column to its full name (QGIS: Layer Properties ▸ Fields) or use GeoPackage, "
+                "which keeps full column names", source))
     native = gdf.crs
     if native is not None and not native.equals("EPSG:4326"):
+        geoms = gdf.geometry.to_numpy()
+        present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+        if native.is_projected and present.any():
+            x0, y0, x1, y1 = shapely.total_bounds(geoms[present])
+            if -180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90:
+                problems.append(Problem(
+                    "error", name, None, "crs_mismatch",
+                    f"the layer is labelled {native.name} (projected, metres) but its coordinates "
+                    f"({x0:.4g}..{x1:.4g}, {y0:.4g}..{y1:.4g}) look like longitude/latitude degrees",
+                    "assign EPSG:4326 instead (QGIS: Layer ▸ Set CRS of Layer; GeoJSON: delete the 'crs' member)",
+                    source))
+        if suffix in (".geojson", ".json") and not _is_wgs84_lonlat(native):
+            problems.append(Problem(
+                "warning", name, None, "unexpected_crs",
+                f"the GeoJSON declares {native.name} in a 'crs' member; RFC 7946 GeoJSON is WGS 84 lon/lat only and "
+                "web maps and strict readers ignore the member, placing the features wrongly (geoplan reprojects it)",
+                "re-save the layer in EPSG:4326 without a 'crs' member (geoplan layers export, or QGIS Save "
+                "Features As with CRS EPSG:4326 and RFC7946=YES)", source))
         try:
             gdf = gdf.to_crs(4326)
         except Exception as exc:  # noqa: BLE001
@@ -398,7 +542,7 @@ def _read_one(path: Path, layer: str | None, label: str) -> tuple[gpd.GeoDataFra
                 f"{label}: cannot reproject from {native.to_string()} to EPSG:4326: {exc}",
                 fix="save the layer in EPSG:4326 (WGS 84)",
             ) from exc
-    return gdf, native
+    return gdf, native, problems
 
 
 def read_layers(path: str | os.PathLike[str], *, required: tuple[str, ...] = ("towns", "centres", "roads")) -> LayerSet:
@@ -424,6 +568,20 @@ def read_layers(path: str | os.PathLike[str], *, required: tuple[str, ...] = ("t
     ------
     LayerReadError
         When the path does not exist, a required layer is missing, or a file cannot be read.
+
+    Notes
+    -----
+    - GeoJSON must be UTF-8 (RFC 7946); a file in another encoding (CP1251, Latin-1) is
+      refused with a :class:`LayerReadError` rather than read as garbled text. A Shapefile's
+      encoding comes from its ``.cpg`` file; without one, Cyrillic text usually reads garbled
+      and :func:`validate` warns (``suspect_encoding``).
+    - Shapefile column names hold 10 characters, so GDAL and QGIS write ``population_year``
+      as ``populati_1`` and ``resource_status`` as ``resource_s``. Such names are mapped back
+      to the schema's when the file's columns allow one reading only (always the case for a
+      layer with all its schema columns, in schema order); otherwise they are left as they are
+      and reported (``truncated_column``). GeoPackage has no such limit.
+    - A geometry GEOS cannot build (a one-point line) becomes empty and is reported as
+      ``invalid_geometry``, rather than making the whole layer unreadable.
     """
     root = Path(path)
     if not root.exists():
@@ -431,6 +589,7 @@ def read_layers(path: str | os.PathLike[str], *, required: tuple[str, ...] = ("t
     layers: dict[str, gpd.GeoDataFrame] = {}
     sources: dict[str, str] = {}
     native: dict[str, CRS | None] = {}
+    read_problems: list[Problem] = []
     meta_path: Path
     if root.is_dir():
         meta_path = root / _META_FILE
@@ -440,8 +599,9 @@ def read_layers(path: str | os.PathLike[str], *, required: tuple[str, ...] = ("t
                 continue
             gpkg_layer = name if file.suffix == ".gpkg" else None
             label = f"{file}" + (f" (layer {name})" if gpkg_layer else "")
-            layers[name], native[name] = _read_one(file, gpkg_layer, label)
             sources[name] = str(file)
+            layers[name], native[name], found = _read_one(file, gpkg_layer, label, name, sources[name])
+            read_problems.extend(found)
         where = f"folder {root}"
     else:
         meta_path = root.with_name(f"{root.stem}.{_META_FILE}")
@@ -449,14 +609,15 @@ def read_layers(path: str | os.PathLike[str], *, required: tuple[str, ...] = ("t
             available = [str(n) for n, _ in pyogrio.list_layers(root)]
         except Exception as exc:  # noqa: BLE001
             raise LayerReadError(
-                f"{root}: not a readable vector dataset ({str(exc).strip().splitlines()[0] if str(exc).strip() else exc})",
+                f"{root}: not a readable vector dataset ({_gdal_reason(exc)})",
                 fix="pass a GeoPackage or a folder of GeoJSON/Shapefile/FlatGeobuf files",
             ) from exc
         for name in SCHEMAS:
             if name in available:
                 label = f"{root} (layer {name})"
-                layers[name], native[name] = _read_one(root, name, label)
                 sources[name] = f"{root}:{name}"
+                layers[name], native[name], found = _read_one(root, name, label, name, sources[name])
+                read_problems.extend(found)
         where = f"{root} (layers: {', '.join(available) or 'none'})"
     missing = [n for n in required if n not in layers]
     if missing:
@@ -473,7 +634,7 @@ def read_layers(path: str | os.PathLike[str], *, required: tuple[str, ...] = ("t
             raise LayerReadError(f"{meta_path}: not valid JSON ({exc})", fix="fix or delete the file") from exc
         if "extent" in meta and not (isinstance(meta["extent"], list) and len(meta["extent"]) == 4):
             raise LayerReadError(f"{meta_path}: 'extent' must be [lon_min, lat_min, lon_max, lat_max]", fix="correct 'extent'")
-    return LayerSet(layers, sources, meta, native)
+    return LayerSet(layers, sources, meta, native, read_problems)
 
 
 # --------------------------------------------------------------------------------------
@@ -523,18 +684,55 @@ class _Collector:
 
 
 def _coerce_numbers(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """Numbers parsed from ``values``; also the mask of non-empty values that are not numbers."""
+    """Numbers parsed from ``values``; also the mask of non-empty values that are not finite numbers.
+
+    Text such as ``"12 000"``, booleans, lists (a JSON array in a GeoJSON property) and
+    infinities are "not numbers": the caller reports them rather than guessing.
+    """
     if pd.api.types.is_bool_dtype(values):
         parsed = pd.Series(np.nan, index=values.index, dtype=float)
         return parsed, values.notna().to_numpy()
     if pd.api.types.is_numeric_dtype(values):
-        return values.astype(float), np.zeros(len(values), bool)
-    text = values.astype(object).where(values.notna(), None)
-    stripped = text.map(lambda v: v.strip() if isinstance(v, str) else v)
-    parsed = pd.to_numeric(stripped.replace("", None), errors="coerce").astype(float)
-    nonblank = stripped.map(lambda v: v is not None and v != "" and not (isinstance(v, float) and math.isnan(v)))
-    bad = nonblank.to_numpy(dtype=bool) & parsed.isna().to_numpy()
+        parsed = values.astype(float)
+        inf = np.isinf(parsed.to_numpy())
+        return parsed.where(~inf), inf
+    obj = values.astype(object)
+    scalar = obj.map(lambda v: isinstance(v, (str, int, float, np.integer, np.floating)) and not isinstance(v, bool))
+    scalar = scalar.to_numpy(dtype=bool)
+    blank = obj.map(lambda v: v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+                    or (isinstance(v, str) and not v.strip())).to_numpy(dtype=bool)
+    text = obj.where(scalar & ~blank, None).map(lambda v: v.strip() if isinstance(v, str) else v)
+    parsed = pd.to_numeric(text, errors="coerce").astype(float)
+    parsed = parsed.where(np.isfinite(parsed.to_numpy()))
+    bad = ~blank & parsed.isna().to_numpy()
     return parsed, bad
+
+
+#: Cyrillic text decoded with the wrong code page: CP1251 read as Latin-1 gives runs of
+#: accented capitals and small letters ("Àáàé" for "Абай"); UTF-8 read as a single-byte code
+#: page gives "Ð" or "Ñ" before a second byte ("Ð\x90Ð±Ð°Ð¹").
+_MOJIBAKE = r"[\u00c0-\u00ff]{3,}|[\u00d0\u00d1][\u0080-\u00bf]"
+
+
+def _check_text_encoding(c: _Collector, name: str, gdf: gpd.GeoDataFrame, schema: LayerSchema, ids: np.ndarray) -> None:
+    """One warning per layer whose text looks decoded with the wrong code page."""
+    hits: dict[str, np.ndarray] = {}
+    for f in schema.fields:
+        if f.kind != "str" or f.name not in gdf.columns:
+            continue
+        text = gdf[f.name].map(lambda v: v if isinstance(v, str) else "").astype(object)
+        hit = text.str.contains(_MOJIBAKE, regex=True) & ~text.str.contains("[\u0400-\u04ff]", regex=True)
+        if hit.any():
+            hits[f.name] = hit.to_numpy(dtype=bool)
+    if not hits:
+        return
+    suspect = np.logical_or.reduce(list(hits.values()))
+    first = int(np.flatnonzero(suspect)[0])
+    column = next(k for k, h in hits.items() if h[first])
+    c.add("warning", name, ids[first], "suspect_encoding",
+          f"text in {', '.join(repr(k) for k in hits)} on {int(suspect.sum())} feature(s) looks decoded with the "
+          f"wrong encoding (e.g. {column} = {str(gdf[column].iloc[first])[:40]!r})",
+          "declare the file's encoding (for a Shapefile, a .cpg file holding e.g. CP1251) or re-save it as UTF-8")
 
 
 def _check_fields(c: _Collector, name: str, gdf: gpd.GeoDataFrame, schema: LayerSchema, ids: np.ndarray) -> None:
@@ -581,6 +779,7 @@ def _check_fields(c: _Collector, name: str, gdf: gpd.GeoDataFrame, schema: Layer
             for fid, v in zip(ids[bad], vals[bad], strict=True):
                 c.add("error", name, fid, "not_allowed", f"'{f.name}' is {v!r}; allowed: {', '.join(f.allowed)}",
                       f"set '{f.name}' to one of the allowed values")
+    _check_text_encoding(c, name, gdf, schema, ids)
     if schema.id_field in gdf.columns:
         idcol = gdf[schema.id_field]
         present = idcol.notna() & (idcol.astype(str).str.strip() != "")
@@ -597,9 +796,12 @@ def _check_geometry(c: _Collector, name: str, gdf: gpd.GeoDataFrame, schema: Lay
     geoms = gdf.geometry.to_numpy()
     missing = shapely.is_missing(geoms)
     empty = ~missing & shapely.is_empty(geoms)
+    # A geometry that could not be parsed was reported while reading; do not call it empty too.
+    unparsed = {p.feature_id for p in c.items if p.layer == name and p.check == "invalid_geometry"}
     for fid in ids[missing | empty]:
-        c.add("error", name, fid, "empty_geometry", "feature has no geometry",
-              "draw the feature's geometry or delete the feature")
+        if fid not in unparsed:
+            c.add("error", name, fid, "empty_geometry", "feature has no geometry",
+                  "draw the feature's geometry or delete the feature")
     present = ~(missing | empty)
     types = np.array(shapely.get_type_id(geoms))
     want = {"Point": (0, 4), "LineString": (1, 5)}[schema.geometry_type]
@@ -649,6 +851,19 @@ def _check_geometry(c: _Collector, name: str, gdf: gpd.GeoDataFrame, schema: Lay
     return usable
 
 
+#: Vertex spacing (degrees, about 200 m) used before projecting lon/lat lines to metres. A
+#: straight segment in the file is straight in lon/lat; projected as a two-point chord it can
+#: sit kilometres away from that line mid-way along a long road link (2.4 km on the embedded
+#: Kazakhstan network). Densified, the projected line stays within a millimetre of it.
+_DENSIFY_DEG = 0.002
+
+
+def _metric_lines(geoms: np.ndarray, crs: CRS) -> np.ndarray:
+    """Lon/lat lines in the metric ``crs``, following the lon/lat line rather than its chord."""
+    dense = shapely.segmentize(geoms, _DENSIFY_DEG)
+    return gpd.GeoSeries(dense, crs=4326).to_crs(crs).to_numpy()
+
+
 def _road_endpoints(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     first = shapely.get_coordinates(shapely.get_point(lines, 0))
     last = shapely.get_coordinates(shapely.get_point(lines, -1))
@@ -659,8 +874,7 @@ def _check_roads(c: _Collector, roads: gpd.GeoDataFrame, ids: np.ndarray, usable
                  crs: CRS, cfg: ValidationConfig) -> None:
     if usable.sum() == 0:
         return
-    metric = gpd.GeoSeries(roads.geometry.to_numpy()[usable], crs=4326).to_crs(crs)
-    lines = metric.to_numpy()
+    lines = _metric_lines(roads.geometry.to_numpy()[usable], crs)
     lines = np.where(shapely.get_type_id(lines) == 5, shapely.get_geometry(lines, 0), lines)  # single-part multis
     rid = ids[usable]
     length_m = shapely.length(lines)
@@ -703,12 +917,15 @@ def _check_roads(c: _Collector, roads: gpd.GeoDataFrame, ids: np.ndarray, usable
         if dangling.size == 0:
             continue
         points = shapely.points(pts[dangling])
-        pairs = tree.query(points, predicate="dwithin", distance=cfg.snap_tolerance_m)
-        for p_i, line_i in zip(*pairs, strict=True):
+        p_idx, l_idx = tree.query(points, predicate="dwithin", distance=cfg.snap_tolerance_m)
+        keep = l_idx != dangling[p_idx]
+        p_idx, l_idx = p_idx[keep], l_idx[keep]
+        dist = shapely.distance(points[p_idx], lines[l_idx])
+        # Only the nearest other road per end (ties: the smallest id), not every road of a junction.
+        order = np.lexsort((rid[l_idx].astype(str), np.round(dist, 3), p_idx))
+        first = order[np.r_[True, p_idx[order][1:] != p_idx[order][:-1]]] if order.size else order
+        for p_i, line_i, d in zip(p_idx[first], l_idx[first], dist[first], strict=True):
             own = dangling[p_i]
-            if line_i == own:
-                continue
-            d = float(shapely.distance(points[p_i], lines[line_i]))
             if d <= 0.01:
                 # Ends exactly on another line's interior: a T-junction without a node.
                 msg = f"{which} lies on road {rid[line_i]} but that road has no vertex there"
@@ -723,7 +940,7 @@ def _check_access(c: _Collector, layers: LayerSet, crs: CRS, usable: dict[str, n
     roads = layers.layers.get("roads")
     if roads is None or not usable["roads"].any():
         return
-    road_lines = gpd.GeoSeries(roads.geometry.to_numpy()[usable["roads"]], crs=4326).to_crs(crs).to_numpy()
+    road_lines = _metric_lines(roads.geometry.to_numpy()[usable["roads"]], crs)
     tree = shapely.STRtree(road_lines)
     for name in ("towns", "centres"):
         gdf = layers.layers.get(name)
@@ -743,10 +960,10 @@ def _check_identity(c: _Collector, layers: LayerSet, crs: CRS, usable: dict[str,
     towns, centres = layers.layers.get("towns"), layers.layers.get("centres")
     if towns is None or centres is None or "id" not in towns or "id" not in centres:
         return
+    if not usable["towns"].any() or not usable["centres"].any():
+        return
     t = towns[usable["towns"]].to_crs(crs)
     ce = centres[usable["centres"]].to_crs(crs)
-    if t.empty or ce.empty:
-        return
     joined = gpd.sjoin_nearest(t[["id", "name_en", "geometry"]] if "name_en" in t else t[["id", "geometry"]],
                                ce[["id", "geometry"]].rename(columns={"id": "centre_id"}),
                                max_distance=5000, distance_col="dist")
@@ -781,9 +998,26 @@ def validate(layers: LayerSet, *, config: ValidationConfig | None = None) -> lis
     list of Problem
         Sorted by layer, severity, feature id and check. Empty when the layer set is clean.
         Errors make the layer set unusable for analysis; warnings flag likely mistakes.
+
+    Notes
+    -----
+    Check codes (``Problem.check``). Errors: ``empty_layer``, ``missing_column``,
+    ``null_value``, ``wrong_type`` (text such as ``"12 000"`` in a number column),
+    ``out_of_range`` (e.g. a population of 0 or less), ``not_allowed`` (a value outside the
+    schema's list, e.g. an unknown road class), ``duplicate_id``, ``empty_geometry``,
+    ``wrong_geometry_type``, ``invalid_geometry`` (with the reason GEOS gives),
+    ``missing_crs``, ``crs_mismatch`` (a projected CRS on lon/lat coordinates),
+    ``coordinates_out_of_range`` (projected coordinates labelled EPSG:4326),
+    ``swapped_coordinates``, ``outside_extent``, ``zero_length``, and ``truncated_column``
+    when a required Shapefile column name is ambiguous. Warnings: ``unexpected_crs`` (a
+    GeoJSON ``crs`` member), ``suspect_encoding``, ``truncated_column``,
+    ``length_shorter_than_line``, ``disconnected_component``, ``dangling_end`` (within
+    ``snap_tolerance_m`` of another road), ``far_from_road`` (beyond ``max_access_km``) and
+    ``identity`` (one place with two ids, or one id at two places).
     """
     cfg = config or ValidationConfig()
     c = _Collector(layers)
+    c.items.extend(layers.read_problems)
     extent = layers.meta.get("extent")
     usable: dict[str, np.ndarray] = {}
     for name, gdf in layers.layers.items():
@@ -858,26 +1092,84 @@ def normalise(gdf: gpd.GeoDataFrame, schema: LayerSchema) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geoms, crs=gdf.crs), crs=gdf.crs)
 
 
+def _with_integer_columns(gdf: gpd.GeoDataFrame, schema: LayerSchema | None) -> gpd.GeoDataFrame:
+    """``gdf`` with its schema's integer columns as nullable integers where every value is one.
+
+    Readers give an integer column with empty cells as float (``1999.0``); written back like
+    that it becomes a REAL GeoPackage field and ``1999.0`` in GeoJSON. Columns holding anything
+    but whole numbers (a forced export of a layer with errors) are left as they are.
+    """
+    if schema is None:
+        return gdf
+    out = gdf
+    for f in schema.fields:
+        if f.kind != "int" or f.name not in gdf.columns or pd.api.types.is_integer_dtype(gdf[f.name]):
+            continue
+        parsed, bad = _coerce_numbers(gdf[f.name])
+        vals = parsed.to_numpy()
+        ok = ~np.isnan(vals)
+        if bad.any() or (gdf[f.name].notna().to_numpy() & ~ok).any() or (np.abs(vals[ok]) >= 2**53).any():
+            continue
+        if (vals[ok] != np.round(vals[ok])).any():
+            continue
+        if out is gdf:
+            out = gdf.copy()
+        out[f.name] = parsed.round().astype("Int64")
+    return out
+
+
+#: The date GDAL writes into a GeoPackage's ``gpkg_contents.last_change``: fixed, so that the
+#: same layers always give the same bytes (GDAL writes the current time otherwise).
+GPKG_TIMESTAMP = "2000-01-01T00:00:00.000Z"
+
+
 def write_layers(layers: LayerSet, path: str | os.PathLike[str]) -> Path:
     """Write a layer set as one GeoPackage (``*.gpkg``) or a folder of RFC 7946 GeoJSON files.
 
     The GeoPackage is written to a temporary file and renamed into place, so an existing file
-    is replaced only by a complete one. The layer set's metadata is written beside it
-    (``layerset.json`` in a folder, ``<stem>.layerset.json`` beside a GeoPackage).
+    is replaced only by a complete one, and the same layers give byte-identical files. The
+    layer set's metadata is written beside it (``layerset.json`` in a folder,
+    ``<stem>.layerset.json`` beside a GeoPackage); a stale metadata file from an earlier export
+    is removed when the layer set has none.
+
+    Raises
+    ------
+    GeoplanError
+        When the target cannot be written (permissions, a folder in the way, a full disk).
     """
     target = Path(path)
-    if target.suffix.lower() == ".gpkg":
-        with atomic_path(target) as tmp:
-            for name, gdf in layers.layers.items():
-                # A fixed timestamp keeps the GeoPackage reproducible (GDAL writes "now" otherwise).
-                pyogrio.write_dataframe(gdf, tmp, layer=name, driver="GPKG", append=tmp.exists(),
-                                        layer_options={"SPATIAL_INDEX": "YES"})
+    try:
+        if target.suffix.lower() == ".gpkg":
+            sidecar = target.with_name(f"{target.stem}.{_META_FILE}")
+            previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+            pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": GPKG_TIMESTAMP})
+            try:
+                with atomic_path(target) as tmp:
+                    for name, gdf in layers.layers.items():
+                        pyogrio.write_dataframe(_with_integer_columns(gdf, SCHEMAS.get(name)), tmp, layer=name,
+                                                driver="GPKG", append=tmp.exists(),
+                                                layer_options={"SPATIAL_INDEX": "YES"})
+            finally:
+                pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
+            if layers.meta:
+                write_text_atomic(sidecar, json.dumps(layers.meta, indent=2, ensure_ascii=False) + "\n")
+            elif sidecar.is_file():
+                sidecar.unlink()
+            return target
+        target.mkdir(parents=True, exist_ok=True)
+        for name, gdf in layers.layers.items():
+            if gdf.crs is None:
+                raise GeoplanError(f"layer '{name}' has no CRS; cannot write it as RFC 7946 GeoJSON to {target}",
+                                   fix="assign the layer's CRS, or export to a .gpkg file")
+            write_geojson(_with_integer_columns(gdf, SCHEMAS.get(name)), target / f"{name}.geojson", name=name)
         if layers.meta:
-            write_text_atomic(target.with_name(f"{target.stem}.{_META_FILE}"), json.dumps(layers.meta, indent=2) + "\n")
+            write_text_atomic(target / _META_FILE, json.dumps(layers.meta, indent=2, ensure_ascii=False) + "\n")
         return target
-    target.mkdir(parents=True, exist_ok=True)
-    for name, gdf in layers.layers.items():
-        write_geojson(gdf, target / f"{name}.geojson", name=name)
-    if layers.meta:
-        write_text_atomic(target / _META_FILE, json.dumps(layers.meta, indent=2, ensure_ascii=False) + "\n")
-    return target
+    except GeoplanError:
+        raise
+    except (OSError, ValueError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        # ValueError: values JSON cannot hold (infinite coordinates) when exporting with errors.
+        raise GeoplanError(
+            f"{target}: cannot write the layer set: {_gdal_reason(exc)}",
+            fix="choose a writable path (a .gpkg file name or a folder) with free space",
+        ) from exc
