@@ -292,7 +292,8 @@ def traveltime_cmd(
     path: LayersArg = None,
     out: Annotated[Path, typer.Option("--out", help="Output CSV file.")] = Path("traveltime.csv"),
     origins: Annotated[str, typer.Option("--origins", help="Origin layer: towns or centres.")] = "towns",
-    destinations: Annotated[str, typer.Option("--destinations", help="Destination layer: centres or towns.")] = "centres",
+    destinations: Annotated[str, typer.Option(
+        "--destinations", help="Destination layer: centres or towns.")] = "centres",
     cutoff: Annotated[float | None, typer.Option(
         "--cutoff", help="Minutes; pairs farther apart are written as unreachable.", show_default=False)] = None,
     max_snap_km: Annotated[float, typer.Option(
@@ -380,6 +381,83 @@ def scenario_check(
 _USAGE_ERRORS = tuple({click.ClickException, getattr(typer, "TyperException", click.ClickException)})
 _EXITS = tuple({click.exceptions.Exit, typer.Exit})
 _ABORTS = tuple({click.exceptions.Abort, typer.Abort})
+
+
+
+# --------------------------------------------------------------------------------------
+# the whole pipeline
+
+ScenarioOpt = Annotated[Path | None, typer.Option("--scenario", "-s", help="Scenario YAML (default: baseline).")]
+LayersOpt = Annotated[Path | None, typer.Option("--layers", help="Layer folder or GeoPackage (default: the scenario's, else embedded).")]
+
+
+@app.command("run")
+def run_cmd(
+    scenario: ScenarioOpt = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for GeoJSON, GeoPackage, CSV and GeoTIFF outputs.")] = Path("out"),
+    maps: Annotated[Path | None, typer.Option("--maps", help="Folder for the HTML and PNG maps (default: --out).")] = None,
+    layers: LayersOpt = None,
+    surface: Annotated[bool, typer.Option("--surface/--no-surface", help="Compute the raster travel-time surface.")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary table.")] = False,
+) -> None:
+    """Run the whole analysis: validate, network, travel times, catchments, categories, relocation, maps, exports."""
+    from geoplan.pipeline import run, summary_table
+
+    result = run(scenario, layers=layers, out_dir=out, maps_dir=maps, with_surface=surface, progress=not quiet)
+    if quiet:
+        return
+    for w in result.warnings:
+        _echo_err(f"warning: {w}")
+    with pd_display():
+        typer.echo(summary_table(result).to_string(index=False))
+    counts = result.towns["category"].value_counts().sort_index()
+    typer.echo("categories: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    moved = int(result.flows["people"].sum()) if len(result.flows) else 0
+    typer.echo(f"relocation: {moved:,} people in {len(result.flows)} flows")
+    typer.echo("wrote: " + ", ".join(str(p) for p in result.outputs.values()))
+
+
+@app.command("export")
+def export_cmd(
+    scenario: ScenarioOpt = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out"),
+    layers: LayersOpt = None,
+) -> None:
+    """Write the results (GeoJSON, styled GeoPackage, CSV) without maps or surface."""
+    from geoplan.pipeline import run
+
+    result = run(scenario, layers=layers, out_dir=out, with_surface=False, with_maps=False, progress=True)
+    typer.echo("wrote: " + ", ".join(str(p) for p in result.outputs.values()))
+
+
+@app.command("compare")
+def compare_cmd(
+    a: Annotated[Path, typer.Argument(help="First scenario YAML (e.g. scenarios/baseline.yaml).")],
+    b: Annotated[Path, typer.Argument(help="Second scenario YAML.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the changes as CSV.")] = None,
+    layers: LayersOpt = None,
+) -> None:
+    """Towns whose category, nearest centre or travel time differ between two scenarios."""
+    from geoplan._io import write_csv
+    from geoplan.pipeline import compare
+
+    changes = compare(a, b, layers=layers)
+    if changes.empty:
+        typer.echo("no town changes category, nearest centre or travel time")
+    else:
+        with pd_display():
+            typer.echo(changes.to_string(index=False))
+        typer.echo(f"{len(changes)} town(s) change")
+    if out is not None:
+        write_csv(changes, out)
+        typer.echo(f"wrote {out}")
+
+
+def pd_display():  # noqa: ANN201 - context manager
+    """Wide pandas output for terminal tables."""
+    import pandas as pd
+
+    return pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 40)
 
 
 def main(argv: list[str] | None = None) -> None:

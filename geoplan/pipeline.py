@@ -1,0 +1,308 @@
+"""The whole analysis, stage by stage: :func:`run` and :func:`compare`.
+
+Stages follow the data flow: validate the layers (errors stop the run before any analysis),
+apply the scenario's network edits, build the network and attach towns and centres, compute
+travel times, catchments and the raster surface, classify the towns, allocate relocation
+flows, and write exports and maps. Each stage reports its progress on stderr.
+
+Outputs are first written into a hidden staging folder inside the output folder and moved
+into place only when every file is complete, so an interrupted run leaves the previous
+outputs as they were, and identical inputs give byte-identical files.
+
+Examples
+--------
+>>> import geoplan
+>>> result = geoplan.run()                              # baseline on the embedded layers
+>>> sorted(result.towns["category"].unique())           # doctest: +SKIP
+['agglomeration', 'diversification', 'monitor', 'relocation']
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from geoplan._errors import GeoplanError
+from geoplan.catchments import catchments as _catchments
+from geoplan.classify import classify as _classify
+from geoplan.classify import compare_results, indicators
+from geoplan.export import export_results
+from geoplan.layers import LayerSet, Problem, read_layers, require_valid
+from geoplan.maps import agglomeration_map, category_png, relocation_map, save_map
+from geoplan.network import RoadNetwork, attach_places, build_network
+from geoplan.relocation import relocate
+from geoplan.scenario import Scenario, apply_edits, load_scenario
+from geoplan.surface import SurfaceResult, write_surface
+from geoplan.surface import surface as _surface
+from geoplan.traveltime import ODMatrix, od_matrix
+
+__all__ = ["RunResult", "run", "compare", "summary_table"]
+
+_STAGING_PREFIX = ".geoplan-staging-"
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced.
+
+    Attributes
+    ----------
+    scenario
+        The scenario the run used.
+    layers
+        The layer set after the scenario's edits.
+    warnings
+        Validation warnings (errors stop the run).
+    network
+        The road network with towns and centres attached.
+    snaps
+        How each town and centre was attached (``id``, ``road``, ``snap_km``, ``snapped``).
+    od
+        Travel times from every town to every centre.
+    towns, centres, catchments, flows
+        The result layers (see the results schema in the docs).
+    surface
+        The raster travel-time surface, or ``None`` when skipped.
+    outputs
+        Written files by name.
+    timings
+        Seconds per stage.
+    """
+
+    scenario: Scenario
+    layers: LayerSet
+    warnings: list[Problem]
+    network: RoadNetwork
+    snaps: pd.DataFrame
+    od: ODMatrix
+    towns: gpd.GeoDataFrame
+    centres: gpd.GeoDataFrame
+    catchments: gpd.GeoDataFrame
+    flows: gpd.GeoDataFrame
+    surface: SurfaceResult | None = None
+    outputs: dict[str, Path] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class _Stages:
+    """Prints '[k/n] stage ... done (s)' on stderr and records timings."""
+
+    def __init__(self, n: int, enabled: bool) -> None:
+        self.n, self.k, self.enabled = n, 0, enabled
+        self.timings: dict[str, float] = {}
+
+    def __call__(self, name: str, fn: Callable[[], Any]) -> Any:
+        self.k += 1
+        if self.enabled:
+            print(f"[{self.k}/{self.n}] {name} ...", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        value = fn()
+        self.timings[name] = time.perf_counter() - t0
+        if self.enabled:
+            print(f"[{self.k}/{self.n}] {name}: done in {self.timings[name]:.1f} s", file=sys.stderr, flush=True)
+        return value
+
+
+def _scenario(scenario: Scenario | str | os.PathLike[str] | None) -> Scenario:
+    if scenario is None:
+        return Scenario.baseline()
+    if isinstance(scenario, Scenario):
+        return scenario
+    return load_scenario(scenario)
+
+
+def run(
+    scenario: Scenario | str | os.PathLike[str] | None = None,
+    *,
+    layers: LayerSet | str | os.PathLike[str] | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+    maps_dir: str | os.PathLike[str] | None = None,
+    with_surface: bool = True,
+    with_maps: bool = True,
+    progress: bool = True,
+) -> RunResult:
+    """Run the whole analysis and (optionally) write its outputs.
+
+    Parameters
+    ----------
+    scenario
+        A :class:`~geoplan.scenario.Scenario`, a path to a scenario YAML file, or ``None`` for
+        the baseline.
+    layers
+        A layer set or its path; default: the scenario's ``layers`` key, else the embedded
+        Kazakhstan layers.
+    out_dir
+        Folder for the data outputs (``towns.geojson``, ``catchments.geojson``,
+        ``flows.geojson``, ``centres.geojson``, ``results.gpkg``, ``towns.csv``,
+        ``surface.tif``). Nothing is written when ``None``.
+    maps_dir
+        Folder for ``agglomeration.html``, ``relocation.html`` and ``categories.png``;
+        default ``out_dir``.
+    with_surface
+        Compute the raster travel-time surface (and its map overlay).
+    with_maps
+        Write the maps (needs ``out_dir`` or ``maps_dir``).
+    progress
+        Report each stage on stderr.
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    LayerValidationError
+        When the layers have errors (nothing is computed or written).
+    GeoplanError
+        For a bad scenario, network or an infeasible allocation; nothing is written.
+    """
+    sc = _scenario(scenario)
+    writes = out_dir is not None or (with_maps and maps_dir is not None)
+    n = 7 + int(with_surface) + int(writes)
+    stage = _Stages(n, progress)
+
+    def _load() -> tuple[LayerSet, list[Problem]]:
+        base = layers if isinstance(layers, LayerSet) else read_layers(layers if layers is not None else sc.layers_path())
+        # Validate what the user edited before the scenario touches it, then the edited set.
+        require_valid(base)
+        edited = apply_edits(base, sc) if sc.edits else base
+        return edited, require_valid(edited)
+
+    lset, warnings = stage("read and validate layers", _load)
+    towns, centres = lset.towns, lset.centres
+
+    def _network() -> tuple[RoadNetwork, pd.DataFrame]:
+        net = build_network(lset.roads, speeds=sc.speeds, snap_tolerance_m=sc.network.snap_tolerance_m)
+        places = gpd.GeoDataFrame(pd.concat([towns[["id", "geometry"]], centres[["id", "geometry"]]],
+                                            ignore_index=True), crs=towns.crs)
+        return attach_places(net, places, access_kph=sc.network.access_kph, max_snap_km=sc.network.max_snap_km)
+
+    net, snaps = stage("build network and attach places", _network)
+    od = stage("travel times towns x centres",
+               lambda: od_matrix(net, list(towns["id"].astype(str)), list(centres["id"].astype(str))))
+    catch = stage("catchments", lambda: _catchments(net, centres, bands=sc.catchments.bands, towns=towns,
+                                                   progress=progress))
+    surf = None
+    if with_surface:
+        surf = stage("travel-time surface", lambda: _surface(lset, centres, resolution_m=sc.surface.resolution_m,
+                                                             offroad_kph=sc.surface.offroad_kph, speeds=sc.speeds,
+                                                             progress=progress))
+
+    def _classify_towns() -> gpd.GeoDataFrame:
+        ind = indicators(towns, centres, od, config=sc, snaps=snaps)
+        return _classify(towns, ind, config=sc)
+
+    classified = stage("classify towns", _classify_towns)
+    rel = stage("relocation allocation", lambda: relocate(classified, centres, od, config=sc, route=net))
+    stage("summarise", lambda: None)
+    result = RunResult(sc, lset, warnings, net, snaps, od, rel.towns, rel.centres, catch, rel.flows, surf,
+                       timings=stage.timings)
+    if writes:
+        result.outputs = stage("write outputs", lambda: _write(result, out_dir, maps_dir, with_maps))
+    return result
+
+
+def _write(result: RunResult, out_dir: str | os.PathLike[str] | None, maps_dir: str | os.PathLike[str] | None,
+           with_maps: bool) -> dict[str, Path]:
+    """Write every output into staging folders, then move them into place together."""
+    targets: dict[str, Path] = {}
+    staged: list[tuple[Path, Path]] = []
+    stagings: list[Path] = []
+
+    by_folder: dict[Path, Path] = {}
+
+    def staging_for(folder: Path) -> Path:
+        key = folder.resolve()
+        if key not in by_folder:
+            folder.mkdir(parents=True, exist_ok=True)
+            # Leftovers of an interrupted run: never part of the outputs.
+            for stale in folder.glob(f"{_STAGING_PREFIX}*"):
+                shutil.rmtree(stale, ignore_errors=True)
+            by_folder[key] = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=folder))
+            stagings.append(by_folder[key])
+        return by_folder[key]
+
+    try:
+        if out_dir is not None:
+            out = Path(out_dir)
+            tmp = staging_for(out)
+            written = export_results(tmp, towns=result.towns, centres=result.centres, catchments=result.catchments,
+                                     flows=result.flows, roads=result.layers.roads)
+            if result.surface is not None:
+                written["surface"] = write_surface(tmp / "surface.tif", result.surface)
+            for name, path in written.items():
+                staged.append((Path(path), out / Path(path).name))
+                targets[name] = out / Path(path).name
+        mdir = Path(maps_dir) if maps_dir is not None else (Path(out_dir) if out_dir is not None else None)
+        if with_maps and mdir is not None:
+            tmp = staging_for(mdir)
+            surface_path = None
+            if result.surface is not None:
+                surface_path = tmp / ".surface-overlay.tif"
+                write_surface(surface_path, result.surface)
+            agg = agglomeration_map(result.towns, result.centres, result.catchments, surface=surface_path,
+                                    roads=result.layers.roads)
+            save_map(agg, tmp / "agglomeration.html")
+            save_map(relocation_map(result.towns, result.centres, result.flows, roads=result.layers.roads),
+                     tmp / "relocation.html")
+            category_png(result.towns, result.centres, tmp / "categories.png", roads=result.layers.roads)
+            for name in ("agglomeration.html", "relocation.html", "categories.png"):
+                staged.append((tmp / name, mdir / name))
+                targets[name.split(".")[0] + "_map" if name.endswith("html") else "categories_png"] = mdir / name
+        # Every file is complete: move them into place (each move is an atomic rename).
+        for src, dst in staged:
+            os.replace(src, dst)
+    except OSError as exc:
+        raise GeoplanError(f"cannot write outputs: {exc}", fix="check that the output folder is writable") from exc
+    finally:
+        for tmp in stagings:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return targets
+
+
+def summary_table(result: RunResult) -> pd.DataFrame:
+    """One row per town: the figures a planner reads first."""
+    t = result.towns
+    cols = {
+        "id": "id",
+        "name_en": "town",
+        "population": "population",
+        "category": "category",
+        "nearest_centre_name": "nearest centre",
+        "minutes": "min",
+        "km": "km",
+        "destination": "destination",
+    }
+    present = [c for c in cols if c in t.columns]
+    table = pd.DataFrame(t[present]).rename(columns=cols)
+    for c in ("min", "km"):
+        if c in table:
+            table[c] = table[c].round(0).astype("Int64")
+    return table.sort_values(["category", "id"], kind="stable").reset_index(drop=True)
+
+
+def compare(
+    a: Scenario | str | os.PathLike[str],
+    b: Scenario | str | os.PathLike[str],
+    *,
+    layers: LayerSet | str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Run two scenarios and return the towns whose category, nearest centre or time changed.
+
+    See :func:`geoplan.classify.compare_results` for the columns.
+    """
+    sa, sb = _scenario(a), _scenario(b)
+    ra = run(sa, layers=layers, with_surface=False, progress=progress)
+    rb = run(sb, layers=layers, with_surface=False, progress=progress)
+    return compare_results(ra.towns, rb.towns, names=(sa.name, sb.name))
