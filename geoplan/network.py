@@ -39,7 +39,7 @@ import pyogrio.errors
 import shapely
 import shapely.ops
 from pyproj import CRS, Transformer
-from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from geoplan._errors import GeoplanError, NetworkError
@@ -411,23 +411,27 @@ def network_from_arrays(
     if lengths != {m}:
         raise NetworkError(f"edge arrays differ in length ({sorted(lengths | {m})})", fix="pass one value per edge")
     if m and (min(edge_u.min(), edge_v.min()) < 0 or max(edge_u.max(), edge_v.max()) >= n):
-        raise NetworkError(f"edges refer to nodes outside 0..{n - 1}", fix="edge_u/edge_v are indexes into the node arrays")
+        raise NetworkError(f"edges refer to nodes outside 0..{n - 1}",
+                           fix="edge_u/edge_v are indexes into the node arrays")
     for name, arr in (("edge_km", edge_km), ("edge_minutes", edge_minutes)):
         wrong = ~(np.isfinite(arr) & (arr >= 0))
         if wrong.any():
             k = int(np.flatnonzero(wrong)[0])
             road = f" (road {edge_road[k]})" if edge_road[k] else ""
-            raise NetworkError(f"{int(wrong.sum())} edge(s) have a negative or missing {name}, e.g. edge {k}{road}: {arr[k]}",
+            raise NetworkError(f"{int(wrong.sum())} edge(s) have a negative or missing {name}, "
+                               f"e.g. edge {k}{road}: {arr[k]}",
                                fix="give every edge a length and a positive speed or a travel time")
     if len(pd.unique(node_id)) != n:
         dup = pd.Series(node_id)[pd.Series(node_id).duplicated()].astype(str).unique()
         raise NetworkError(f"node ids repeat: {_listed(dup)}", fix="give every node its own id")
     if twoway:
         edge_u, edge_v = np.r_[edge_u, edge_v], np.r_[edge_v, edge_u]
-        edge_km, edge_kph, edge_minutes = np.r_[edge_km, edge_km], np.r_[edge_kph, edge_kph], np.r_[edge_minutes, edge_minutes]
+        edge_km, edge_kph = np.r_[edge_km, edge_km], np.r_[edge_kph, edge_kph]
+        edge_minutes = np.r_[edge_minutes, edge_minutes]
         edge_road, edge_class = np.r_[edge_road, edge_road], np.r_[edge_class, edge_class]
         if edge_geometry is not None:
-            edge_geometry = np.r_[np.asarray(edge_geometry, dtype=object), shapely.reverse(np.asarray(edge_geometry, dtype=object))]
+            geoms = np.asarray(edge_geometry, dtype=object)
+            edge_geometry = np.r_[geoms, shapely.reverse(geoms)]
     if edge_geometry is None:
         coords = np.stack([np.c_[node_x[edge_u], node_y[edge_u]], np.c_[node_x[edge_v], node_y[edge_v]]], axis=1)
         edge_geometry = shapely.linestrings(coords)
@@ -560,8 +564,11 @@ def build_network(
     roads
         Road segments with at least ``id`` and ``road_class`` (the ``roads`` layer schema).
         Optional: ``length_km`` (road length; overrides the drawn length, apportioned when a
-        line is split), ``speed_kph``, ``lanes``, ``surface``, ``oneway`` (1 = one-way in the
-        drawing direction), ``from_node``/``to_node`` (labels for the end nodes).
+        line is split), ``speed_kph``, ``lanes``, ``surface``, ``oneway`` (1/``yes`` = one-way
+        in the drawing direction, -1 = against it, 0/empty = two-way), ``from_node``/``to_node``
+        (labels for the end nodes). Any CRS (it is reprojected); MultiLineStrings keep every
+        part. Lines are split where they share a vertex with another line; lines that only
+        cross in the drawing (bridges, overpasses) are not joined.
     speeds
         Speed per road class in km/h, overriding :data:`DEFAULT_SPEEDS_KPH` for this run.
     snap_tolerance_m
@@ -579,7 +586,9 @@ def build_network(
     Raises
     ------
     NetworkError
-        For an empty layer, a road without class or speed, or a layer without CRS.
+        For an empty layer, a layer without CRS, and naming the roads concerned: a road with
+        neither a known class nor its own speed, a ``speed_kph`` that is not a positive number,
+        an unreadable ``oneway``, a missing or non-line geometry, or a line of zero length.
     """
     if roads is None or len(roads) == 0:
         raise NetworkError("the roads layer has no features", fix="add road segments, or pick a larger OSM extract")
@@ -620,7 +629,8 @@ def build_network(
     if flat.any():
         raise NetworkError(
             f"roads of zero length (all their points coincide): {_listed(road_ids[flat])}",
-            fix="delete these segments, or redraw them from their start to their end (length_km alone cannot place a road)",
+            fix="delete these segments, or redraw them from their start to their end "
+                "(length_km alone cannot place a road)",
         )
     kph_road = _speeds(roads, speeds)
     direction = _oneway(roads, road_ids)
@@ -699,7 +709,8 @@ def build_network(
     rid = road_ids[owner]
     classes = roads["road_class"].to_numpy(dtype=object)[owner]
     classes = np.array([c.strip() if isinstance(c, str) else "" for c in classes], dtype=object)
-    pieces_geo = shapely.transform(pieces, lambda xy: np.column_stack(to_m.transform(xy[:, 0], xy[:, 1], direction="INVERSE")))
+    pieces_geo = shapely.transform(
+        pieces, lambda xy: np.column_stack(to_m.transform(xy[:, 0], xy[:, 1], direction="INVERSE")))
     edge_u = np.r_[u_piece[fwd], v_piece[back]]
     edge_v = np.r_[v_piece[fwd], u_piece[back]]
     edge_km = np.r_[km[fwd], km[back]]
@@ -827,6 +838,10 @@ def attach_places(
         raise NetworkError("places have no CRS", fix="assign EPSG:4326 (or the CRS of their coordinates)")
     if id_column not in places.columns:
         raise NetworkError(f"places have no '{id_column}' column", fix=f"add an '{id_column}' column with unique ids")
+    no_id = places[id_column].isna() | (places[id_column].astype(str).str.strip() == "")
+    if no_id.any():
+        raise NetworkError(f"{int(no_id.sum())} place(s) without an id (rows {_listed(np.flatnonzero(no_id.to_numpy()))})",
+                           fix=f"fill in '{id_column}' for every place")
     places = places.drop_duplicates(subset=id_column, keep="first").reset_index(drop=True)
     ids_all = places[id_column].astype(str).to_numpy(dtype=object)
     geoms_all = places.to_crs(4326).geometry.to_numpy()
@@ -837,8 +852,8 @@ def attach_places(
                            fix="give each place a Point geometry (its centre)")
 
     # Places attached by an earlier call keep their attachment.
-    access_road = np.array([f"access:{i}" for i in ids_all], dtype=object)
-    attached_before = np.isin(access_road, net.edge_road) & np.isin(ids_all, net.node_id)
+    existing = set(net.edge_road[net.edge_class == "access"].tolist())
+    attached_before = np.array([f"access:{i}" in existing for i in ids_all], dtype=bool)
     new = ~attached_before
     ids = ids_all[new]
     geoms = geoms_all[new]
@@ -869,7 +884,7 @@ def attach_places(
 
     node_id = net.node_id.copy()
     # A place id may already label a road node (schematic networks name nodes after places).
-    clash = np.isin(node_id, ids)
+    clash = pd.Series(node_id, dtype=object).isin(set(ids.tolist())).to_numpy()  # hashed: fast on big networks
     node_id[clash] = np.array([f"node:{v}" for v in node_id[clash]], dtype=object)
     node_x, node_y = list(net.node_x), list(net.node_y)
     node_lab = list(node_id)
@@ -880,6 +895,7 @@ def attach_places(
     hit = np.unique(edge_of[snapped])
     twin_of_hit = _twin_edges(net, hit)
     twin = dict(zip(hit.tolist(), twin_of_hit.tolist(), strict=True))
+    twin.update({t: e for e, t in zip(hit.tolist(), twin_of_hit.tolist(), strict=True) if t >= 0})
     groups: dict[int, list[int]] = {}
     for i in np.flatnonzero(snapped):
         e = int(edge_of[i])
@@ -889,7 +905,8 @@ def attach_places(
     to_m = Transformer.from_crs(4326, net.metric_crs, always_xy=True)
     inv = Transformer.from_crs(net.metric_crs, 4326, always_xy=True)
     canon = np.array(sorted(groups), dtype=np.int64)
-    lines_m = shapely.transform(net.edge_geometry[canon], lambda xy: np.column_stack(to_m.transform(xy[:, 0], xy[:, 1])))
+    lines_m = shapely.transform(
+        net.edge_geometry[canon], lambda xy: np.column_stack(to_m.transform(xy[:, 0], xy[:, 1])))
     pts_m = shapely.points(np.column_stack(to_m.transform(place_x, place_y)))
     for e, line in zip(canon.tolist(), lines_m, strict=True):
         members = groups[e]
@@ -932,7 +949,7 @@ def attach_places(
         chain.append(int(net.edge_v[e]))
         cuts.append(length)
         keep[e] = False
-        tw = twin[e] if e in twin else _twin_edges(net, np.array([e]))[0]
+        tw = twin[e]
         if tw >= 0:
             keep[tw] = False
         for a, b, c0, c1 in zip(chain[:-1], chain[1:], cuts[:-1], cuts[1:], strict=True):
@@ -986,45 +1003,58 @@ def _nearest_edges(net: RoadNetwork, x: np.ndarray, y: np.ndarray, max_m: float)
     """Nearest road edge (access legs excluded) of each lon/lat point within ``max_m`` metres.
 
     Returns the edge index (-1 when none is within reach or the point is missing) and the
-    distance in metres in the network's metric CRS (``inf`` when none is within reach).
-    Candidates come from an R-tree over the lon/lat geometries queried with a box of
-    ``max_m`` around each point, so only edges near the places are projected: attaching a
-    few places to a network of millions of edges stays cheap.
+    distance in metres to the nearest edge in the network's metric CRS (also for points out
+    of reach; ``inf`` for missing points).
+    An R-tree over the lon/lat geometries gives a first, nearly nearest edge; its metric
+    distance bounds the search, and the edges in that reach are measured exactly in metres.
+    Only edges near the places are projected, so attaching a few places to a network of
+    millions of edges stays cheap.
     """
     k = len(x)
     edge_of = np.full(k, -1, dtype=np.int64)
     dist = np.full(k, np.inf)
-    ok = np.isfinite(x) & np.isfinite(y)
+    ok = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
     road = np.flatnonzero(net.edge_class != "access")
-    if not ok.any() or len(road) == 0:
+    if len(ok) == 0 or len(road) == 0:
         return edge_of, dist
-    # A box in degrees that surely contains every point within max_m (+2 % for the metric
-    # CRS's scale error); the exact test is done in metres below.
-    reach = max_m * 1.02 + 1.0
-    dlat = np.full(k, reach / 110_574.0)
-    lat_far = np.minimum(np.abs(y) + dlat, 89.9)
-    dlon = reach / (111_320.0 * np.cos(np.radians(lat_far)))
-    boxes = shapely.box(x - dlon, y - dlat, x + dlon, y + dlat)
     tree = _edge_tree(net, road)
-    p_idx, t_idx = tree.query(np.where(ok, boxes, None))
-    if len(p_idx) == 0:
-        return edge_of, dist
-    cand = road[t_idx]
     to_m = Transformer.from_crs(4326, net.metric_crs, always_xy=True)
+
+    def metric(edges: np.ndarray) -> np.ndarray:
+        return shapely.transform(
+            net.edge_geometry[edges], lambda xy: np.column_stack(to_m.transform(xy[:, 0], xy[:, 1])))
+
+    px, py = (np.asarray(c, dtype=float) for c in to_m.transform(x[ok], y[ok]))
+    pts_m = shapely.points(px, py)
+    # 1. The nearest edge in degrees is an upper bound on the metric distance to the nearest.
+    i_pt, i_tree = tree.query_nearest(shapely.points(x[ok], y[ok]), all_matches=False)
+    first = np.full(len(ok), -1, dtype=np.int64)
+    first[i_pt] = road[i_tree]
+    bound = shapely.distance(pts_m, metric(first))
+    reach = bound * 1.01 + 1.0  # few edges lie within the nearest distance, however far that is
+    # 2. Every edge within that reach, found with the lon/lat box of a metric square around
+    #    the point (its outline's 8 points, taken back to lon/lat, bound the box).
+    ring = np.array([(-1, -1), (0, -1), (1, -1), (1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0)], dtype=float)
+    bx = px[:, None] + reach[:, None] * ring[None, :, 0]
+    by = py[:, None] + reach[:, None] * ring[None, :, 1]
+    lon, lat = (np.asarray(c, dtype=float).reshape(bx.shape)
+                for c in to_m.transform(bx.ravel(), by.ravel(), direction="INVERSE"))
+    pad_x = (lon.max(axis=1) - lon.min(axis=1)) * 0.01
+    pad_y = (lat.max(axis=1) - lat.min(axis=1)) * 0.01
+    boxes = shapely.box(lon.min(axis=1) - pad_x, lat.min(axis=1) - pad_y,
+                        lon.max(axis=1) + pad_x, lat.max(axis=1) + pad_y)
+    p_idx, t_idx = tree.query(boxes)
+    cand = np.r_[road[t_idx], first]
+    p_idx = np.r_[p_idx, np.arange(len(ok))]
     uniq, where = np.unique(cand, return_inverse=True)
-    lines_m = shapely.transform(net.edge_geometry[uniq], lambda xy: np.column_stack(to_m.transform(xy[:, 0], xy[:, 1])))
-    pts_m = shapely.points(np.column_stack(to_m.transform(np.where(ok, x, 0.0), np.where(ok, y, 0.0))))
-    d = shapely.distance(pts_m[p_idx], lines_m[where.ravel()])
+    d = shapely.distance(pts_m[p_idx], metric(uniq)[where.ravel()])
     # Nearest per point; ties go to the lowest edge index (reproducible).
     order = np.lexsort((cand, d, p_idx))
-    first = np.r_[True, p_idx[order][1:] != p_idx[order][:-1]]
-    best = order[first]
+    best = order[np.r_[True, p_idx[order][1:] != p_idx[order][:-1]]]
+    pt = ok[p_idx[best]]
+    dist[pt] = d[best]
     within = d[best] <= max_m
-    edge_of[p_idx[best][within]] = cand[best][within]
-    dist[p_idx[best][within]] = d[best][within]
-    # Report the distance of points out of reach too when a candidate was found.
-    far = p_idx[best][~within]
-    dist[far] = d[best][~within]
+    edge_of[pt[within]] = cand[best][within]
     return edge_of, dist
 
 
@@ -1044,9 +1074,11 @@ def _twin_edges(net: RoadNetwork, edges: np.ndarray) -> np.ndarray:
     if len(edges) == 0:
         return out
     n = max(net.n_nodes, 1)
-    key = net.edge_u * n + net.edge_v
-    order = np.argsort(key, kind="stable")
-    sorted_key = key[order]
+    if "edge_key_order" not in net._csr_cache:
+        key = net.edge_u * n + net.edge_v
+        order = np.argsort(key, kind="stable")
+        net._csr_cache["edge_key_order"] = (order, key[order])
+    order, sorted_key = net._csr_cache["edge_key_order"]
     want = net.edge_v[edges] * n + net.edge_u[edges]
     lo = np.searchsorted(sorted_key, want, side="left")
     hi = np.searchsorted(sorted_key, want, side="right")

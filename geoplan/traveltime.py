@@ -11,13 +11,14 @@ Examples
 >>> from geoplan.traveltime import od_matrix
 >>> layers = geoplan.read_layers(geoplan.embedded_layers_path())
 >>> net, _ = attach_places(build_network(layers.roads), layers.towns)
->>> od = od_matrix(net, ["saran"], ["abai"])
->>> bool(od.minutes[0, 0] < 30)
+>>> od = od_matrix(net, ["saran", "abai"], ["karaganda"])
+>>> bool((od.minutes < 60).all())  # Karaganda's satellite towns are within an hour
 True
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from scipy.sparse.csgraph import dijkstra
+from tqdm.auto import tqdm
 
 from geoplan._errors import NetworkError
 from geoplan.network import RoadNetwork, Weight
@@ -140,17 +142,46 @@ def path_sums(pred: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Sum ``values`` (one per node: the value of the edge into it) along a shortest-path tree.
 
     ``pred`` is a predecessor row from :func:`scipy.sparse.csgraph.dijkstra` (-9999 at the root
-    and at unreached nodes). Uses pointer jumping: O(n log depth), no Python loop over nodes.
+    and at unreached nodes); the result holds, for each node, the sum of ``values`` over the
+    nodes on its path from the root (the root's own value excluded). Uses pointer jumping:
+    O(n log depth), no Python loop over nodes. ``pred`` may also be a forest over flattened
+    rows (indexes into the flat array).
     """
     n = len(pred)
-    jump = np.where(pred < 0, np.arange(n), pred)
-    acc = np.where(pred < 0, 0.0, values)
+    idx = np.arange(n)
+    jump = np.where(pred < 0, idx, pred)
+    acc = np.where(pred < 0, 0.0, np.asarray(values, dtype=float))
     while True:
         nxt = jump[jump]
         if np.array_equal(nxt, jump):
             return acc
-        acc = acc + acc[jump] * (jump != np.arange(n))
+        # acc[i] holds the sum from i up to (not including) jump[i]; roots hold 0.
+        acc = acc + np.where(jump != idx, acc[jump], 0.0)
         jump = nxt
+
+
+#: Cells (origins x nodes) of one Dijkstra batch in :func:`od_matrix`: bounds the memory of
+#: the distance and predecessor arrays (about 16 bytes per cell) on large networks.
+_BATCH_CELLS = 20_000_000
+
+
+def _tree_km(net: RoadNetwork, pred: np.ndarray) -> np.ndarray:
+    """Road km from each row's source to every node along the shortest-path trees ``pred``.
+
+    One row at a time: on large networks this keeps the working set in cache and is several
+    times faster than pointer jumping over all rows flattened.
+    """
+    b, n = pred.shape
+    out = np.empty((b, n))
+    nodes = np.arange(n, dtype=np.int64)
+    for r in range(b):
+        p = pred[r]
+        has = p >= 0
+        into = np.zeros(n)
+        if has.any():
+            into[has] = net.edge_km[net.edge_between(p[has], nodes[has])]
+        out[r] = path_sums(p, into)
+    return out
 
 
 def od_matrix(
@@ -159,6 +190,7 @@ def od_matrix(
     destinations: Sequence[str],
     *,
     cutoff: float | None = None,
+    progress: bool = True,
 ) -> ODMatrix:
     """Fastest travel time and its road distance for every origin x destination pair.
 
@@ -169,33 +201,40 @@ def od_matrix(
     origins, destinations
         Node labels.
     cutoff
-        Minutes; pairs farther apart are reported as unreachable (``inf``).
+        Minutes; pairs more than this apart are reported as unreachable (``inf``).
+    progress
+        Show a progress bar on stderr (when it is a terminal) for large jobs.
 
     Returns
     -------
     ODMatrix
+
+    Raises
+    ------
+    NetworkError
+        For ids that are not nodes of the network, or a cutoff that is not positive.
     """
+    if cutoff is not None and not cutoff > 0:
+        raise NetworkError(f"cutoff must be positive, got {cutoff}", fix="give a positive number of minutes")
     o_idx = _indices(net, origins)
     d_idx = _indices(net, destinations)
     mat = net.csr("minutes")
     limit = np.inf if cutoff is None else float(cutoff)
-    if cutoff is not None and not cutoff > 0:
-        raise NetworkError(f"cutoff must be positive, got {cutoff}", fix="give a positive number of minutes")
     minutes = np.full((len(o_idx), len(d_idx)), np.inf)
     km = np.full((len(o_idx), len(d_idx)), np.inf)
     if len(o_idx) and len(d_idx):
-        dist, pred = dijkstra(mat, directed=True, indices=o_idx, return_predecessors=True, limit=limit)
-        # km of the tree edge into each node, looked up through the CSR entry of (pred, node).
-        for r in range(len(o_idx)):
-            p = pred[r]
-            has = p >= 0
-            into = np.zeros(net.n_nodes)
-            if has.any():
-                e = net.edge_between(p[has], np.flatnonzero(has))
-                into[has] = net.edge_km[e]
-            total = path_sums(p, into)
-            minutes[r] = dist[r, d_idx]
-            km[r] = np.where(np.isfinite(dist[r, d_idx]), total[d_idx], np.inf)
+        batch = max(1, _BATCH_CELLS // max(net.n_nodes, 1))
+        starts = range(0, len(o_idx), batch)
+        show = progress and len(starts) > 1
+        for s in tqdm(starts, desc="travel times", unit="batch", disable=None if show else True, file=sys.stderr):
+            rows = slice(s, s + batch)
+            dist, pred = dijkstra(mat, directed=True, indices=o_idx[rows], return_predecessors=True, limit=limit)
+            dist = np.atleast_2d(dist)
+            pred = np.atleast_2d(pred)
+            total = _tree_km(net, pred)
+            reach = np.isfinite(dist[:, d_idx])
+            minutes[rows] = dist[:, d_idx]
+            km[rows] = np.where(reach, total[:, d_idx], np.inf)
     return ODMatrix(np.asarray(list(map(str, origins)), dtype=object),
                     np.asarray(list(map(str, destinations)), dtype=object), minutes, km)
 
@@ -203,7 +242,8 @@ def od_matrix(
 def routes(net: RoadNetwork, pairs: Sequence[tuple[str, str]]) -> list[shapely.LineString | None]:
     """Road geometry (EPSG:4326) of the fastest route for each (origin, destination) pair.
 
-    Returns ``None`` for unreachable pairs. One Dijkstra search per distinct origin.
+    Returns ``None`` for unreachable pairs and for a place paired with itself. One Dijkstra
+    search per distinct origin.
     """
     out: list[shapely.LineString | None] = [None] * len(pairs)
     by_origin: dict[str, list[int]] = {}
