@@ -1,4 +1,10 @@
-"""geoplan: travel-time and catchment analysis for planning Kazakhstan's single-industry towns."""
+"""geoplan: travel-time and catchment analysis for planning Kazakhstan's single-industry towns.
+
+The public API follows the data flow: layers -> network -> travel times -> catchments,
+surface and classification -> relocation -> maps and exports; :func:`run` wires it together.
+Functions named like their module (``catchments``, ``surface``, ``classify``) stay in that
+module: a package attribute with a submodule's name would hide the submodule.
+"""
 
 from geoplan._errors import (
     AnalysisError,
@@ -21,16 +27,16 @@ from geoplan.layers import (
     write_layers,
 )
 from geoplan.osm import download_osm, read_osm
-# catchments() and surface() stay in their modules: a package attribute named like a submodule
-# would hide it (``import geoplan.surface as m`` would bind the function).
+from geoplan.network import DEFAULT_SPEEDS_KPH, RoadNetwork, attach_places, build_network
+from geoplan.traveltime import ODMatrix, od_matrix, routes, travel_times_from
 from geoplan.catchments import reached_edges
 from geoplan.surface import SurfaceResult, friction_raster, sample_surface, travel_time_surface, write_surface
 from geoplan.scenario import Scenario, apply_edits, dump_scenario, load_scenario, parse_scenario
-# classify() stays in geoplan.classify for the same reason.
 from geoplan.classify import compare_results, indicators
 from geoplan.relocation import RelocationResult, allocate, rank_destinations, relocate
 from geoplan.maps import agglomeration_map, category_png, relocation_map, render_map, save_map
 from geoplan.export import export_results, write_results_gpkg
+from geoplan.pipeline import RunResult, compare, run, summary_table
 
 __version__ = "0.1.0"
 
@@ -53,6 +59,14 @@ __all__ = [
     "write_layers",
     "read_osm",
     "download_osm",
+    "DEFAULT_SPEEDS_KPH",
+    "RoadNetwork",
+    "build_network",
+    "attach_places",
+    "ODMatrix",
+    "od_matrix",
+    "routes",
+    "travel_times_from",
     "reached_edges",
     "SurfaceResult",
     "friction_raster",
@@ -77,4 +91,8 @@ __all__ = [
     "category_png",
     "export_results",
     "write_results_gpkg",
+    "RunResult",
+    "run",
+    "compare",
+    "summary_table",
 ]
