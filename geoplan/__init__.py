@@ -26,17 +26,38 @@ from geoplan.layers import (
     validate,
     write_layers,
 )
-from geoplan.osm import download_osm, read_osm
-from geoplan.network import DEFAULT_SPEEDS_KPH, RoadNetwork, attach_places, build_network
-from geoplan.traveltime import ODMatrix, od_matrix, routes, travel_times_from
-from geoplan.catchments import reached_edges
-from geoplan.surface import SurfaceResult, friction_raster, sample_surface, travel_time_surface, write_surface
-from geoplan.scenario import Scenario, apply_edits, dump_scenario, load_scenario, parse_scenario
-from geoplan.classify import compare_results, indicators
-from geoplan.relocation import RelocationResult, allocate, rank_destinations, relocate
-from geoplan.maps import agglomeration_map, category_png, relocation_map, render_map, save_map
-from geoplan.export import export_results, write_results_gpkg
-from geoplan.pipeline import RunResult, compare, run, summary_table
+# Everything past the layer model loads on first use (PEP 562), so that `geoplan --help` and
+# `geoplan layers check` do not pay for importing folium, matplotlib, osmnx and rasterio.
+_LAZY = {
+    "geoplan.osm": ("download_osm", "read_osm"),
+    "geoplan.network": ("DEFAULT_SPEEDS_KPH", "RoadNetwork", "attach_places", "build_network"),
+    "geoplan.traveltime": ("ODMatrix", "od_matrix", "routes", "travel_times_from"),
+    "geoplan.catchments": ("reached_edges",),
+    "geoplan.surface": ("SurfaceResult", "friction_raster", "sample_surface", "travel_time_surface", "write_surface"),
+    "geoplan.scenario": ("Scenario", "apply_edits", "dump_scenario", "load_scenario", "parse_scenario"),
+    "geoplan.classify": ("compare_results", "indicators"),
+    "geoplan.relocation": ("RelocationResult", "allocate", "rank_destinations", "relocate"),
+    "geoplan.maps": ("agglomeration_map", "category_png", "relocation_map", "render_map", "save_map"),
+    "geoplan.export": ("export_results", "write_results_gpkg"),
+    "geoplan.pipeline": ("RunResult", "compare", "run", "summary_table"),
+}
+_WHERE = {name: module for module, names in _LAZY.items() for name in names}
+
+
+def __getattr__(name: str) -> object:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'geoplan' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))
+
 
 __version__ = "0.1.0"
 
