@@ -404,10 +404,10 @@ def run_cmd(
     from geoplan.pipeline import run, summary_table
 
     result = run(scenario, layers=layers, out_dir=out, maps_dir=maps, with_surface=surface, progress=not quiet)
+    for w in result.warnings:  # shown even with --quiet: they may explain odd results
+        _echo_err(f"geoplan: warning: {str(w).removeprefix('WARNING: ')}")
     if quiet:
         return
-    for w in result.warnings:
-        _echo_err(f"warning: {w}")
     with pd_display():
         typer.echo(summary_table(result).to_string(index=False))
     counts = result.towns["category"].value_counts().sort_index()

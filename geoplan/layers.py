@@ -584,7 +584,12 @@ def read_layers(path: str | os.PathLike[str], *, required: tuple[str, ...] = ("t
       ``invalid_geometry``, rather than making the whole layer unreadable.
     """
     root = Path(path)
-    if not root.exists():
+    try:
+        exists = root.exists()
+    except (OSError, ValueError) as exc:  # a name too long for the file system, a NUL character
+        raise LayerReadError(f"{root}: not a usable path ({getattr(exc, 'strerror', None) or exc})",
+                             fix="pass the folder or GeoPackage that holds the layers") from None
+    if not exists:
         raise LayerReadError(f"{root}: no such file or folder", fix="pass the folder or GeoPackage that holds the layers")
     layers: dict[str, gpd.GeoDataFrame] = {}
     sources: dict[str, str] = {}
@@ -606,7 +611,9 @@ def read_layers(path: str | os.PathLike[str], *, required: tuple[str, ...] = ("t
     else:
         meta_path = root.with_name(f"{root.stem}.{_META_FILE}")
         try:
-            available = [str(n) for n, _ in pyogrio.list_layers(root)]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # GDAL's notes on odd GeoPackage headers; errors still raise
+                available = [str(n) for n, _ in pyogrio.list_layers(root)]
         except Exception as exc:  # noqa: BLE001
             raise LayerReadError(
                 f"{root}: not a readable vector dataset ({_gdal_reason(exc)})",

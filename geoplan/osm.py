@@ -636,11 +636,25 @@ def read_osm(
     if not src.is_file():
         raise LayerReadError(f"{src}: no such file", fix="pass the path of an .osm.pbf, .osm or .osm.bz2 extract")
     if name.endswith(_PBF_SUFFIXES):
-        return _read_pbf(src, classes, progress)
+        return _check_lonlat(_read_pbf(src, classes, progress), src)
     if name.endswith(_XML_SUFFIXES):
-        return _read_xml(src, classes, progress)
+        return _check_lonlat(_read_xml(src, classes, progress), src)
     raise LayerReadError(f"{src}: unknown OSM file type",
                          fix="pass an .osm.pbf, .osm, .osm.bz2 or .osm.gz file (convert others with `osmium cat`)")
+
+
+def _check_lonlat(roads: gpd.GeoDataFrame, src: Path) -> gpd.GeoDataFrame:
+    """Refuse roads with node positions no OSM file can hold (a damaged or hand-edited file)."""
+    bounds = shapely.bounds(roads.geometry.to_numpy())
+    bad = ~(np.isfinite(bounds).all(axis=1) & (bounds[:, 0] >= -180) & (bounds[:, 2] <= 180)
+            & (bounds[:, 1] >= -90) & (bounds[:, 3] <= 90))
+    if bad.any():
+        ids = roads["id"].to_numpy()[bad]
+        more = f" and {len(ids) - 5} more" if len(ids) > 5 else ""
+        raise LayerReadError(f"{src}: road(s) {', '.join(map(str, ids[:5]))}{more} have nodes outside longitude "
+                             "-180..180 / latitude -90..90",
+                             fix="the file is damaged or was edited by hand: download or extract it again")
+    return roads
 
 
 def download_osm(

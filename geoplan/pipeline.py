@@ -7,7 +7,10 @@ flows, and write exports and maps. Each stage reports its progress on stderr.
 
 Outputs are first written into a hidden staging folder inside the output folder and moved
 into place only when every file is complete, so an interrupted run leaves the previous
-outputs as they were, and identical inputs give byte-identical files.
+outputs as they were (a kill during the final renames, which take microseconds, can leave some
+files previous and some new, each of them complete), and identical inputs give byte-identical
+files. A staging folder left by a killed run is removed by the next run. A run that fails
+removes its staging folder and any output folder it created.
 
 Examples
 --------
@@ -19,6 +22,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -32,7 +36,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from geoplan._errors import GeoplanError
+from geoplan._errors import AnalysisError, GeoplanError, LayerValidationError, ScenarioError
 from geoplan.catchments import catchments as _catchments
 from geoplan.classify import classify as _classify
 from geoplan.classify import compare_results, indicators
@@ -95,10 +99,14 @@ class RunResult:
 
 
 class _Stages:
-    """Prints '[k/n] stage ... done (s)' on stderr and records timings."""
+    """Prints '[k/n] stage ... done (s)' on stderr and records timings.
 
-    def __init__(self, n: int, enabled: bool) -> None:
-        self.n, self.k, self.enabled = n, 0, enabled
+    An :class:`AnalysisError` (say, an infeasible allocation) is re-raised naming ``source``, the
+    scenario file whose parameters led to it, so that ``compare`` tells which of two failed.
+    """
+
+    def __init__(self, n: int, enabled: bool, source: str | None = None) -> None:
+        self.n, self.k, self.enabled, self.source = n, 0, enabled, source
         self.timings: dict[str, float] = {}
 
     def __call__(self, name: str, fn: Callable[[], Any]) -> Any:
@@ -106,7 +114,12 @@ class _Stages:
         if self.enabled:
             print(f"[{self.k}/{self.n}] {name} ...", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
-        value = fn()
+        try:
+            value = fn()
+        except AnalysisError as exc:
+            if self.source is None or exc.message.startswith(self.source):
+                raise
+            raise AnalysisError(f"{self.source}: {exc.message}", fix=exc.fix) from exc
         self.timings[name] = time.perf_counter() - t0
         if self.enabled:
             print(f"[{self.k}/{self.n}] {name}: done in {self.timings[name]:.1f} s", file=sys.stderr, flush=True)
@@ -163,20 +176,33 @@ def run(
     ------
     LayerValidationError
         When the layers have errors (nothing is computed or written).
+    ScenarioError
+        For a bad scenario, including network edits that leave the layers with errors.
     GeoplanError
-        For a bad scenario, network or an infeasible allocation; nothing is written.
+        For an unusable output folder (checked before any computing), a network that cannot be
+        built, or an infeasible allocation; nothing is written.
     """
     sc = _scenario(scenario)
     writes = out_dir is not None or (with_maps and maps_dir is not None)
+    for folder in {Path(f) for f in (out_dir, maps_dir if with_maps else None) if f is not None}:
+        _check_output_folder(folder)
     n = 7 + int(with_surface) + int(writes)
-    stage = _Stages(n, progress)
+    stage = _Stages(n, progress, source=None if sc.source == Scenario.baseline().source else sc.source)
 
     def _load() -> tuple[LayerSet, list[Problem]]:
         base = layers if isinstance(layers, LayerSet) else read_layers(layers if layers is not None else sc.layers_path())
         # Validate what the user edited before the scenario touches it, then the edited set.
-        require_valid(base)
-        edited = apply_edits(base, sc) if sc.edits else base
-        return edited, require_valid(edited)
+        found = require_valid(base)
+        if not sc.edits:
+            return base, found
+        edited = apply_edits(base, sc)
+        try:
+            return edited, require_valid(edited)
+        except LayerValidationError as exc:
+            # The layers were valid before the edits: the scenario broke them (e.g. closed every road).
+            raise ScenarioError(f"{sc.source}: after the scenario's network edits, {exc.message}",
+                                fix="change the edits so that the layers stay valid (`geoplan scenario check "
+                                    f"{sc.source}` applies them and reports)") from exc
 
     lset, warnings = stage("read and validate layers", _load)
     towns, centres = lset.towns, lset.centres
@@ -212,18 +238,35 @@ def run(
     return result
 
 
+def _check_output_folder(folder: Path) -> None:
+    """Fail before any computing when ``folder`` cannot receive outputs (it need not exist yet)."""
+    fix = "pass a folder you can write to (it is created if missing)"
+    try:
+        if folder.exists() and not folder.is_dir():
+            raise GeoplanError(f"{folder}: is a file, not a folder; outputs cannot be written there", fix=fix)
+        nearest = next(p for p in (folder.absolute(), *folder.absolute().parents) if p.exists())
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise GeoplanError(f"{folder}: not a usable output folder ({exc.strerror or exc})", fix=fix) from None
+    if not nearest.is_dir() or not os.access(nearest, os.W_OK | os.X_OK):
+        raise GeoplanError(f"{folder}: cannot create or write the output folder ({nearest} is not a writable folder)",
+                           fix=fix)
+
+
 def _write(result: RunResult, out_dir: str | os.PathLike[str] | None, maps_dir: str | os.PathLike[str] | None,
            with_maps: bool) -> dict[str, Path]:
     """Write every output into staging folders, then move them into place together."""
     targets: dict[str, Path] = {}
     staged: list[tuple[Path, Path]] = []
     stagings: list[Path] = []
+    created: list[Path] = []  # folders this call made, removed again if it fails
+    done = False
 
     by_folder: dict[Path, Path] = {}
 
     def staging_for(folder: Path) -> Path:
         key = folder.resolve()
         if key not in by_folder:
+            created.extend(p for p in (folder, *folder.parents) if not p.exists())
             folder.mkdir(parents=True, exist_ok=True)
             # Leftovers of an interrupted run: never part of the outputs.
             for stale in folder.glob(f"{_STAGING_PREFIX}*"):
@@ -262,11 +305,16 @@ def _write(result: RunResult, out_dir: str | os.PathLike[str] | None, maps_dir: 
         # Every file is complete: move them into place (each move is an atomic rename).
         for src, dst in staged:
             os.replace(src, dst)
+        done = True
     except OSError as exc:
         raise GeoplanError(f"cannot write outputs: {exc}", fix="check that the output folder is writable") from exc
     finally:
         for tmp in stagings:
             shutil.rmtree(tmp, ignore_errors=True)
+        if not done:
+            for folder in sorted(created, key=lambda p: len(p.parts), reverse=True):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only while empty: never anything a move already put there
     return targets
 
 

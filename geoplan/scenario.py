@@ -241,6 +241,13 @@ class SurfaceConfig(_Section):
     offroad_kph: float = Field(20.0, gt=0, le=200, description="speed across country off the roads, km/h")
 
 
+def _path_text(v: str | None) -> str | None:
+    # pathlib raises ValueError on a NUL character; say so in the scenario's terms.
+    if v is not None and "\0" in v:
+        raise ValueError("a path cannot contain a NUL character")
+    return v
+
+
 class Edit(_Section):
     """One network edit. Its operations run in the order add_roads, set_class, set_speed, close."""
 
@@ -252,6 +259,11 @@ class Edit(_Section):
     set_class: dict[str, RoadClass] = Field(default_factory=dict, description="road id -> road class")
     set_speed: dict[str, Kph] = Field(default_factory=dict, description="road id -> speed, km/h")
     close: list[str] = Field(default_factory=list, description="road ids to remove")
+
+    @field_validator("add_roads")
+    @classmethod
+    def _path(cls, v: str | None) -> str | None:
+        return _path_text(v)
 
     @model_validator(mode="after")
     def _does_something(self) -> Edit:
@@ -281,6 +293,11 @@ class Scenario(_Section):
 
     _source: str = PrivateAttr("<defaults>")
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @field_validator("extends", "layers")
+    @classmethod
+    def _paths(cls, v: str | None) -> str | None:
+        return _path_text(v)
 
     @field_validator("speeds", mode="after")
     @classmethod
@@ -518,6 +535,15 @@ def _yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
                             ) from exc
     except yaml.YAMLError as exc:
         raise ScenarioError(f"{source}: YAML syntax error: {exc}", fix="fix the YAML") from exc
+    except RecursionError:
+        raise ScenarioError(f"{source}: YAML nested too deeply to read",
+                            fix="a scenario needs a few levels of nesting at most") from None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+        # PyYAML builds explicitly tagged scalars (!!float '', !!timestamp 2001-13-45) with plain
+        # Python conversions, whose failures are not YAMLError.
+        raise ScenarioError(f"{source}: a tagged YAML value cannot be read ({type(exc).__name__}: {exc})",
+                            fix="remove the explicit tag (!!float, !!int, !!bool, !!timestamp) or give it a valid "
+                                "value") from None
     return data, root
 
 
@@ -546,6 +572,45 @@ def _merge(base: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _unusable(path: Path, *, folder: bool = False) -> str | None:
+    """Why ``path`` cannot be used (``None`` when it is an existing file, or folder too if ``folder``)."""
+    try:
+        ok = path.exists() if folder else path.is_file()
+    except OSError as exc:  # e.g. a file name longer than the file system allows
+        return f"not a usable path ({exc.strerror or exc})"
+    return None if ok else "no such file"
+
+
+def _bools_for_numbers(data: Any, annotation: Any, loc: tuple[Any, ...] = (), seen: set[int] | None = None,
+                       ) -> list[tuple[Any, ...]]:
+    """Locations where the YAML has true/false but the model wants a number.
+
+    pydantic's lax mode reads them as 1 and 0, so ``max_minutes: true`` would silently mean one
+    minute.
+    """
+    seen = set() if seen is None else seen
+    kind = _unwrap(annotation)
+    if isinstance(data, bool):
+        return [loc] if kind in (int, float) else []
+    if not isinstance(data, (dict, list)) or id(data) in seen:
+        return []
+    seen.add(id(data))
+    out: list[tuple[Any, ...]] = []
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if isinstance(kind, type) and issubclass(kind, BaseModel) and isinstance(data, dict):
+        for key, value in data.items():
+            field = kind.model_fields.get(str(key))
+            if field is not None:
+                out += _bools_for_numbers(value, field.annotation, (*loc, key), seen)
+    elif origin is dict and isinstance(data, dict) and len(args) == 2:
+        for key, value in data.items():
+            out += _bools_for_numbers(value, args[1], (*loc, key), seen)
+    elif origin is list and isinstance(data, list) and args:
+        for i, value in enumerate(data):
+            out += _bools_for_numbers(value, args[0], (*loc, i), seen)
+    return out
+
+
 def _parse(text: str, source: str, base_dir: Path, chain: tuple[Path, ...]) -> Scenario:
     data, root = _yaml(text, source)
     if data is None:
@@ -553,11 +618,18 @@ def _parse(text: str, source: str, base_dir: Path, chain: tuple[Path, ...]) -> S
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: a scenario must be a mapping of keys to values, got a {type(data).__name__}",
                             fix="start the file with keys such as 'name:' or 'agglomeration:'")
+    bools = _bools_for_numbers(data, Scenario)
+    if bools:
+        shown = [f"line {_node_line(root, loc)}: {_keypath(loc)}" for loc in bools[:5]]
+        where = f"{source}:{_node_line(root, bools[0])}: {_keypath(bools[0])}" if len(bools) == 1 else \
+            f"{source}: {', '.join(shown)}"
+        raise ScenarioError(f"{where}: must be a number, not true/false",
+                            fix="write the number itself (true and false are not 1 and 0 in a scenario)")
     n_base = 0
     ext = data.get("extends")
     if ext is not None:
         line = _node_line(root, ("extends",))
-        if not isinstance(ext, str) or not ext.strip():
+        if not isinstance(ext, str) or not ext.strip() or "\0" in ext:
             raise ScenarioError(f"{source}:{line}: extends: must be the path of another scenario file (got {ext!r})",
                                 fix="write e.g. 'extends: baseline.yaml' (relative to this file's folder)")
         parent_path = Path(os.path.expanduser(ext))
@@ -566,8 +638,8 @@ def _parse(text: str, source: str, base_dir: Path, chain: tuple[Path, ...]) -> S
             raise ScenarioError(f"{source}:{line}: extends: {parent_path} extends itself "
                                 f"({' -> '.join(p.name for p in (*chain, parent_path))})",
                                 fix="break the cycle of 'extends'")
-        if not parent_path.is_file():
-            raise ScenarioError(f"{source}:{line}: extends: no such file: {parent_path}",
+        if (why := _unusable(parent_path)) is not None:
+            raise ScenarioError(f"{source}:{line}: extends: {why}: {parent_path}",
                                 fix="give the path relative to this scenario file's folder, or an absolute path")
         parent = _load(parent_path, (*chain, parent_path))
         n_base = len(parent.edits)
@@ -578,15 +650,15 @@ def _parse(text: str, source: str, base_dir: Path, chain: tuple[Path, ...]) -> S
         raise _scenario_error(exc, source, root, n_base) from None
     scenario.with_source(source, base_dir)
     missing = []
-    if scenario.layers is not None and not scenario.layers_path().exists():
-        missing.append((("layers",), scenario.layers_path()))
+    if scenario.layers is not None and (why := _unusable(scenario.layers_path(), folder=True)) is not None:
+        missing.append((("layers",), scenario.layers_path(), why))
     for k, edit in enumerate(scenario.edits):
-        if edit.add_roads is not None and not scenario.resolve(edit.add_roads).is_file():
-            missing.append((("edits", k - n_base, "add_roads"), scenario.resolve(edit.add_roads)))
+        if edit.add_roads is not None and (why := _unusable(scenario.resolve(edit.add_roads))) is not None:
+            missing.append((("edits", k - n_base, "add_roads"), scenario.resolve(edit.add_roads), why))
     if missing:
-        loc, path = missing[0]
+        loc, path, why = missing[0]
         line = _node_line(root, loc)
-        raise ScenarioError(f"{source}:{line}: {_keypath(loc)}: no such file: {path}",
+        raise ScenarioError(f"{source}:{line}: {_keypath(loc)}: {why}: {path}",
                             fix="give the path relative to the scenario file's folder, or an absolute path")
     return scenario
 
