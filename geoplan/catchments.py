@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from geoplan._errors import AnalysisError
 from geoplan.network import RoadNetwork, attach_places

@@ -324,7 +324,7 @@ def traveltime_cmd(
         _echo_err(f"geoplan: warning: {len(lost)} place(s) farther than {max_snap_km:g} km from every road "
                   f"(reported unreachable): {', '.join(lost)}")
     od = od_matrix(net, layers[origins]["id"].astype(str).tolist(), layers[destinations]["id"].astype(str).tolist(),
-                   cutoff=cutoff)
+                   cutoff=cutoff, progress=True)
     table = od.long()
     table["minutes"] = table["minutes"].round(3)
     table["km"] = table["km"].round(3)

@@ -39,7 +39,7 @@ import shapely
 from pyproj import CRS
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from geoplan._errors import LayerError, LayerReadError
 from geoplan._io import atomic_path, write_geojson

@@ -44,7 +44,7 @@ from geoplan.export import export_results
 from geoplan.layers import LayerSet, Problem, read_layers, require_valid
 from geoplan.maps import agglomeration_map, category_png, relocation_map, save_map
 from geoplan.network import RoadNetwork, attach_places, build_network
-from geoplan.relocation import relocate
+from geoplan.relocation import RelocationResult, relocate
 from geoplan.scenario import Scenario, apply_edits, load_scenario
 from geoplan.surface import SurfaceResult, write_surface
 from geoplan.surface import surface as _surface
@@ -77,6 +77,8 @@ class RunResult:
         The result layers (see the results schema in the docs).
     surface
         The raster travel-time surface, or ``None`` when skipped.
+    relocation
+        The allocation behind ``flows``: ranked candidates and total person-minutes.
     outputs
         Written files by name.
     timings
@@ -94,6 +96,7 @@ class RunResult:
     catchments: gpd.GeoDataFrame
     flows: gpd.GeoDataFrame
     surface: SurfaceResult | None = None
+    relocation: RelocationResult | None = None
     outputs: dict[str, Path] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -186,7 +189,7 @@ def run(
     writes = out_dir is not None or (with_maps and maps_dir is not None)
     for folder in {Path(f) for f in (out_dir, maps_dir if with_maps else None) if f is not None}:
         _check_output_folder(folder)
-    n = 7 + int(with_surface) + int(writes)
+    n = 6 + int(with_surface) + int(writes)
     stage = _Stages(n, progress, source=None if sc.source == Scenario.baseline().source else sc.source)
 
     def _load() -> tuple[LayerSet, list[Problem]]:
@@ -215,7 +218,8 @@ def run(
 
     net, snaps = stage("build network and attach places", _network)
     od = stage("travel times towns x centres",
-               lambda: od_matrix(net, list(towns["id"].astype(str)), list(centres["id"].astype(str))))
+               lambda: od_matrix(net, list(towns["id"].astype(str)), list(centres["id"].astype(str)),
+                                 progress=progress))
     catch = stage("catchments", lambda: _catchments(net, centres, bands=sc.catchments.bands, towns=towns,
                                                    progress=progress))
     surf = None
@@ -230,9 +234,8 @@ def run(
 
     classified = stage("classify towns", _classify_towns)
     rel = stage("relocation allocation", lambda: relocate(classified, centres, od, config=sc, route=net))
-    stage("summarise", lambda: None)
     result = RunResult(sc, lset, warnings, net, snaps, od, rel.towns, rel.centres, catch, rel.flows, surf,
-                       timings=stage.timings)
+                       relocation=rel, timings=stage.timings)
     if writes:
         result.outputs = stage("write outputs", lambda: _write(result, out_dir, maps_dir, with_maps))
     return result

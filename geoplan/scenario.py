@@ -90,6 +90,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+from collections.abc import Mapping
 import math
 import os
 import types
@@ -332,6 +333,35 @@ class Scenario(_Section):
         if self.layers is None:
             return embedded_layers_path()
         return self.resolve(self.layers)
+
+    def with_values(self, values: Mapping[str, Any] | None = None, /, **dotted: Any) -> Scenario:
+        """A validated copy with some keys changed, named by dotted key paths.
+
+        Examples
+        --------
+        >>> Scenario.baseline().with_values({"relocation.capacity_share": 0.02}).relocation.capacity_share
+        0.02
+
+        Raises
+        ------
+        ScenarioError
+            Naming the key path, as for a scenario file.
+        """
+        data = self.model_dump(mode="python", exclude={"extends"})
+        for key, value in {**dict(values or {}), **dotted}.items():
+            *parents, last = str(key).split(".")
+            node = data
+            for part in parents:
+                if not isinstance(node, dict) or part not in node:
+                    raise ScenarioError(f"{self.source}: {key}: unknown key path",
+                                        fix="use a dotted path such as relocation.capacity_share")
+                node = node[part]
+            node[last] = value
+        try:
+            out = Scenario.model_validate(data)
+        except ValidationError as exc:
+            raise _scenario_error(exc, f"{self.source} (changed values)", None) from None
+        return out.with_source(self.source, self.base_dir)
 
     def with_source(self, source: str, base_dir: str | os.PathLike[str]) -> Scenario:
         """Set where the scenario came from (used for messages and relative paths); returns self."""

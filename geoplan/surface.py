@@ -59,7 +59,7 @@ from affine import Affine
 from pyproj import CRS
 from rasterio.enums import MergeAlg
 from skimage.graph import MCP_Geometric
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from geoplan._errors import AnalysisError
 from geoplan._io import atomic_path

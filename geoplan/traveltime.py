@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from scipy.sparse.csgraph import dijkstra
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from geoplan._errors import NetworkError
 from geoplan.network import RoadNetwork, Weight
@@ -71,6 +71,20 @@ class ODMatrix:
             "reachable": reach,
         })
         return df.sort_values(["origin", "destination"], kind="stable").reset_index(drop=True)
+
+    def frame(self, value: str = "minutes") -> pd.DataFrame:
+        """The matrix as a wide table: origins as rows, destinations as columns (``inf`` = unreachable).
+
+        Parameters
+        ----------
+        value
+            ``"minutes"`` or ``"km"``.
+        """
+        if value not in ("minutes", "km"):
+            raise ValueError(f"value must be 'minutes' or 'km', got {value!r}")
+        data = self.minutes if value == "minutes" else self.km
+        return pd.DataFrame(data, index=pd.Index(self.origins.astype(str), name="origin"),
+                            columns=pd.Index(self.destinations.astype(str), name="destination"))
 
     def nearest(self, *, exclude_self: bool = True) -> pd.DataFrame:
         """The fastest destination of each origin: ``origin``, ``destination``, ``minutes``, ``km``.
@@ -190,7 +204,7 @@ def od_matrix(
     destinations: Sequence[str],
     *,
     cutoff: float | None = None,
-    progress: bool = True,
+    progress: bool = False,
 ) -> ODMatrix:
     """Fastest travel time and its road distance for every origin x destination pair.
 

@@ -34,7 +34,7 @@ CATEGORIES = {"agglomeration", "diversification", "relocation", "monitor"}
 OUTPUTS = ("towns.geojson", "catchments.geojson", "flows.geojson", "centres.geojson", "towns.csv", "results.gpkg",
            "surface.tif", "agglomeration.html", "relocation.html", "categories.png")
 STAGES = ("read and validate layers", "build network and attach places", "travel times towns x centres", "catchments",
-          "travel-time surface", "classify towns", "relocation allocation", "summarise", "write outputs")
+          "travel-time surface", "classify towns", "relocation allocation", "write outputs")
 
 
 def _features(path: Path) -> list[dict]:

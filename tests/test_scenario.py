@@ -384,3 +384,17 @@ def test_cli_scenario_show_and_check(capsys, tmp_path):
     assert code == 2 and out == ""
     assert "bad.yaml:2: relocation.capacity_share: must be greater than 0 (got -0.1)" in err
     assert "Traceback" not in err
+
+
+def test_with_values_validates_dotted_keys() -> None:
+    base = geoplan.Scenario.baseline()
+    changed = base.with_values({"relocation.capacity_share": 0.02}, **{"agglomeration.max_minutes": 60})
+    assert changed.relocation.capacity_share == 0.02
+    assert changed.agglomeration.max_minutes == 60
+    assert base.relocation.capacity_share == 0.05  # the original is untouched
+    with pytest.raises(geoplan.ScenarioError, match=r"relocation\.capacity_share"):
+        base.with_values({"relocation.capacity_share": -1})
+    with pytest.raises(geoplan.ScenarioError, match=r"relocation\.capacity_shar\b.*unknown key"):
+        base.with_values({"relocation.capacity_shar": 0.1})
+    with pytest.raises(geoplan.ScenarioError, match="unknown key path"):
+        base.with_values({"nosuchsection.x": 1})

@@ -255,3 +255,16 @@ def test_path_sums_on_a_hand_made_tree():
     # A long chain (depth 1000) exercises the pointer jumping.
     chain = np.r_[-9999, np.arange(999)]
     np.testing.assert_allclose(path_sums(chain, np.ones(1000)), np.r_[0.0, np.ones(999)].cumsum())
+
+
+def test_frame_is_the_matrix_with_ids(kz_layers) -> None:
+    from geoplan.network import attach_places, build_network
+    from geoplan.traveltime import od_matrix
+
+    net, _ = attach_places(build_network(kz_layers.roads), kz_layers.towns)
+    net, _ = attach_places(net, kz_layers.centres)
+    od = od_matrix(net, ["saran", "balkhash"], ["karaganda", "astana"])
+    wide = od.frame()
+    assert list(wide.index) == ["saran", "balkhash"] and list(wide.columns) == ["karaganda", "astana"]
+    assert wide.loc["balkhash", "karaganda"] == od.minutes[1, 0]
+    assert od.frame("km").loc["saran", "astana"] == od.km[0, 1]
