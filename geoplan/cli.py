@@ -49,9 +49,9 @@ def _echo_err(text: str) -> None:
     typer.echo(text, err=True)
 
 
-def _load(path: Path | None) -> tuple[Path, LayerSet]:
+def _load(path: Path | None, required: tuple[str, ...] = ("towns", "centres", "roads")) -> tuple[Path, LayerSet]:
     src = path if path is not None else embedded_layers_path()
-    return src, read_layers(src)
+    return src, read_layers(src, required=required)
 
 
 @app.callback()
@@ -172,6 +172,28 @@ def osm_download(
     typer.echo(f"wrote {roads_summary(roads)} to {write_roads(roads, to)}")
 
 
+OsmRoadsOpt = Annotated[Path | None, typer.Option(
+    "--osm", help="Use the roads of this OpenStreetMap extract (.osm.pbf, .osm, .osm.bz2) instead of the "
+    "layer set's roads layer; towns and centres still come from the layer set.", show_default=False)]
+
+
+def _layers_for_analysis(path: Path | None, osm: Path | None) -> tuple[Path, LayerSet, float]:
+    """Read and validate the layer set; swap in OSM roads if asked. Returns the snap tolerance to use."""
+    from geoplan.layers import require_valid
+
+    src, layers = _load(path, required=("towns", "centres") if osm is not None else ("towns", "centres", "roads"))
+    if osm is None:
+        require_valid(layers)
+        return src, layers, 1.0
+    from geoplan.osm import read_osm
+
+    layers = layers.copy()
+    layers.layers["roads"] = read_osm(osm, progress=True)
+    layers.sources["roads"] = str(osm)
+    require_valid(layers)
+    return src, layers, 0.0  # OSM topology comes from shared node ids: never snap
+
+
 def _bands(text: str) -> list[float]:
     try:
         return [float(b) for b in text.split(",") if b.strip()]
@@ -185,16 +207,15 @@ def catchments_cmd(
     out: Annotated[Path, typer.Option("--out", help="Output GeoJSON file (RFC 7946).")] = Path("catchments.geojson"),
     bands: Annotated[str, typer.Option("--bands", help="Comma-separated travel-time bands, minutes.")] = "30,60,90,120",
     buffer_m: Annotated[float, typer.Option("--buffer-m", help="Corridor half-width around reached roads, m.")] = 2000.0,
+    osm: OsmRoadsOpt = None,
 ) -> None:
     """Write nested travel-time catchments of every growth centre as GeoJSON polygons."""
     from geoplan._io import write_geojson
     from geoplan.catchments import catchments
-    from geoplan.layers import require_valid
     from geoplan.network import build_network
 
-    _, layers = _load(path)
-    require_valid(layers)
-    net = build_network(layers.roads, progress=True)
+    _, layers, snap = _layers_for_analysis(path, osm)
+    net = build_network(layers.roads, snap_tolerance_m=snap, progress=True)
     result = catchments(net, layers.centres, bands=_bands(bands), towns=layers.towns, buffer_m=buffer_m, progress=True)
     write_geojson(result, out, id_column=None, name="catchments")
     typer.echo(f"wrote {len(result)} catchments ({result['centre'].nunique()} centres x "
@@ -212,13 +233,12 @@ def surface_cmd(
     study_area: Annotated[Path | None, typer.Option(
         "--study-area", help="Polygon file (e.g. a national boundary; its first layer); cells outside are nodata "
         "[default: convex hull of roads and places + 10 km].", show_default=False)] = None,
+    osm: OsmRoadsOpt = None,
 ) -> None:
     """Write a raster of travel time to the nearest growth centre as a GeoTIFF."""
-    from geoplan.layers import require_valid
     from geoplan.surface import DEFAULT_OFFROAD_KPH, surface
 
-    _, layers = _load(path)
-    require_valid(layers)
+    _, layers, _ = _layers_for_analysis(path, osm)
     area = None
     if study_area is not None:
         import warnings
@@ -298,6 +318,7 @@ def traveltime_cmd(
         "--cutoff", help="Minutes; pairs farther apart are written as unreachable.", show_default=False)] = None,
     max_snap_km: Annotated[float, typer.Option(
         "--max-snap-km", help="Places farther than this from every road are not attached (unreachable).")] = 25.0,
+    osm: OsmRoadsOpt = None,
 ) -> None:
     """Write the fastest road travel time of every origin x destination pair as a CSV table.
 
@@ -307,17 +328,15 @@ def traveltime_cmd(
     import pandas as pd
 
     from geoplan._io import write_csv
-    from geoplan.layers import require_valid
     from geoplan.network import attach_places, build_network
     from geoplan.traveltime import od_matrix
 
     for value, hint in ((origins, "--origins"), (destinations, "--destinations")):
         if value not in _PLACE_LAYERS:
             raise click.BadParameter(f"must be one of {', '.join(_PLACE_LAYERS)}", param_hint=hint)
-    src, layers = _load(path)
-    require_valid(layers)
+    src, layers, snap = _layers_for_analysis(path, osm)
     places = pd.concat([layers[name][["id", "geometry"]] for name in _PLACE_LAYERS], ignore_index=True)
-    net = build_network(layers.roads, progress=True)
+    net = build_network(layers.roads, snap_tolerance_m=snap, progress=True)
     net, report = attach_places(net, gpd.GeoDataFrame(places, crs=layers.towns.crs), max_snap_km=max_snap_km)
     lost = report.loc[~report["snapped"], "id"].tolist()
     if lost:

@@ -154,3 +154,53 @@ def test_network_build_from_osm_without_roads(tmp_path, capsys):
     assert code == 2
     assert "no_roads.osm" in err and "Traceback" not in err
     assert not (tmp_path / "n.gpkg").exists()
+
+
+def _monaco_places(folder: Path) -> Path:
+    """Two towns and one centre in Monaco (no roads layer: the roads come from OSM)."""
+    towns = gpd.GeoDataFrame(
+        {"id": ["fontvieille", "larvotto"], "name_en": ["Fontvieille", "Larvotto"], "population": [3600, 5400]},
+        geometry=gpd.points_from_xy([7.4165, 7.4350], [43.7290, 43.7450]), crs=4326)
+    centres = gpd.GeoDataFrame(
+        {"id": ["monaco_ville"], "name_en": ["Monaco-Ville"], "role": ["other"], "population": [975]},
+        geometry=gpd.points_from_xy([7.4230], [43.7310]), crs=4326)
+    folder.mkdir()
+    towns.to_file(folder / "towns.geojson")
+    centres.to_file(folder / "centres.geojson")
+    return folder
+
+
+def test_traveltime_and_catchments_on_osm_roads(tmp_path, capsys, real_data) -> None:
+    pbf = real_data / "osm" / "monaco.osm.pbf"
+    places = _monaco_places(tmp_path / "monaco")
+    csv = tmp_path / "od.csv"
+    code, out, err = run(["traveltime", places, "--osm", pbf, "--out", csv], capsys)
+    assert code == 0, err
+    table = pd.read_csv(csv)
+    assert list(table["origin"]) == ["fontvieille", "larvotto"]
+    assert table["reachable"].all()
+    # Both towns are within 3 km of the centre in a city: a few minutes, a few km by road.
+    assert (table["km"] > 0.3).all() and (table["km"] < 5).all()
+    assert (table["minutes"] < 15).all()
+    # Same figures through the API.
+    layers = geoplan.read_layers(places, required=("towns", "centres"))
+    net = build_network(geoplan.read_osm(pbf), snap_tolerance_m=0)
+    net, _ = attach_places(net, gpd.GeoDataFrame(pd.concat([layers.towns, layers.centres]), crs=4326))
+    od = od_matrix(net, ["fontvieille", "larvotto"], ["monaco_ville"])
+    np.testing.assert_allclose(table["minutes"], od.minutes[:, 0].round(3), atol=1e-3)
+
+    out_geo = tmp_path / "c.geojson"
+    code, _, err = run(["catchments", places, "--osm", pbf, "--bands", "5,10", "--out", out_geo], capsys)
+    assert code == 0, err
+    catch = gpd.read_file(out_geo)
+    assert list(catch["band"]) == [5, 10]
+    assert catch.geometry.iloc[1].covers(catch.geometry.iloc[0])
+
+
+def test_osm_option_needs_towns_and_centres(tmp_path, capsys, real_data) -> None:
+    empty = tmp_path / "nothing"
+    empty.mkdir()
+    code, _, err = run(["traveltime", empty, "--osm", real_data / "osm" / "monaco.osm.pbf", "--out",
+                        tmp_path / "x.csv"], capsys)
+    assert code == 2 and "towns" in err and "Traceback" not in err
+    assert not (tmp_path / "x.csv").exists()
