@@ -26,6 +26,7 @@ from geoplan.layers import (
     validate,
     write_layers,
 )
+
 # Everything past the layer model loads on first use (PEP 562), so that `geoplan --help` and
 # `geoplan layers check` do not pay for importing folium, matplotlib, osmnx and rasterio.
 _LAZY = {

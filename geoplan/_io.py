@@ -87,8 +87,7 @@ def rfc7946_geometries(geoms: gpd.GeoSeries, precision: int = GEOJSON_PRECISION)
     """Geometries in EPSG:4326, rounded, with counter-clockwise exterior rings (RFC 7946 3.1.6)."""
     if geoms.crs is None:
         raise ValueError("geometries have no CRS; cannot write RFC 7946 GeoJSON")
-    arr = geoms.to_crs(4326).values if not geoms.crs.equals("EPSG:4326") else geoms.values
-    data = np.asarray(arr, dtype=object)
+    data = (geoms.to_crs(4326) if not geoms.crs.equals("EPSG:4326") else geoms).to_numpy()
     rounded = shapely.transform(data, lambda xy: np.round(xy, precision))
     # Rounding can flip a degenerate ring; orient after rounding so the output is right.
     return shapely.orient_polygons(rounded, exterior_cw=False)

@@ -1,7 +1,7 @@
 """The ``geoplan`` command line: a thin shell over the public API.
 
 Exit codes: 0 success, 1 problems found (``layers check``), 2 bad input or usage (message on
-stderr, traceback only with ``--debug``).
+stderr, traceback only with ``--debug``), 130 aborted.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated
 
@@ -37,8 +38,6 @@ app = typer.Typer(
 layers_app = typer.Typer(help="Check, inspect and export layer sets.", no_args_is_help=True)
 app.add_typer(layers_app, name="layers")
 
-_STATE = {"debug": False}
-
 LayersArg = Annotated[
     Path | None,
     typer.Argument(help="Layer folder or GeoPackage (default: the embedded Kazakhstan layers).", show_default=False),
@@ -58,7 +57,9 @@ def _load(path: Path | None, required: tuple[str, ...] = ("towns", "centres", "r
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks for errors.")] = False,
 ) -> None:
-    _STATE["debug"] = debug
+    # Declared here for parsing and --help only: main() reads --debug from the arguments itself,
+    # because it must know before typer runs.
+    del debug
 
 
 def _format_report(src: Path, layers: LayerSet, problems: list[Problem]) -> str:
@@ -105,7 +106,8 @@ def layers_check(
 @layers_app.command("export")
 def layers_export(
     path: LayersArg = None,
-    to: Annotated[Path, typer.Option("--to", help="Output .gpkg file, or a folder for GeoJSON files.")] = Path("layers.gpkg"),
+    to: Annotated[Path, typer.Option(
+        "--to", help="Output .gpkg file, or a folder for GeoJSON files.")] = Path("layers.gpkg"),
     force: Annotated[bool, typer.Option("--force", help="Export even if the layer set has errors.")] = False,
 ) -> None:
     """Write a layer set as one GeoPackage (for QGIS) or a folder of RFC 7946 GeoJSON files."""
@@ -115,7 +117,8 @@ def layers_export(
     if errors and not force:
         for p in errors[:20]:
             _echo_err(str(p))
-        raise GeoplanError(f"{src}: {len(errors)} error(s); nothing written", fix="fix them, or pass --force to export anyway")
+        raise GeoplanError(f"{src}: {len(errors)} error(s); nothing written",
+                           fix="fix them, or pass --force to export anyway")
     out = write_layers(layers, to)
     typer.echo(f"wrote {', '.join(f'{n} ({len(g)})' for n, g in layers.layers.items())} to {out}")
 
@@ -206,7 +209,8 @@ def catchments_cmd(
     path: LayersArg = None,
     out: Annotated[Path, typer.Option("--out", help="Output GeoJSON file (RFC 7946).")] = Path("catchments.geojson"),
     bands: Annotated[str, typer.Option("--bands", help="Comma-separated travel-time bands, minutes.")] = "30,60,90,120",
-    buffer_m: Annotated[float, typer.Option("--buffer-m", help="Corridor half-width around reached roads, m.")] = 2000.0,
+    buffer_m: Annotated[float, typer.Option(
+        "--buffer-m", help="Corridor half-width around reached roads, m.")] = 2000.0,
     osm: OsmRoadsOpt = None,
 ) -> None:
     """Write nested travel-time catchments of every growth centre as GeoJSON polygons."""
@@ -249,7 +253,7 @@ def surface_cmd(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # "more than one layer": the first one is documented
                 area = gpd.read_file(study_area)
-        except Exception as exc:  # noqa: BLE001 - any GDAL failure means "unreadable file"
+        except Exception as exc:  # any GDAL failure means "unreadable file"
             raise GeoplanError(f"{study_area}: cannot read the study area: {exc}",
                                fix="pass a polygon layer GDAL can read (GeoPackage, GeoJSON, Shapefile)") from exc
     result = surface(layers, resolution_m=resolution,
@@ -352,6 +356,7 @@ def traveltime_cmd(
     typer.echo(f"wrote {len(table)} pairs ({len(od.origins)} {origins} x {len(od.destinations)} {destinations}, "
                f"{n_bad} unreachable) from {src} to {out}")
 
+
 scenario_app = typer.Typer(help="Check and show scenario files (every threshold, speed and network edit).",
                             no_args_is_help=True)
 app.add_typer(scenario_app, name="scenario")
@@ -402,21 +407,24 @@ _EXITS = tuple({click.exceptions.Exit, typer.Exit})
 _ABORTS = tuple({click.exceptions.Abort, typer.Abort})
 
 
-
 # --------------------------------------------------------------------------------------
 # the whole pipeline
 
 ScenarioOpt = Annotated[Path | None, typer.Option("--scenario", "-s", help="Scenario YAML (default: baseline).")]
-LayersOpt = Annotated[Path | None, typer.Option("--layers", help="Layer folder or GeoPackage (default: the scenario's, else embedded).")]
+LayersOpt = Annotated[Path | None, typer.Option(
+    "--layers", help="Layer folder or GeoPackage (default: the scenario's, else embedded).")]
 
 
 @app.command("run")
 def run_cmd(
     scenario: ScenarioOpt = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for GeoJSON, GeoPackage, CSV and GeoTIFF outputs.")] = Path("out"),
-    maps: Annotated[Path | None, typer.Option("--maps", help="Folder for the HTML and PNG maps (default: --out).")] = None,
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="Folder for GeoJSON, GeoPackage, CSV and GeoTIFF outputs.")] = Path("out"),
+    maps: Annotated[Path | None, typer.Option(
+        "--maps", help="Folder for the HTML and PNG maps (default: --out).")] = None,
     layers: LayersOpt = None,
-    surface: Annotated[bool, typer.Option("--surface/--no-surface", help="Compute the raster travel-time surface.")] = True,
+    surface: Annotated[bool, typer.Option(
+        "--surface/--no-surface", help="Compute the raster travel-time surface.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary table.")] = False,
 ) -> None:
     """Run the whole analysis: validate, network, travel times, catchments, categories, relocation, maps, exports."""
@@ -456,13 +464,13 @@ def compare_cmd(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the changes as CSV.")] = None,
     layers: LayersOpt = None,
 ) -> None:
-    """Towns whose category, nearest centre or travel time differ between two scenarios."""
+    """List the towns whose category, nearest centre, travel time or destination differ between two scenarios."""
     from geoplan._io import write_csv
     from geoplan.pipeline import compare
 
     changes = compare(a, b, layers=layers)
     if changes.empty:
-        typer.echo("no town changes category, nearest centre or travel time")
+        typer.echo("no town changes category, nearest centre, travel time or destination")
     else:
         with pd_display():
             typer.echo(changes.to_string(index=False))
@@ -472,8 +480,8 @@ def compare_cmd(
         typer.echo(f"wrote {out}")
 
 
-def pd_display():  # noqa: ANN201 - context manager
-    """Wide pandas output for terminal tables."""
+def pd_display() -> AbstractContextManager[None]:
+    """Widen pandas output for terminal tables (a context manager)."""
     import pandas as pd
 
     return pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 40)

@@ -140,6 +140,8 @@ class LayerSchema:
         Attribute columns, in the order they are written.
     id_field
         The column holding each feature's unique identifier.
+    description
+        What the layer holds; used in messages that ask for the layer.
     """
 
     name: str
@@ -161,12 +163,14 @@ class LayerSchema:
         return [f.name for f in self.fields]
 
 
-_ID = Field("id", "str", required=True, nullable=False, description="unique ASCII identifier, used as a key across layers")
+_ID = Field("id", "str", required=True, nullable=False,
+            description="unique ASCII identifier, used as a key across layers")
 _POP_YEAR = Field("population_year", "int", minimum=1897, maximum=2100, description="year (1 January) of `population`")
 
 
 def _census(year: int) -> Field:
-    return Field(f"population_{year}", "int", exclusive_minimum=True, minimum=0, description=f"{year} census, town proper")
+    return Field(f"population_{year}", "int", exclusive_minimum=True, minimum=0,
+                 description=f"{year} census, town proper")
 
 
 TOWNS = LayerSchema(
@@ -178,7 +182,8 @@ TOWNS = LayerSchema(
         Field("name_ru", "str", description="Russian name"),
         Field("name_kk", "str", description="Kazakh name (Cyrillic)"),
         Field("region", "str", description="oblast (boundaries since June 2022)"),
-        Field("population", "int", required=True, nullable=False, minimum=0, exclusive_minimum=True, description="latest population figure"),
+        Field("population", "int", required=True, nullable=False, minimum=0, exclusive_minimum=True,
+              description="latest population figure"),
         _POP_YEAR,
         _census(1999),
         _census(2009),
@@ -206,7 +211,8 @@ CENTRES = LayerSchema(
         Field("name_kk", "str", description="Kazakh name (Cyrillic)"),
         Field("region", "str", description="oblast or city of republican significance"),
         Field("role", "str", required=True, nullable=False, allowed=CENTRE_ROLES, description="administrative role"),
-        Field("population", "int", required=True, nullable=False, minimum=0, exclusive_minimum=True, description="population"),
+        Field("population", "int", required=True, nullable=False, minimum=0, exclusive_minimum=True,
+              description="population"),
         _POP_YEAR,
         Field("sources", "str", description="pages the figures came from (space-separated)"),
     ),
@@ -218,16 +224,20 @@ ROADS = LayerSchema(
     "LineString",
     (
         _ID,
-        Field("road_class", "str", required=True, nullable=False, allowed=ROAD_CLASSES, description="OSM-style class; sets the default speed"),
+        Field("road_class", "str", required=True, nullable=False, allowed=ROAD_CLASSES,
+              description="OSM-style class; sets the default speed"),
         Field("road_ref", "str", description="road number(s)"),
         Field("name", "str", description="road name"),
         Field("from_node", "str", description="id of the place at the start of the segment"),
         Field("to_node", "str", description="id of the place at the end of the segment"),
         Field("lanes", "int", minimum=1, maximum=12, description="number of lanes, empty if unknown"),
-        Field("length_km", "float", minimum=0, exclusive_minimum=True, description="road length; empty = length of the line"),
-        Field("length_source", "str", allowed=LENGTH_SOURCES, description="whether length_km is published or estimated"),
+        Field("length_km", "float", minimum=0, exclusive_minimum=True,
+              description="road length; empty = length of the line"),
+        Field("length_source", "str", allowed=LENGTH_SOURCES,
+              description="whether length_km is published or estimated"),
         Field("surface", "str", allowed=SURFACES, description="surface, empty if unknown"),
-        Field("speed_kph", "float", minimum=0, exclusive_minimum=True, maximum=200, description="speed override; empty = class default"),
+        Field("speed_kph", "float", minimum=0, exclusive_minimum=True, maximum=200,
+              description="speed override; empty = class default"),
         Field("oneway", "int", minimum=0, maximum=1, description="1 = traversable only from start to end"),
         Field("note", "str", description="how the length was obtained"),
     ),
@@ -366,9 +376,19 @@ class LayerSet:
 
 
 def embedded_layers_path(name: str = "kazakhstan") -> Path:
-    """Folder of an embedded layer set shipped with geoplan (default: Kazakhstan).
+    """Return the folder of an embedded layer set shipped with geoplan.
 
     Looks in the source tree's ``layers/`` first, then in the copy packaged into the wheel.
+
+    Parameters
+    ----------
+    name
+        The layer set's folder name; ``"kazakhstan"`` is the one geoplan ships.
+
+    Raises
+    ------
+    LayerReadError
+        When no such layer set is installed.
     """
     here = Path(__file__).resolve().parent
     for candidate in (here.parent / "layers" / name, here / "_layers" / name):
@@ -390,7 +410,7 @@ def _find_layer_file(folder: Path, name: str) -> Path | None:
 
 
 def _gdal_reason(exc: BaseException) -> str:
-    """The first line of a GDAL/pyogrio error, without advice meant for GDAL's own tools."""
+    """Return the first line of a GDAL/pyogrio error, without advice meant for GDAL's own tools."""
     text = str(exc).strip()
     if not text:
         return type(exc).__name__
@@ -405,7 +425,7 @@ def _is_wgs84_lonlat(crs: CRS) -> bool:
 
 
 def _shapefile_name(name: str, used: set[str]) -> str:
-    """The column name GDAL's Shapefile driver writes for ``name`` (10 characters, unique)."""
+    """Return the column name GDAL's Shapefile driver writes for ``name`` (10 characters, unique)."""
     out = name[:10]
     n = 1
     while out.lower() in used and n < 100:
@@ -489,7 +509,7 @@ def _read_one(path: Path, layer: str | None, label: str, name: str, source: str
             f"{label}: text is not in the file's declared encoding {exc.encoding.upper()} (byte 0x{bad}); {why}",
             fix=fix,
         ) from exc
-    except Exception as exc:  # noqa: BLE001 - any GDAL failure means "unreadable file"
+    except Exception as exc:  # any GDAL failure means "unreadable file"
         raise LayerReadError(
             f"{label}: cannot read layer: {_gdal_reason(exc)}",
             fix="open the file in QGIS to see whether it is complete; re-export it as GeoPackage or GeoJSON (UTF-8)",
@@ -537,7 +557,7 @@ def _read_one(path: Path, layer: str | None, label: str, name: str, source: str
                 "Features As with CRS EPSG:4326 and RFC7946=YES)", source))
         try:
             gdf = gdf.to_crs(4326)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # any pyproj failure means "unusable CRS"
             raise LayerReadError(
                 f"{label}: cannot reproject from {native.to_string()} to EPSG:4326: {exc}",
                 fix="save the layer in EPSG:4326 (WGS 84)",
@@ -590,7 +610,8 @@ def read_layers(path: str | os.PathLike[str], *, required: tuple[str, ...] = ("t
         raise LayerReadError(f"{root}: not a usable path ({getattr(exc, 'strerror', None) or exc})",
                              fix="pass the folder or GeoPackage that holds the layers") from None
     if not exists:
-        raise LayerReadError(f"{root}: no such file or folder", fix="pass the folder or GeoPackage that holds the layers")
+        raise LayerReadError(f"{root}: no such file or folder",
+                             fix="pass the folder or GeoPackage that holds the layers")
     layers: dict[str, gpd.GeoDataFrame] = {}
     sources: dict[str, str] = {}
     native: dict[str, CRS | None] = {}
@@ -614,7 +635,7 @@ def read_layers(path: str | os.PathLike[str], *, required: tuple[str, ...] = ("t
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # GDAL's notes on odd GeoPackage headers; errors still raise
                 available = [str(n) for n, _ in pyogrio.list_layers(root)]
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # any GDAL failure means "not a vector dataset"
             raise LayerReadError(
                 f"{root}: not a readable vector dataset ({_gdal_reason(exc)})",
                 fix="pass a GeoPackage or a folder of GeoJSON/Shapefile/FlatGeobuf files",
@@ -640,7 +661,8 @@ def read_layers(path: str | os.PathLike[str], *, required: tuple[str, ...] = ("t
         except (OSError, ValueError) as exc:
             raise LayerReadError(f"{meta_path}: not valid JSON ({exc})", fix="fix or delete the file") from exc
         if "extent" in meta and not (isinstance(meta["extent"], list) and len(meta["extent"]) == 4):
-            raise LayerReadError(f"{meta_path}: 'extent' must be [lon_min, lat_min, lon_max, lat_max]", fix="correct 'extent'")
+            raise LayerReadError(f"{meta_path}: 'extent' must be [lon_min, lat_min, lon_max, lat_max]",
+                                 fix="correct 'extent'")
     return LayerSet(layers, sources, meta, native, read_problems)
 
 
@@ -649,7 +671,7 @@ def read_layers(path: str | os.PathLike[str], *, required: tuple[str, ...] = ("t
 
 
 def metric_crs(bounds: tuple[float, float, float, float] | np.ndarray) -> CRS:
-    """A metric CRS for distances within lon/lat ``bounds``.
+    """Return a metric CRS for distances within lon/lat ``bounds``.
 
     UTM for areas narrower than 6 degrees; otherwise an Albers equal-area conic with
     standard parallels at 1/6 and 5/6 of the latitude span (scale error under 1 % across a
@@ -667,7 +689,8 @@ def metric_crs(bounds: tuple[float, float, float, float] | np.ndarray) -> CRS:
         return CRS.from_epsg((32600 if lat0 >= 0 else 32700) + min(max(zone, 1), 60))
     span = max(maxy - miny, 1.0)
     lat1, lat2 = miny + span / 6, maxy - span / 6
-    return CRS.from_proj4(f"+proj=aea +lat_1={lat1:.4f} +lat_2={lat2:.4f} +lat_0={lat0:.4f} +lon_0={lon0:.4f} +datum=WGS84 +units=m +no_defs")
+    return CRS.from_proj4(f"+proj=aea +lat_1={lat1:.4f} +lat_2={lat2:.4f} +lat_0={lat0:.4f} +lon_0={lon0:.4f} "
+                          "+datum=WGS84 +units=m +no_defs")
 
 
 def _feature_ids(gdf: gpd.GeoDataFrame, id_field: str) -> np.ndarray:
@@ -747,7 +770,8 @@ def _check_fields(c: _Collector, name: str, gdf: gpd.GeoDataFrame, schema: Layer
         if f.name not in gdf.columns:
             if f.required:
                 c.add("error", name, None, "missing_column", f"required column '{f.name}' is missing ({f.description})",
-                      f"add a {f.kind} column '{f.name}' to the layer (QGIS: Layer Properties ▸ Fields)")
+                      f"add {'an' if f.kind == 'int' else 'a'} {f.kind} column '{f.name}' to the layer "
+                      "(QGIS: Layer Properties ▸ Fields)")
             continue
         col = gdf[f.name]
         empty = col.isna().to_numpy().copy()
@@ -766,7 +790,8 @@ def _check_fields(c: _Collector, name: str, gdf: gpd.GeoDataFrame, schema: Layer
             if f.kind == "int":
                 frac = ok & (np.abs(parsed.to_numpy() - np.round(parsed.to_numpy())) > 1e-9)
                 for fid, v in zip(ids[frac], parsed[frac], strict=True):
-                    c.add("error", name, fid, "wrong_type", f"'{f.name}' must be a whole number, got {v}", f"round '{f.name}'")
+                    c.add("error", name, fid, "wrong_type", f"'{f.name}' must be a whole number, got {v}",
+                          f"round '{f.name}'")
             vals = parsed.to_numpy()
             if f.minimum is not None:
                 low = ok & ((vals <= f.minimum) if f.exclusive_minimum else (vals < f.minimum))
@@ -819,7 +844,8 @@ def _check_geometry(c: _Collector, name: str, gdf: gpd.GeoDataFrame, schema: Lay
                 "GeometryCollection"][int(t)]
         fix = ("split it into single parts (QGIS: Vector ▸ Geometry Tools ▸ Multipart to Singleparts)"
                if kind.startswith("Multi") else f"redraw it as a {schema.geometry_type}")
-        c.add("error", name, fid, "wrong_geometry_type", f"geometry is a {kind}; this layer holds {schema.geometry_type}s", fix)
+        c.add("error", name, fid, "wrong_geometry_type",
+              f"geometry is a {kind}; this layer holds {schema.geometry_type}s", fix)
     usable = present & ~wrong
     invalid = usable & ~shapely.is_valid(geoms)
     for fid, reason in zip(ids[invalid], shapely.is_valid_reason(geoms[invalid]), strict=True):
@@ -930,8 +956,8 @@ def _check_roads(c: _Collector, roads: gpd.GeoDataFrame, ids: np.ndarray, usable
         dist = shapely.distance(points[p_idx], lines[l_idx])
         # Only the nearest other road per end (ties: the smallest id), not every road of a junction.
         order = np.lexsort((rid[l_idx].astype(str), np.round(dist, 3), p_idx))
-        first = order[np.r_[True, p_idx[order][1:] != p_idx[order][:-1]]] if order.size else order
-        for p_i, line_i, d in zip(p_idx[first], l_idx[first], dist[first], strict=True):
+        nearest = order[np.r_[True, p_idx[order][1:] != p_idx[order][:-1]]] if order.size else order
+        for p_i, line_i, d in zip(p_idx[nearest], l_idx[nearest], dist[nearest], strict=True):
             own = dangling[p_i]
             if d <= 0.01:
                 # Ends exactly on another line's interior: a T-junction without a node.
@@ -943,7 +969,8 @@ def _check_roads(c: _Collector, roads: gpd.GeoDataFrame, ids: np.ndarray, usable
             c.add("warning", "roads", rid[own], "dangling_end", msg, fix)
 
 
-def _check_access(c: _Collector, layers: LayerSet, crs: CRS, usable: dict[str, np.ndarray], cfg: ValidationConfig) -> None:
+def _check_access(c: _Collector, layers: LayerSet, crs: CRS, usable: dict[str, np.ndarray],
+                  cfg: ValidationConfig) -> None:
     roads = layers.layers.get("roads")
     if roads is None or not usable["roads"].any():
         return
@@ -958,7 +985,8 @@ def _check_access(c: _Collector, layers: LayerSet, crs: CRS, usable: dict[str, n
         _, dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
         far = dist > cfg.max_access_km * 1000
         for fid, d in zip(ids[far], dist[far], strict=True):
-            c.add("warning", name, fid, "far_from_road", f"nearest road is {d / 1000:.1f} km away (limit {cfg.max_access_km:g} km)",
+            c.add("warning", name, fid, "far_from_road",
+                  f"nearest road is {d / 1000:.1f} km away (limit {cfg.max_access_km:g} km)",
                   "add the road that serves this place, or check its coordinates")
 
 
@@ -1050,7 +1078,20 @@ def validate(layers: LayerSet, *, config: ValidationConfig | None = None) -> lis
 
 
 def require_valid(layers: LayerSet, *, config: ValidationConfig | None = None) -> list[Problem]:
-    """Validate and raise :class:`LayerValidationError` if there is any error; return the warnings."""
+    """Validate and raise :class:`LayerValidationError` if there is any error; return the warnings.
+
+    Parameters
+    ----------
+    layers
+        The layer set from :func:`read_layers`.
+    config
+        Thresholds; defaults to :class:`ValidationConfig`.
+
+    Raises
+    ------
+    LayerValidationError
+        Listing the first 20 errors; ``problems`` holds every problem found.
+    """
     problems = validate(layers, config=config)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
@@ -1133,11 +1174,24 @@ GPKG_TIMESTAMP = "2000-01-01T00:00:00.000Z"
 def write_layers(layers: LayerSet, path: str | os.PathLike[str]) -> Path:
     """Write a layer set as one GeoPackage (``*.gpkg``) or a folder of RFC 7946 GeoJSON files.
 
-    The GeoPackage is written to a temporary file and renamed into place, so an existing file
-    is replaced only by a complete one, and the same layers give byte-identical files. The
-    layer set's metadata is written beside it (``layerset.json`` in a folder,
-    ``<stem>.layerset.json`` beside a GeoPackage); a stale metadata file from an earlier export
-    is removed when the layer set has none.
+    Every file is written to a temporary file and renamed into place, so an existing file is
+    replaced only by a complete one, and the same layers give byte-identical files. The layer
+    set's metadata is written beside it (``layerset.json`` in a folder, ``<stem>.layerset.json``
+    beside a GeoPackage); a stale ``<stem>.layerset.json`` from an earlier export is removed
+    when the layer set has none (a folder's ``layerset.json`` is left as it is).
+
+    Parameters
+    ----------
+    layers
+        The layer set to write.
+    path
+        A ``.gpkg`` file (one layer per layer of the set), or a folder that receives
+        ``<layer>.geojson`` files.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
 
     Raises
     ------

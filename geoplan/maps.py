@@ -530,7 +530,8 @@ def agglomeration_map(
     title
         Page title.
     simplify_m
-        Tolerance in metres for simplifying catchments and roads (keeps the file small).
+        Tolerance in metres for simplifying catchments, and half of it for roads (keeps the file
+        small).
     surface_max_minutes
         Minutes at the dark end of the surface's colour ramp; longer times get its darkest
         colour. Default: the 95th percentile of the surface, rounded up to half an hour.
@@ -780,6 +781,16 @@ def render_map(m: folium.Map) -> str:
 
     folium names every element with a random 128-bit hex id; they are replaced, in order of
     first appearance, by sequential numbers so that two runs give the same bytes.
+
+    Parameters
+    ----------
+    m
+        A map from :func:`agglomeration_map` or :func:`relocation_map` (any folium map works).
+
+    Returns
+    -------
+    str
+        The HTML text.
     """
     # Render a copy: folium adds elements with fresh random ids on every render, so rendering
     # the same Map object twice would otherwise repeat them.
@@ -800,7 +811,20 @@ def render_map(m: folium.Map) -> str:
 
 
 def save_map(m: folium.Map, path: _PathLike) -> Path:
-    """Write ``m`` as a standalone HTML file, atomically and deterministically (see :func:`render_map`)."""
+    """Write ``m`` as a standalone HTML file, atomically and deterministically (see :func:`render_map`).
+
+    Parameters
+    ----------
+    m
+        The map.
+    path
+        Output ``.html`` file.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     return write_text_atomic(path, render_map(m))
 
 
@@ -889,7 +913,7 @@ def category_png(
     if len(c):
         pop = (pd.to_numeric(c["population"], errors="coerce").fillna(0).to_numpy(dtype=float)
                if "population" in c else np.zeros(len(c)))
-        sizes = 20 + 480 * pop / max(pop.max(), 1.0)  # marker area (pt²) proportional to population
+        sizes = 20 + 480 * pop / max(pop.max(), 1.0)  # marker area (pt²): 20 plus a share proportional to population
         ax.scatter(c.geometry.x, c.geometry.y, s=sizes, facecolors="white", edgecolors=CENTRE_COLOUR,
                    linewidths=1.2, alpha=0.9, zorder=2)
     halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]

@@ -1,12 +1,13 @@
 """Road networks: from a roads layer to a routable graph.
 
 :func:`build_network` turns a roads layer (hand-made, or from :mod:`geoplan.osm`) into a
-:class:`RoadNetwork`: nodes at segment ends and at vertices shared by several roads (ends within
-a snapping tolerance, in metres in a metric CRS, are merged), directed edges with length, speed
-and travel time. The network is held as flat arrays (pandana's lesson: no Python object per
-node), turns into a CSR matrix for :mod:`scipy.sparse.csgraph`, and into an osmnx-compatible
-``networkx.MultiDiGraph`` for interoperability. :func:`attach_places` connects towns and centres
-by projecting them onto the nearest edge (not the nearest node) with an access leg.
+:class:`RoadNetwork`: nodes at segment ends and at vertices shared by several roads (a dangling
+end within a snapping tolerance of another node, in metres in a metric CRS, is merged into it),
+directed edges with length, speed and travel time. The network is held as flat arrays
+(pandana's lesson: no Python object per node), turns into a CSR matrix for
+:mod:`scipy.sparse.csgraph`, and into an osmnx-compatible ``networkx.MultiDiGraph`` for
+interoperability. :func:`attach_places` connects towns and centres by projecting them onto the
+nearest edge (not the nearest node) with an access leg.
 
 Default speeds (:data:`DEFAULT_SPEEDS_KPH`) are average travel speeds for Kazakhstan, not speed
 limits. The Rules of the Road allow 90 km/h outside settlements (110 on motorways, up to 140 on
@@ -149,7 +150,7 @@ class RoadNetwork:
         return np.array([lookup[k] for k in keys], dtype=np.int64)
 
     def csr(self, weight: Weight = "minutes") -> csr_matrix:
-        """The network as a sparse adjacency matrix for :mod:`scipy.sparse.csgraph`.
+        """Return the network as a sparse adjacency matrix for :mod:`scipy.sparse.csgraph`.
 
         Parallel edges are reduced to the one with the smallest weight. Also available after
         the call: :meth:`csr_edge`, the edge index behind each stored entry.
@@ -227,7 +228,7 @@ class RoadNetwork:
         )
 
     def to_networkx(self) -> nx.MultiDiGraph:
-        """The network as an osmnx-compatible ``MultiDiGraph``.
+        """Return the network as an osmnx-compatible ``MultiDiGraph``.
 
         Nodes are the integers ``0..n_nodes-1`` and carry ``x``/``y`` (lon/lat), ``label``
         (the node id) and ``street_count``; edges carry ``length`` (m), ``speed_kph``,
@@ -485,7 +486,8 @@ def _speeds(roads: gpd.GeoDataFrame, speeds: Mapping[str, float] | None) -> np.n
         more = f" and {int(bad.sum()) - 10} more" if bad.sum() > 10 else ""
         raise NetworkError(
             f"roads with a class that has no speed: {listed}{more}",
-            fix=f"set road_class to one of {', '.join(ROAD_CLASSES)}, or give speed_kph on the road or a speed for the class",
+            fix=f"set road_class to one of {', '.join(ROAD_CLASSES)}, or give speed_kph on the road or a speed "
+                "for the class",
         )
     kph = np.array([table.get(c, np.nan) if isinstance(c, str) else np.nan for c in classes], dtype=float)
     if "lanes" in roads.columns:
@@ -513,7 +515,8 @@ def road_speeds(roads: gpd.GeoDataFrame, *, speeds: Mapping[str, float] | None =
         Naming the roads whose class has no speed, or a class given a non-positive speed.
     """
     if "road_class" not in roads.columns:
-        raise NetworkError("the roads layer has no 'road_class' column", fix="add 'road_class' (see `geoplan layers check`)")
+        raise NetworkError("the roads layer has no 'road_class' column",
+                           fix="add 'road_class' (see `geoplan layers check`)")
     return _speeds(roads.reset_index(drop=True), speeds)
 
 
@@ -596,7 +599,8 @@ def build_network(
         raise NetworkError("the roads layer has no CRS", fix="assign the CRS of its coordinates (e.g. EPSG:4326)")
     for col in ("id", "road_class"):
         if col not in roads.columns:
-            raise NetworkError(f"the roads layer has no '{col}' column", fix=f"add '{col}' (see `geoplan layers check`)")
+            raise NetworkError(f"the roads layer has no '{col}' column",
+                               fix=f"add '{col}' (see `geoplan layers check`)")
     roads = roads.reset_index(drop=True)
     road_ids = roads["id"].astype(str).to_numpy(dtype=object)
     missing_class = (roads["road_class"].isna() | (roads["road_class"].astype(str).str.strip() == "")).to_numpy()
@@ -741,7 +745,7 @@ def build_network(
 
 
 def _listed(ids: np.ndarray, limit: int = 10) -> str:
-    """``a, b, c and 4 more``: ids for an error message."""
+    """List ids for an error message: ``a, b, c and 4 more``."""
     shown = ", ".join(map(str, ids[:limit]))
     return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
 
@@ -840,7 +844,8 @@ def attach_places(
         raise NetworkError(f"places have no '{id_column}' column", fix=f"add an '{id_column}' column with unique ids")
     no_id = places[id_column].isna() | (places[id_column].astype(str).str.strip() == "")
     if no_id.any():
-        raise NetworkError(f"{int(no_id.sum())} place(s) without an id (rows {_listed(np.flatnonzero(no_id.to_numpy()))})",
+        rows = _listed(np.flatnonzero(no_id.to_numpy()))
+        raise NetworkError(f"{int(no_id.sum())} place(s) without an id (rows {rows})",
                            fix=f"fill in '{id_column}' for every place")
     places = places.drop_duplicates(subset=id_column, keep="first").reset_index(drop=True)
     ids_all = places[id_column].astype(str).to_numpy(dtype=object)
@@ -1097,14 +1102,14 @@ def _twin_edges(net: RoadNetwork, edges: np.ndarray) -> np.ndarray:
 def _describe_existing(net: RoadNetwork, report: pd.DataFrame, rows: np.ndarray) -> None:
     """Fill the report rows of places attached by an earlier call from their access legs."""
     for r in rows.tolist():
-        pid = report.at[r, "id"]
+        pid = report.loc[r, "id"]
         legs = np.flatnonzero(net.edge_road == f"access:{pid}")
         leg = legs[0]
-        report.at[r, "snap_km"] = float(net.edge_km[leg])
-        report.at[r, "access_minutes"] = float(net.edge_minutes[leg])
+        report.loc[r, "snap_km"] = float(net.edge_km[leg])
+        report.loc[r, "access_minutes"] = float(net.edge_minutes[leg])
         far = net.edge_v[leg] if net.node_id[net.edge_u[leg]] == pid else net.edge_u[leg]
         roads_at = net.edge_road[(net.edge_u == far) & (net.edge_class != "access")]
-        report.at[r, "road"] = str(roads_at[0]) if len(roads_at) else None
+        report.loc[r, "road"] = str(roads_at[0]) if len(roads_at) else None
 
 
 # --------------------------------------------------------------------------------------

@@ -21,7 +21,9 @@ Examples
 
 from __future__ import annotations
 
+import bz2
 import contextlib
+import gzip
 import math
 import os
 import re
@@ -221,17 +223,82 @@ def _road_classes(road_classes: Iterable[str] | None, main_roads: bool) -> tuple
     return classes
 
 
-def _no_roads(source: str, classes: tuple[str, ...], found: Counter[str], n_ways: int) -> LayerReadError:
+def _no_roads(source: str, classes: tuple[str, ...], found: Counter[str], n_ways: int | None) -> LayerReadError:
+    """Explain a source without roads of ``classes``: what it holds instead, and what to change.
+
+    ``found`` counts the source's highway values and ``n_ways`` its ways; ``n_ways`` is ``None``
+    when unknown (an Overpass answer holds only the classes asked for).
+    """
     if n_ways == 0:
         return LayerReadError(f"{source}: contains no OSM ways",
                               fix="pass an extract that includes ways (not only nodes)")
     if found:
-        seen = ", ".join(f"{k} ({v})" for k, v in found.most_common(8))
-        detail = f"its highway ways are {seen}"
+        detail = "; its highway ways are " + ", ".join(f"{k} ({v})" for k, v in found.most_common(8))
+    elif n_ways is not None:
+        detail = f"; none of its {n_ways} ways has a highway tag"
     else:
-        detail = f"none of its {n_ways} ways has a highway tag"
-    return LayerReadError(f"{source}: no highway ways with classes {', '.join(classes)}; {detail}",
-                          fix="pass a larger extract or other --road-classes")
+        detail = ""
+    # Name only options that can help: every command reading OSM has --main-roads, only
+    # `geoplan osm convert` and `geoplan osm download` have --road-classes.
+    if set(classes) == set(ROAD_CLASSES):
+        fix = ("pass an extract that covers roads (highway values that are not roads, such as footway, cycleway "
+               "and path, are never kept)")
+    elif classes == MAIN_ROAD_CLASSES:
+        fix = "pass a larger extract, or leave out --main-roads (main_roads=True) to keep every road class"
+    else:
+        fix = "pass a larger extract, or keep other road classes (--road-classes; road_classes= in Python)"
+    return LayerReadError(f"{source}: no highway ways with classes {', '.join(classes)}{detail}", fix=fix)
+
+
+def _open_bytes(path: Path) -> Any:
+    """Open an OSM file for reading bytes, decompressing ``.bz2`` and ``.gz`` files."""
+    name = path.name.lower()
+    if name.endswith(".bz2"):
+        return bz2.open(path, "rb")
+    if name.endswith(".gz"):
+        return gzip.open(path, "rb")
+    return path.open("rb")
+
+
+def _not_osm(path: Path, what: str) -> LayerReadError | None:
+    """Say what a file holds when it is markup other than the OSM data expected, else ``None``.
+
+    Catches the common case of a web server's answer (often an HTML error page) saved in place
+    of an extract. Reads at most the first 64 KiB, so it is cheap enough for an error path.
+    """
+    try:
+        with _open_bytes(path) as f:
+            head = f.read(1 << 16)
+    except (OSError, EOFError, ValueError):
+        return None
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+    # The first element, after an XML declaration, a DOCTYPE or simple comments.
+    match = re.match(r"(?:<[?!][^>]*>\s*)*<([A-Za-z][\w:.-]*)", text)
+    if match is None or (match.group(1) == "osm" and what == "OSM XML"):
+        return None
+    root = match.group(1)
+    if root.lower() == "html":
+        found = "an HTML page, not OSM data (a web server's answer, often an error message, saved as the extract)"
+        fix = "download the extract again and check that the download succeeded"
+    elif root == "osm":
+        found = "OSM XML, not PBF"
+        fix = "name the file .osm (geoplan reads OSM XML too), or convert it: osmium cat FILE -o FILE.osm.pbf"
+    else:
+        found = f"XML with the root element <{root}>, not OSM data"
+        fix = "pass an OpenStreetMap extract: .osm.pbf, or OSM XML (.osm, .osm.bz2, .osm.gz)"
+    return LayerReadError(f"{path}: cannot read {what}: the file is {found}", fix=fix)
+
+
+def _count_xml_ways(path: Path) -> int:
+    """Count the ``<way>`` elements of an OSM XML file (a text scan, only to explain an empty result)."""
+    pattern = re.compile(rb"<way[\s/>]")
+    n, tail = 0, b""
+    with _open_bytes(path) as f:
+        while chunk := f.read(1 << 20):
+            buf = tail + chunk
+            n += len(pattern.findall(buf))
+            tail = buf[-4:]  # shorter than a match: a match ending in the next chunk is counted once
+    return n
 
 
 def _finish(osm_id: np.ndarray, u: np.ndarray, v: np.ndarray, lines: np.ndarray,
@@ -346,6 +413,8 @@ def _read_pbf(path: Path, classes: tuple[str, ...], progress: bool) -> gpd.GeoDa
             flat.extend(chain.from_iterable(nodes))
             bar.update()
     except Exception as exc:  # any libosmium failure means "unreadable file"
+        if (wrong := _not_osm(path, "OSM PBF")) is not None:
+            raise wrong from exc
         raise LayerReadError(f"{path}: cannot read OSM PBF: {_reason(exc)}",
                              fix="check that the file is a complete .osm.pbf extract (download it again)") from exc
     finally:
@@ -362,6 +431,10 @@ def _read_pbf(path: Path, classes: tuple[str, ...], progress: bool) -> gpd.GeoDa
     way_of = np.repeat(np.arange(len(way_ids)), lengths)
     seg_way, u, v, lines = _split_ways(ref, xy, valid, way_of)
     if len(lines) == 0:
+        if valid.all():
+            raise LayerReadError(f"{path}: none of its {len(ways)} highway way(s) of the kept classes runs between "
+                                 "two different nodes (zero-length ways)",
+                                 fix="the file is damaged or was edited by hand: download or extract it again")
         raise LayerReadError(f"{path}: the kept highway ways have no node locations in the file",
                              fix="extract the area again with complete ways (osmium extract --strategy complete_ways)")
     return _finish(np.asarray(way_ids, dtype=np.int64)[seg_way], u, v, lines, ways)
@@ -563,18 +636,26 @@ def _read_xml(path: Path, classes: tuple[str, ...], progress: bool) -> gpd.GeoDa
         try:
             G = ox.graph_from_xml(path, simplify=False, retain_all=True, bidirectional=False)
         except Exception as exc:
-            if "No data elements" in str(exc):
-                raise _no_roads(str(path), classes, Counter(), 0) from exc
             if "missing nodes" in str(exc):
                 raise LayerReadError(f"{path}: ways reference nodes that are not in the file (a clipped extract)",
                                      fix="convert it to PBF (`osmium cat FILE -o FILE.osm.pbf`): geoplan reads PBF "
                                      "extracts with missing nodes, cutting the ways there; or extract again with "
                                      "complete ways (osmium extract --strategy complete_ways)") from exc
+            if (wrong := _not_osm(path, "OSM XML")) is not None:
+                raise wrong from exc
+            if "No data elements" in str(exc):
+                raise _no_roads(str(path), classes, Counter(), 0) from exc
             raise LayerReadError(f"{path}: cannot read OSM XML: {_reason(exc)}",
                                  fix="check that the file is complete OSM XML (.osm, .osm.bz2 or .osm.gz); "
                                  "download it again") from exc
         bar.update()
         if G.number_of_edges() == 0:
+            # osmnx drops ways without two different nodes in a row; say so rather than "no ways".
+            n_ways = _count_xml_ways(path)
+            if n_ways:
+                raise LayerReadError(f"{path}: none of its {n_ways} OSM way(s) runs between two different nodes "
+                                     "(zero-length ways)",
+                                     fix="the file is damaged or was edited by hand: download or extract it again")
             raise _no_roads(str(path), classes, Counter(), 0)
         return _roads_from_graph(G, classes, str(path), bar)
 
@@ -737,7 +818,7 @@ def download_osm(
         except Exception as exc:
             text = _reason(exc)
             if "No data elements" in text or "Found no graph nodes" in text:
-                raise _no_roads(f"Overpass ({where})", classes, Counter(), 1) from exc
+                raise _no_roads(f"Overpass ({where})", classes, Counter(), None) from exc
             if "Nominatim" in text or "geocode" in text:
                 raise LayerReadError(f"cannot find {where}: {text}",
                                      fix="spell the place as Nominatim knows it (e.g. 'Temirtau, Kazakhstan') "
@@ -747,7 +828,7 @@ def download_osm(
                                  "or download an .osm.pbf extract and use `geoplan osm convert`") from exc
         bar.update()
         if G.number_of_edges() == 0:
-            raise _no_roads(f"Overpass ({where})", classes, Counter(), 1)
+            raise _no_roads(f"Overpass ({where})", classes, Counter(), None)
         return _roads_from_graph(G, classes, f"Overpass ({where})", bar)
 
 

@@ -193,7 +193,10 @@ def run(
     stage = _Stages(n, progress, source=None if sc.source == Scenario.baseline().source else sc.source)
 
     def _load() -> tuple[LayerSet, list[Problem]]:
-        base = layers if isinstance(layers, LayerSet) else read_layers(layers if layers is not None else sc.layers_path())
+        if isinstance(layers, LayerSet):
+            base = layers
+        else:
+            base = read_layers(layers if layers is not None else sc.layers_path())
         # Validate what the user edited before the scenario touches it, then the edited set.
         found = require_valid(base)
         if not sc.edits:
@@ -322,7 +325,20 @@ def _write(result: RunResult, out_dir: str | os.PathLike[str] | None, maps_dir: 
 
 
 def summary_table(result: RunResult) -> pd.DataFrame:
-    """One row per town: the figures a planner reads first."""
+    """Tabulate the figures a planner reads first, one row per town.
+
+    Parameters
+    ----------
+    result
+        A run from :func:`run`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``id``, ``town``, ``population``, ``category``, ``nearest centre``, ``min``, ``km``
+        (whole numbers) and ``destination``, as far as the towns result has them; sorted by
+        category and id.
+    """
     t = result.towns
     cols = {
         "id": "id",
@@ -349,9 +365,22 @@ def compare(
     layers: LayerSet | str | os.PathLike[str] | None = None,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Run two scenarios and return the towns whose category, nearest centre or time changed.
+    """Run two scenarios and return the towns whose category, nearest centre, time or destination changed.
 
-    See :func:`geoplan.classify.compare_results` for the columns.
+    Parameters
+    ----------
+    a, b
+        The scenarios: :class:`~geoplan.scenario.Scenario` objects or YAML files.
+    layers
+        A layer set or its path for both runs; default: each scenario's ``layers`` key, else the
+        embedded Kazakhstan layers.
+    progress
+        Report each stage on stderr.
+
+    Returns
+    -------
+    pandas.DataFrame
+        See :func:`geoplan.classify.compare_results`; the columns carry the scenarios' names.
     """
     sa, sb = _scenario(a), _scenario(b)
     ra = run(sa, layers=layers, with_surface=False, progress=progress)

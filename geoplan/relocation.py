@@ -376,6 +376,10 @@ def relocate(
         from (routes along roads), a function ``(origin, destination) -> LineString``, or
         ``None`` for straight lines.
 
+    Returns
+    -------
+    RelocationResult
+
     Raises
     ------
     AnalysisError

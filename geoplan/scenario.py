@@ -78,7 +78,7 @@ layer, path relative to the scenario file), ``set_class`` (road id -> class), ``
 Examples
 --------
 >>> from geoplan.scenario import Scenario, parse_scenario
->>> s = parse_scenario("agglomeration:\\n  max_minutes: 60\\n")
+>>> s = parse_scenario("agglomeration:\n  max_minutes: 60\n")
 >>> s.agglomeration.max_minutes, s.agglomeration.min_centre_population
 (60.0, 50000)
 >>> round(Scenario.baseline().accessibility.beta_per_minute, 5)
@@ -90,12 +90,12 @@ from __future__ import annotations
 
 import difflib
 import itertools
-from collections.abc import Mapping
 import math
 import os
 import types
 import typing
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -335,17 +335,24 @@ class Scenario(_Section):
         return self.resolve(self.layers)
 
     def with_values(self, values: Mapping[str, Any] | None = None, /, **dotted: Any) -> Scenario:
-        """A validated copy with some keys changed, named by dotted key paths.
+        """Return a validated copy with some keys changed, named by dotted key paths.
 
-        Examples
-        --------
-        >>> Scenario.baseline().with_values({"relocation.capacity_share": 0.02}).relocation.capacity_share
-        0.02
+        Parameters
+        ----------
+        values
+            New values by dotted key path, e.g. ``{"relocation.capacity_share": 0.02}``.
+        **dotted
+            More values as keyword arguments (e.g. ``name="test"``); they win over ``values``.
 
         Raises
         ------
         ScenarioError
             Naming the key path, as for a scenario file.
+
+        Examples
+        --------
+        >>> Scenario.baseline().with_values({"relocation.capacity_share": 0.02}).relocation.capacity_share
+        0.02
         """
         data = self.model_dump(mode="python", exclude={"extends"})
         for key, value in {**dict(values or {}), **dotted}.items():
@@ -700,6 +707,11 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     read first, this file's keys override them section by section, and its ``edits`` are
     applied after the other file's.
 
+    Parameters
+    ----------
+    path
+        The scenario YAML file; relative paths in it are resolved against its folder.
+
     Raises
     ------
     ScenarioError
@@ -729,8 +741,18 @@ def _load(p: Path, chain: tuple[Path, ...]) -> Scenario:
 def dump_scenario(scenario: Scenario, path: str | os.PathLike[str] | None = None) -> str:
     """Write the scenario as YAML, with every default filled in.
 
-    Relative paths are rewritten relative to ``path``'s folder so the written file still points
-    at the same layers. Returns the text; writes it atomically when ``path`` is given.
+    Parameters
+    ----------
+    scenario
+        The scenario to write.
+    path
+        Also write the text to this file, atomically. Relative paths are rewritten relative to
+        its folder, so the written file still points at the same layers.
+
+    Returns
+    -------
+    str
+        The YAML text.
     """
     data = scenario.model_dump(mode="json", exclude_none=True)
     data.pop("extends", None)  # the dump is complete: it no longer needs its parent
@@ -850,6 +872,14 @@ def apply_edits(layers: LayerSet, scenario: Scenario) -> LayerSet:
     Edits run in list order; within one edit: ``add_roads``, then ``set_class``, ``set_speed``
     and ``close``. Later edits may refer to roads added by earlier ones. The input is not
     modified. ``meta["edits"]`` of the result lists what was applied, one line per operation.
+
+    Parameters
+    ----------
+    layers
+        The layer set the scenario runs on.
+    scenario
+        The scenario whose ``edits`` to apply (``network.snap_tolerance_m`` decides how close an
+        added road's end must be to the existing node of the same name).
 
     Raises
     ------

@@ -330,6 +330,25 @@ def write_surface(
     The band carries ``description`` and the unit ``minutes`` (GDAL unit type and a ``units``
     tag); the dataset carries ``result.tags``. Nothing time-dependent is written, so the same
     surface always gives the same bytes.
+
+    Parameters
+    ----------
+    path
+        Output ``.tif`` file; replaced only once the new file is complete.
+    result
+        The surface, from :func:`surface` or :func:`travel_time_surface`.
+    description
+        Band description.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    AnalysisError
+        When the file cannot be written.
     """
     target = Path(path)
     h, w = result.array.shape

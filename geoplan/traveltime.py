@@ -73,7 +73,7 @@ class ODMatrix:
         return df.sort_values(["origin", "destination"], kind="stable").reset_index(drop=True)
 
     def frame(self, value: str = "minutes") -> pd.DataFrame:
-        """The matrix as a wide table: origins as rows, destinations as columns (``inf`` = unreachable).
+        """Return the matrix as a wide table: origins as rows, destinations as columns (``inf`` = unreachable).
 
         Parameters
         ----------
@@ -87,7 +87,7 @@ class ODMatrix:
                             columns=pd.Index(self.destinations.astype(str), name="destination"))
 
     def nearest(self, *, exclude_self: bool = True) -> pd.DataFrame:
-        """The fastest destination of each origin: ``origin``, ``destination``, ``minutes``, ``km``.
+        """Return the fastest destination of each origin: ``origin``, ``destination``, ``minutes``, ``km``.
 
         With ``exclude_self`` a destination with the origin's own id is never chosen (a town
         that is also a growth centre is not its own nearest centre). Origins with no reachable
@@ -254,10 +254,27 @@ def od_matrix(
 
 
 def routes(net: RoadNetwork, pairs: Sequence[tuple[str, str]]) -> list[shapely.LineString | None]:
-    """Road geometry (EPSG:4326) of the fastest route for each (origin, destination) pair.
+    """Return the road geometry (EPSG:4326) of the fastest route for each (origin, destination) pair.
 
-    Returns ``None`` for unreachable pairs and for a place paired with itself. One Dijkstra
-    search per distinct origin.
+    One Dijkstra search per distinct origin.
+
+    Parameters
+    ----------
+    net
+        The network the places are attached to.
+    pairs
+        ``(origin, destination)`` node labels.
+
+    Returns
+    -------
+    list of shapely.LineString or None
+        One per pair, in order; ``None`` for an unreachable pair and for a place paired with
+        itself.
+
+    Raises
+    ------
+    NetworkError
+        For labels that are not nodes of the network.
     """
     out: list[shapely.LineString | None] = [None] * len(pairs)
     by_origin: dict[str, list[int]] = {}

@@ -82,7 +82,9 @@ def build(facts: Path) -> LayerSet:
     )
     a = nodes.loc[links["from_node"], ["lon", "lat"]].to_numpy()
     b = nodes.loc[links["to_node"], ["lon", "lat"]].to_numpy()
-    lines = gpd.GeoSeries.from_wkt([f"LINESTRING ({x0} {y0}, {x1} {y1})" for (x0, y0), (x1, y1) in zip(a, b, strict=True)], crs=4326)
+    lines = gpd.GeoSeries.from_wkt(
+        [f"LINESTRING ({x0} {y0}, {x1} {y1})" for (x0, y0), (x1, y1) in zip(a, b, strict=True)], crs=4326
+    )
     roads = gpd.GeoDataFrame(links, geometry=lines, crs=4326)
 
     layers = LayerSet(

@@ -148,7 +148,7 @@ def population_column_missing(tmp: Path) -> Case:
         f["properties"].pop("population")
     _dump(d / "towns.geojson", doc)
     return Case("run", ["--layers", str(d)], LayerValidationError,
-                ["towns", "required column 'population' is missing", "add a int column 'population'"])
+                ["towns", "required column 'population' is missing", "add an int column 'population'"])
 
 
 def town_without_population(tmp: Path) -> Case:
@@ -332,7 +332,7 @@ OSM: dict[str, Builder] = {
     "OSM without ways": _osm_case("nodes.osm", _OSM_HEAD + _NODES + "</osm>\n", "contains no OSM ways"),
     "OSM with footways only": _osm_case(
         "paths.osm.bz2", _OSM_HEAD + _NODES + _way(10, [1, 2, 3], highway="footway") + "</osm>\n",
-        "no highway ways with classes", "footway (1)", "--road-classes"),
+        "no highway ways with classes", "footway (1)", "never kept"),
     "truncated OSM XML": _osm_case("cut.osm", _GOOD_OSM[: len(_GOOD_OSM) // 2],
                                    "cannot read OSM XML", "download it again"),
     "empty OSM file": _osm_case("empty.osm", "", "cannot read OSM XML"),
@@ -342,6 +342,12 @@ OSM: dict[str, Builder] = {
         "damaged.osm", _OSM_HEAD + '  <node id="1" version="1" lat="95.0" lon="73.1"/>\n'
         '  <node id="2" version="1" lat="49.9" lon="73.2"/>\n' + _way(10, [1, 2], highway="primary") + "</osm>\n",
         "w10:1-2", "latitude -90..90", "download or extract it again"),
+    "HTML error page saved as OSM": _osm_case(
+        "export.osm", "<!DOCTYPE html>\n<html><head><title>504 Gateway Timeout</title></head>"
+        "<body><h1>504 Gateway Timeout</h1></body></html>\n", "the file is an HTML page", "download the extract again"),
+    "OSM with zero-length ways only": _osm_case(
+        "points.osm", _OSM_HEAD + _NODES + _way(10, [1, 1], highway="primary") + _way(11, [2], highway="residential")
+        + "</osm>\n", "none of its 2 OSM way(s)", "zero-length ways"),
     "garbage .osm.pbf": _osm_case("garbage.osm.pbf", bytes(range(256)) * 8, "cannot read OSM PBF", "complete .osm.pbf"),
     "GeoJSON passed as OSM": _osm_case("roads.geojson", json.dumps({"type": "FeatureCollection", "features": []}),
                                        "unknown OSM file type", "osmium cat"),

@@ -174,7 +174,7 @@ def test_traveltime_and_catchments_on_osm_roads(tmp_path, capsys, real_data) -> 
     pbf = real_data / "osm" / "monaco.osm.pbf"
     places = _monaco_places(tmp_path / "monaco")
     csv = tmp_path / "od.csv"
-    code, out, err = run(["traveltime", places, "--osm", pbf, "--out", csv], capsys)
+    code, _, err = run(["traveltime", places, "--osm", pbf, "--out", csv], capsys)
     assert code == 0, err
     table = pd.read_csv(csv)
     assert list(table["origin"]) == ["fontvieille", "larvotto"]

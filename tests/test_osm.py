@@ -295,6 +295,18 @@ def derived_files(osm_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
                     w.add_node(obj)
                 elif obj.tags.get("highway") in ("footway", "steps"):
                     w.add_way(obj)
+    for name in ("points.osm.pbf", "points.osm"):
+        # Every primary road collapsed onto its first node: ways of zero length.
+        with osmium.SimpleWriter(str(out / name)) as w:
+            for obj in osmium.FileProcessor(src, osmium.osm.NODE | osmium.osm.WAY):
+                if obj.is_node():
+                    w.add_node(obj)
+                elif obj.tags.get("highway") == "primary":
+                    w.add_way(obj.replace(nodes=[obj.nodes[0].ref, obj.nodes[0].ref]))
+    page = "<!DOCTYPE html>\n<html><head><title>429 Too Many Requests</title></head><body>Rate limited</body></html>\n"
+    for name in ("error_page.osm.pbf", "error_page.osm", "error_page.osm.bz2"):
+        raw = page.encode("utf-8")
+        (out / name).write_bytes(bz2.compress(raw) if name.endswith(".bz2") else raw)
     data = (osm_dir / "monaco.osm.pbf").read_bytes()
     (out / "truncated.osm.pbf").write_bytes(data[: len(data) // 3])
     (out / "garbage.osm.pbf").write_bytes(bytes(range(256)) * 20)
@@ -307,6 +319,17 @@ def derived_files(osm_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     (out / "roads.shp").write_bytes(b"")
     (out / "West-Oakland.osm.gz").write_bytes(gzip.compress(xml.encode("utf-8")))
     return out
+
+
+def test_no_roads_fix_names_only_options_that_help(derived_files: Path) -> None:
+    # Footway and steps are never roads: no choice of classes helps, so no option is suggested.
+    # --road-classes exists only in `geoplan osm convert/download`, not in `network build --osm`.
+    for kwargs, wanted in (({}, "never kept"), ({"main_roads": True}, "leave out --main-roads"),
+                           ({"road_classes": ["primary"]}, "--road-classes")):
+        with pytest.raises(LayerReadError, match="footway") as info:
+            read_osm(derived_files / "footways.osm.pbf", **kwargs)
+        assert wanted in info.value.fix
+        assert ("--road-classes" in info.value.fix) == ("road_classes" in kwargs)
 
 
 def test_gzip_xml_reads_like_bz2(osm_dir: Path, derived_files: Path) -> None:
@@ -328,6 +351,11 @@ def test_gzip_xml_reads_like_bz2(osm_dir: Path, derived_files: Path) -> None:
         ("garbage.osm.bz2", "cannot read OSM XML"),
         ("clipped.osm", "not in the file"),
         ("roads.shp", "unknown OSM file type"),
+        ("points.osm.pbf", r"none of its \d+ highway way\(s\) .* two different nodes \(zero-length ways\)"),
+        ("points.osm", r"none of its \d+ OSM way\(s\) runs between two different nodes \(zero-length ways\)"),
+        ("error_page.osm.pbf", "cannot read OSM PBF: the file is an HTML page"),
+        ("error_page.osm", "cannot read OSM XML: the file is an HTML page"),
+        ("error_page.osm.bz2", "cannot read OSM XML: the file is an HTML page"),
     ],
 )
 def test_bad_files_raise_layer_read_error(derived_files: Path, name: str, pattern: str) -> None:
