@@ -31,7 +31,8 @@ from geoplan.layers import (
 # `geoplan layers check` do not pay for importing folium, matplotlib, osmnx and rasterio.
 _LAZY = {
     "geoplan.osm": ("download_osm", "read_osm"),
-    "geoplan.network": ("DEFAULT_SPEEDS_KPH", "RoadNetwork", "attach_places", "build_network"),
+    "geoplan.network": ("DEFAULT_SPEEDS_KPH", "RoadNetwork", "attach_places", "build_network",
+                        "attach_served_places", "build_rail_network"),
     "geoplan.traveltime": ("ODMatrix", "od_matrix", "routes", "travel_times_from"),
     "geoplan.catchments": ("reached_edges",),
     "geoplan.surface": ("SurfaceResult", "friction_raster", "sample_surface", "travel_time_surface", "write_surface"),
@@ -85,6 +86,8 @@ __all__ = [
     "RoadNetwork",
     "build_network",
     "attach_places",
+    "build_rail_network",
+    "attach_served_places",
     "ODMatrix",
     "od_matrix",
     "routes",

@@ -323,29 +323,59 @@ def traveltime_cmd(
     max_snap_km: Annotated[float, typer.Option(
         "--max-snap-km", help="Places farther than this from every road are not attached (unreachable).")] = 25.0,
     osm: OsmRoadsOpt = None,
+    mode: Annotated[str, typer.Option(
+        "--mode", help="road, or rail: passenger railway (needs the rail_stations and rail layers); places "
+        "without a station are written as unreachable.")] = "road",
 ) -> None:
-    """Write the fastest road travel time of every origin x destination pair as a CSV table.
+    """Write the fastest travel time of every origin x destination pair as a CSV table.
 
-    Columns: origin, destination, minutes, km (road length of the fastest route), reachable.
+    Columns: origin, destination, minutes, km (road or track length of the fastest route), reachable.
     """
     import geopandas as gpd
     import pandas as pd
 
     from geoplan._io import write_csv
-    from geoplan.network import attach_places, build_network
+    from geoplan.network import attach_places, attach_served_places, build_network, build_rail_network
     from geoplan.traveltime import od_matrix
 
     for value, hint in ((origins, "--origins"), (destinations, "--destinations")):
         if value not in _PLACE_LAYERS:
             raise click.BadParameter(f"must be one of {', '.join(_PLACE_LAYERS)}", param_hint=hint)
+    if mode not in ("road", "rail"):
+        raise click.BadParameter("must be road or rail", param_hint="--mode")
+    if mode == "rail" and osm is not None:
+        raise click.BadParameter("--osm replaces the roads; it cannot be combined with --mode rail", param_hint="--osm")
     src, layers, snap = _layers_for_analysis(path, osm)
-    places = pd.concat([layers[name][["id", "geometry"]] for name in _PLACE_LAYERS], ignore_index=True)
-    net = build_network(layers.roads, snap_tolerance_m=snap, progress=True)
-    net, report = attach_places(net, gpd.GeoDataFrame(places, crs=layers.towns.crs), max_snap_km=max_snap_km)
-    lost = report.loc[~report["snapped"], "id"].tolist()
-    if lost:
-        _echo_err(f"geoplan: warning: {len(lost)} place(s) farther than {max_snap_km:g} km from every road "
-                  f"(reported unreachable): {', '.join(lost)}")
+    places = gpd.GeoDataFrame(pd.concat([layers[name][["id", "geometry"]] for name in _PLACE_LAYERS],
+                                        ignore_index=True), crs=layers.towns.crs)
+    if mode == "rail":
+        absent = [n for n in ("rail_stations", "rail") if n not in layers.layers]
+        if absent:
+            from geoplan._errors import LayerReadError
+
+            raise LayerReadError(f"{src}: --mode rail needs the layer(s) {', '.join(absent)}, which are missing",
+                                 fix="add rail_stations and rail layers (see layers/kazakhstan/SOURCES.md), "
+                                     "or use --mode road")
+        rail = build_rail_network(layers["rail"], layers["rail_stations"])
+        net, report = attach_served_places(rail, layers["rail_stations"], places)
+        lost = report.loc[~report["attached"], "id"].tolist()
+        if lost:
+            _echo_err(f"geoplan: warning: {len(lost)} place(s) without a station (reported unreachable): "
+                      f"{', '.join(lost)}")
+        # Stations on links without passenger trains are nodes without edges.
+        served_by = set(rail.node_id[rail.edge_u].tolist())
+        idle = [str(i) for i, st in zip(report["id"], report["stations"], strict=True)
+                if isinstance(st, str) and not set(st.split(";")) & served_by]
+        if idle:
+            _echo_err(f"geoplan: warning: {len(idle)} place(s) whose station has no passenger service "
+                      f"(reported unreachable): {', '.join(idle)}")
+    else:
+        net = build_network(layers.roads, snap_tolerance_m=snap, progress=True)
+        net, report = attach_places(net, places, max_snap_km=max_snap_km)
+        lost = report.loc[~report["snapped"], "id"].tolist()
+        if lost:
+            _echo_err(f"geoplan: warning: {len(lost)} place(s) farther than {max_snap_km:g} km from every road "
+                      f"(reported unreachable): {', '.join(lost)}")
     od = od_matrix(net, layers[origins]["id"].astype(str).tolist(), layers[destinations]["id"].astype(str).tolist(),
                    cutoff=cutoff, progress=True)
     table = od.long()

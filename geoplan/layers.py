@@ -1,17 +1,19 @@
 """Layer sets: declared schemas, reading, validation and writing.
 
 A *layer set* is what a GIS specialist edits: ``towns`` (the monotowns), ``centres`` (growth
-centres) and ``roads`` (a line per road segment). It can live in a folder of GeoJSON,
-Shapefile or FlatGeobuf files named after the layers, or in one GeoPackage with one layer per
-kind. :func:`read_layers` reads any of these; :func:`validate` returns every problem as data
-(:class:`Problem`) instead of stopping at the first, so a report can list them all.
+centres) and ``roads`` (a line per road segment), optionally with a schematic railway:
+``rail_stations`` (points) and ``rail`` (a straight line per link between two stations). It
+can live in a folder of GeoJSON, Shapefile or FlatGeobuf files named after the layers, or in
+one GeoPackage with one layer per kind. :func:`read_layers` reads any of these;
+:func:`validate` returns every problem as data (:class:`Problem`) instead of stopping at the
+first, so a report can list them all.
 
 Examples
 --------
 >>> import geoplan
 >>> layers = geoplan.read_layers(geoplan.embedded_layers_path())
 >>> sorted(layers.names)
-['centres', 'roads', 'towns']
+['centres', 'rail', 'rail_stations', 'roads', 'towns']
 >>> [p for p in geoplan.validate(layers) if p.severity == "error"]
 []
 """
@@ -47,6 +49,7 @@ __all__ = [
     "LayerSchema",
     "SCHEMAS",
     "ROAD_CLASSES",
+    "OPTIONAL_LAYERS",
     "LayerSet",
     "Problem",
     "ValidationConfig",
@@ -88,6 +91,9 @@ ENTERPRISE_STATUS = ("operating", "partly_operating", "closed")
 CENTRE_ROLES = ("republican", "regional_centre", "other")
 LENGTH_SOURCES = ("published", "estimated")
 SURFACES = ("asphalt", "concrete", "paved", "gravel", "unpaved", "dirt")
+STATION_KINDS = ("city", "town", "junction", "border")
+YES_NO_UNKNOWN = ("yes", "no", "unknown")
+TRACKS = ("1", "2", "3", "4", "unknown")
 
 
 @dataclass(frozen=True)
@@ -244,8 +250,46 @@ ROADS = LayerSchema(
     description="road segments, one line per segment between junctions or places",
 )
 
+RAIL_STATIONS = LayerSchema(
+    "rail_stations",
+    "Point",
+    (
+        _ID,
+        Field("name_en", "str", required=True, nullable=False, description="English name"),
+        Field("name_ru", "str", description="Russian name"),
+        Field("serves", "str", description="id of the town or centre the station serves; empty for junctions"),
+        Field("kind", "str", allowed=STATION_KINDS, description="city, town, junction or border station"),
+        Field("source", "str", description="where the coordinates come from"),
+    ),
+    description="railway stations (the station building, not the town centre)",
+)
+
+RAIL = LayerSchema(
+    "rail",
+    "LineString",
+    (
+        _ID,
+        Field("from_station", "str", required=True, nullable=False, description="rail_stations id at one end"),
+        Field("to_station", "str", required=True, nullable=False, description="rail_stations id at the other end"),
+        Field("line", "str", description="name of the railway line"),
+        Field("km", "float", required=True, nullable=False, minimum=0, exclusive_minimum=True,
+              description="track length between the stations (not the length of the drawn line)"),
+        Field("km_source", "str", allowed=LENGTH_SOURCES, description="whether km is published or estimated"),
+        Field("electrified", "str", allowed=YES_NO_UNKNOWN, description="yes, no or unknown"),
+        Field("tracks", "str", allowed=TRACKS, description="number of main tracks, or unknown"),
+        Field("passenger", "str", allowed=YES_NO_UNKNOWN,
+              description="yes = regular passenger trains use the link (as of the source's date)"),
+        Field("typical_minutes", "float", minimum=0, exclusive_minimum=True,
+              description="scheduled passenger-train time over the link; empty = from km and an average speed"),
+        Field("note", "str", description="sources of km, passenger status and electrification"),
+    ),
+    description="railway links, one straight line per link between two stations",
+)
+
 #: Schemas of the layer kinds geoplan reads, by layer name.
-SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in (TOWNS, CENTRES, ROADS)}
+SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in (TOWNS, CENTRES, ROADS, RAIL_STATIONS, RAIL)}
+#: Layer kinds a layer set may omit: the analysis runs on roads; rail adds ``--mode rail``.
+OPTIONAL_LAYERS: tuple[str, ...] = ("rail_stations", "rail")
 
 _VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".fgb", ".shp")
 _META_FILE = "layerset.json"
@@ -571,12 +615,13 @@ def read_layers(path: str | os.PathLike[str], *, required: tuple[str, ...] = ("t
     Parameters
     ----------
     path
-        A folder holding ``towns``, ``centres`` and ``roads`` as ``.geojson``, ``.gpkg``,
-        ``.fgb`` or ``.shp`` files named after the layer, or one ``.gpkg`` file holding layers
-        with those names. An optional ``layerset.json`` in the folder (or beside the
-        GeoPackage, named ``<stem>.layerset.json``) declares ``name`` and ``extent``.
+        A folder holding ``towns``, ``centres`` and ``roads`` (and optionally ``rail_stations``
+        and ``rail``) as ``.geojson``, ``.gpkg``, ``.fgb`` or ``.shp`` files named after the
+        layer, or one ``.gpkg`` file holding layers with those names. An optional
+        ``layerset.json`` in the folder (or beside the GeoPackage, named
+        ``<stem>.layerset.json``) declares ``name`` and ``extent``.
     required
-        Layers that must be present.
+        Layers that must be present; the rail layers are optional by default.
 
     Returns
     -------
@@ -1007,15 +1052,68 @@ def _check_identity(c: _Collector, layers: LayerSet, crs: CRS, usable: dict[str,
             c.add("warning", "towns", str(row["id"]), "identity",
                   f"lies {row['dist'] / 1000:.1f} km from centre '{row['centre_id']}'; the same place has two ids",
                   f"use the id '{row['centre_id']}' in both layers so the place has one identity")
-    shared = sorted(set(t["id"].astype(str)) & set(ce["id"].astype(str)))
+    tid, cid = _plain_text(t["id"]), _plain_text(ce["id"])
+    shared = sorted((set(tid) & set(cid)) - {""})  # blank ids are reported as null_value, not matched
     for pid in shared:
-        a = t.geometry[t["id"].astype(str) == pid].iloc[0]
-        b = ce.geometry[ce["id"].astype(str) == pid].iloc[0]
+        a = t.geometry.to_numpy()[tid == pid][0]
+        b = ce.geometry.to_numpy()[cid == pid][0]
         d = float(a.distance(b))
         if d > 5000:
             c.add("warning", "towns", pid, "identity",
                   f"town and centre with id '{pid}' are {d / 1000:.1f} km apart",
                   "use the same coordinates for the same place in both layers")
+
+
+def _plain_text(values: pd.Series) -> np.ndarray:
+    """Each value as stripped text; ``""`` for empty values (None, NaN, NA)."""
+    def one(v: object) -> str:
+        return "" if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else str(v).strip()
+
+    return np.array([one(v) for v in values], dtype=object)
+
+
+def _id_set(gdf: gpd.GeoDataFrame | None) -> set[str]:
+    if gdf is None or "id" not in gdf.columns:
+        return set()
+    return set(_plain_text(gdf["id"])) - {""}
+
+
+def _check_rail(c: _Collector, layers: LayerSet) -> None:
+    """Cross-references of the rail layers: link ends are stations, ``serves`` names a place."""
+    stations, rail = layers.layers.get("rail_stations"), layers.layers.get("rail")
+    if rail is not None and stations is None:
+        c.add("error", "rail", None, "missing_layer",
+              "the rail layer has no rail_stations layer to name its link ends",
+              f"add a 'rail_stations' layer ({RAIL_STATIONS.description}) beside the rail layer")
+    if rail is not None and stations is not None and "id" in stations.columns:
+        known = _id_set(stations)
+        ids = _feature_ids(rail, "id")
+        for col in ("from_station", "to_station"):
+            if col not in rail.columns:
+                continue  # reported as missing_column
+            vals = _plain_text(rail[col])
+            unknown = (vals != "") & ~np.isin(vals, list(known))
+            for fid, v in zip(ids[unknown], vals[unknown], strict=True):
+                c.add("error", "rail", fid, "unknown_station", f"{col} '{v}' is not a rail_stations id",
+                      f"correct {col}, or add station '{v}' to the rail_stations layer")
+        if {"from_station", "to_station"} <= set(rail.columns):
+            a, b = _plain_text(rail["from_station"]), _plain_text(rail["to_station"])
+            loop = (a == b) & (a != "")
+            for fid, v in zip(ids[loop], a[loop], strict=True):
+                c.add("error", "rail", fid, "self_link", f"link starts and ends at station '{v}'",
+                      "set from_station and to_station to the two different stations the link joins")
+    towns, centres = layers.layers.get("towns"), layers.layers.get("centres")
+    if stations is not None and "serves" in stations.columns:
+        if towns is None or centres is None or len(towns) == 0 or len(centres) == 0:
+            return  # nothing sound to check against; a missing or empty place layer is reported itself
+        places = _id_set(towns) | _id_set(centres)
+        ids = _feature_ids(stations, "id")
+        vals = _plain_text(stations["serves"])
+        unknown = (vals != "") & ~np.isin(vals, list(places))
+        for fid, v in zip(ids[unknown], vals[unknown], strict=True):
+            c.add("error", "rail_stations", fid, "unknown_place",
+                  f"station {fid} serves '{v}', which is neither a towns nor a centres id",
+                  "set 'serves' to the id of the town or centre the station serves, or leave it empty")
 
 
 def validate(layers: LayerSet, *, config: ValidationConfig | None = None) -> list[Problem]:
@@ -1049,6 +1147,12 @@ def validate(layers: LayerSet, *, config: ValidationConfig | None = None) -> lis
     ``length_shorter_than_line``, ``disconnected_component``, ``dangling_end`` (within
     ``snap_tolerance_m`` of another road), ``far_from_road`` (beyond ``max_access_km``) and
     ``identity`` (one place with two ids, or one id at two places).
+
+    The optional rail layers get the same column and geometry checks, plus these errors:
+    ``unknown_station`` (a rail link's ``from_station``/``to_station`` is not a
+    ``rail_stations`` id), ``self_link``, ``missing_layer`` (``rail`` without
+    ``rail_stations``) and ``unknown_place`` (a station ``serves`` an id that is neither a
+    town nor a centre).
     """
     cfg = config or ValidationConfig()
     c = _Collector(layers)
@@ -1073,6 +1177,7 @@ def validate(layers: LayerSet, *, config: ValidationConfig | None = None) -> lis
             _check_roads(c, layers.roads, _feature_ids(layers.roads, "id"), ok["roads"], crs, cfg)
             _check_access(c, layers, crs, {n: ok.get(n, empty) for n in ("towns", "centres", "roads")}, cfg)
         _check_identity(c, layers, crs, {n: ok.get(n, empty) for n in ("towns", "centres")})
+    _check_rail(c, layers)
     order = {"error": 0, "warning": 1}
     return sorted(c.items, key=lambda p: (p.layer, order[p.severity], p.feature_id or "", p.check, p.message))
 

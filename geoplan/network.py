@@ -18,6 +18,11 @@ four-lane trunk) in about 4 h 10, Pavlodar-Ekibastuz (135 km, two-lane trunk) in
 Four-lane trunk and primary roads get :data:`FOUR_LANE_BONUS_KPH` more; unpaved surfaces are
 capped at :data:`UNPAVED_CAP_KPH`. A ``speed_kph`` value on a road overrides all of this, and a
 run can pass its own ``speeds`` table.
+
+:func:`build_rail_network` makes the same kind of network from the optional ``rail`` and
+``rail_stations`` layers (nodes are stations, edges are links with their track length), and
+:func:`attach_served_places` joins each town and centre to the station(s) that serve it, so
+that :func:`geoplan.traveltime.od_matrix` gives rail travel times between places.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ import pyogrio
 import pyogrio.errors
 import shapely
 import shapely.ops
-from pyproj import CRS, Transformer
+from pyproj import CRS, Geod, Transformer
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -57,6 +62,9 @@ __all__ = [
     "network_from_arrays",
     "road_speeds",
     "write_network",
+    "RAIL_SPEED_KPH",
+    "build_rail_network",
+    "attach_served_places",
 ]
 
 #: Average travel speed by road class, km/h (see the module docstring for the rationale).
@@ -788,6 +796,52 @@ def _subset_edges(net: RoadNetwork, keep: np.ndarray) -> RoadNetwork:
 # attaching places
 
 
+def _place_points(places: gpd.GeoDataFrame, id_column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Check places; return their ids (first occurrence of each), EPSG:4326 points and missing-point mask.
+
+    Raises
+    ------
+    NetworkError
+        For places without CRS, id column or id, and geometries that are not points.
+    """
+    if places.crs is None:
+        raise NetworkError("places have no CRS", fix="assign EPSG:4326 (or the CRS of their coordinates)")
+    if id_column not in places.columns:
+        raise NetworkError(f"places have no '{id_column}' column", fix=f"add an '{id_column}' column with unique ids")
+    no_id = places[id_column].isna() | (places[id_column].astype(str).str.strip() == "")
+    if no_id.any():
+        rows = _listed(np.flatnonzero(no_id.to_numpy()))
+        raise NetworkError(f"{int(no_id.sum())} place(s) without an id (rows {rows})",
+                           fix=f"fill in '{id_column}' for every place")
+    places = places.drop_duplicates(subset=id_column, keep="first").reset_index(drop=True)
+    ids_all = places[id_column].astype(str).to_numpy(dtype=object)
+    geoms_all = places.to_crs(4326).geometry.to_numpy()
+    absent = shapely.is_missing(geoms_all) | shapely.is_empty(geoms_all)
+    not_point = ~absent & (shapely.get_type_id(geoms_all) != 0)
+    if not_point.any():
+        raise NetworkError(f"places that are not points: {_listed(ids_all[not_point])}",
+                           fix="give each place a Point geometry (its centre)")
+    return ids_all, geoms_all, absent
+
+
+def _attached_before(net: RoadNetwork, ids: np.ndarray) -> np.ndarray:
+    """Mask of the place ids attached by an earlier call (they keep their attachment)."""
+    existing = set(net.edge_road[net.edge_class == "access"].tolist())
+    return np.array([f"access:{i}" in existing for i in ids], dtype=bool)
+
+
+def _yield_labels(node_id: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Node labels with every label that is also a place id renamed ``node:<id>``.
+
+    Schematic networks name their nodes after places (a road junction or a station ``ekibastuz``);
+    the place node being attached takes over the plain id.
+    """
+    node_id = node_id.copy()
+    clash = pd.Series(node_id, dtype=object).isin(set(ids.tolist())).to_numpy()  # hashed: fast on big networks
+    node_id[clash] = np.array([f"node:{v}" for v in node_id[clash]], dtype=object)
+    return node_id
+
+
 def attach_places(
     net: RoadNetwork,
     places: gpd.GeoDataFrame,
@@ -838,27 +892,8 @@ def attach_places(
     if not (access_kph > 0 and max_snap_km >= 0):
         raise NetworkError(f"access_kph ({access_kph}) must be > 0 and max_snap_km ({max_snap_km}) >= 0",
                            fix="use positive values")
-    if places.crs is None:
-        raise NetworkError("places have no CRS", fix="assign EPSG:4326 (or the CRS of their coordinates)")
-    if id_column not in places.columns:
-        raise NetworkError(f"places have no '{id_column}' column", fix=f"add an '{id_column}' column with unique ids")
-    no_id = places[id_column].isna() | (places[id_column].astype(str).str.strip() == "")
-    if no_id.any():
-        rows = _listed(np.flatnonzero(no_id.to_numpy()))
-        raise NetworkError(f"{int(no_id.sum())} place(s) without an id (rows {rows})",
-                           fix=f"fill in '{id_column}' for every place")
-    places = places.drop_duplicates(subset=id_column, keep="first").reset_index(drop=True)
-    ids_all = places[id_column].astype(str).to_numpy(dtype=object)
-    geoms_all = places.to_crs(4326).geometry.to_numpy()
-    absent = shapely.is_missing(geoms_all) | shapely.is_empty(geoms_all)
-    not_point = ~absent & (shapely.get_type_id(geoms_all) != 0)
-    if not_point.any():
-        raise NetworkError(f"places that are not points: {_listed(ids_all[not_point])}",
-                           fix="give each place a Point geometry (its centre)")
-
-    # Places attached by an earlier call keep their attachment.
-    existing = set(net.edge_road[net.edge_class == "access"].tolist())
-    attached_before = np.array([f"access:{i}" in existing for i in ids_all], dtype=bool)
+    ids_all, geoms_all, absent = _place_points(places, id_column)
+    attached_before = _attached_before(net, ids_all)
     new = ~attached_before
     ids = ids_all[new]
     geoms = geoms_all[new]
@@ -887,10 +922,7 @@ def attach_places(
     report["snap_km"] = report["snap_km"].astype(float)
     report["access_minutes"] = report["access_minutes"].astype(float)
 
-    node_id = net.node_id.copy()
-    # A place id may already label a road node (schematic networks name nodes after places).
-    clash = pd.Series(node_id, dtype=object).isin(set(ids.tolist())).to_numpy()  # hashed: fast on big networks
-    node_id[clash] = np.array([f"node:{v}" for v in node_id[clash]], dtype=object)
+    node_id = _yield_labels(net.node_id, ids)
     node_x, node_y = list(net.node_x), list(net.node_y)
     node_lab = list(node_id)
     keep = np.ones(net.n_edges, bool)
@@ -1110,6 +1142,219 @@ def _describe_existing(net: RoadNetwork, report: pd.DataFrame, rows: np.ndarray)
         far = net.edge_v[leg] if net.node_id[net.edge_u[leg]] == pid else net.edge_u[leg]
         roads_at = net.edge_road[(net.edge_u == far) & (net.edge_class != "access")]
         report.loc[r, "road"] = str(roads_at[0]) if len(roads_at) else None
+
+
+# --------------------------------------------------------------------------------------
+# rail
+
+
+#: Default average speed of a passenger train between stations, km/h, stops included.
+#: Kazakhstan's long-distance trains average 50-60 km/h over whole routes (timetables in the
+#: fact notes: Balkhash-Almaty-2 51 and 58 km/h, the Pavlodar-Almaty Talgo via Semey 54-56
+#: km/h); faster electric and Talgo services on Astana-Karaganda and Astana-Kokshetau reach
+#: 75-90 km/h, the Taraz-Zhanatas local train 45 km/h. 60 km/h sits in the middle of the
+#: long-distance range; links with a scheduled time (``typical_minutes``) use it instead.
+RAIL_SPEED_KPH = 60.0
+
+_GEOD = Geod(ellps="WGS84")
+
+
+def _text(values: pd.Series) -> np.ndarray:
+    """Return the values as stripped strings, ``""`` where missing."""
+    def one(v: object) -> str:
+        return "" if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else str(v).strip()
+
+    return np.array([one(v) for v in values], dtype=object)
+
+
+def build_rail_network(
+    rail: gpd.GeoDataFrame,
+    stations: gpd.GeoDataFrame,
+    *,
+    speed_kph: float = RAIL_SPEED_KPH,
+    passenger_only: bool = True,
+) -> RoadNetwork:
+    """Build a routable railway network from the ``rail`` and ``rail_stations`` layers.
+
+    Every station is a node labelled with its id (stations whose links are all left out stay
+    as isolated nodes); every link is an edge in both directions with the layer's ``km`` (the
+    track length, not the drawn length), drawn straight between its stations. Travel time is
+    the link's ``typical_minutes`` where given, else ``km / speed_kph``. Edges have class
+    ``"rail"`` and the link id as road id.
+
+    Parameters
+    ----------
+    rail
+        Links with ``id``, ``from_station``, ``to_station``, ``km`` and, with
+        ``passenger_only``, ``passenger``; optional ``typical_minutes``.
+    stations
+        Station points with ``id``.
+    speed_kph
+        Average passenger-train speed, stops included (:data:`RAIL_SPEED_KPH`).
+    passenger_only
+        Keep only links with ``passenger == "yes"`` (regular passenger trains found).
+
+    Returns
+    -------
+    RoadNetwork
+
+    Raises
+    ------
+    NetworkError
+        For a non-positive speed, missing columns or CRS, stations without a point, and naming
+        the links whose station is unknown or whose ``km`` is not a positive number.
+    """
+    if isinstance(speed_kph, bool) or not (isinstance(speed_kph, numbers.Real) and math.isfinite(speed_kph)
+                                           and speed_kph > 0):
+        raise NetworkError(f"speed_kph is {speed_kph!r}", fix="give a positive average train speed in km/h")
+    for name, gdf, cols in (("rail_stations", stations, ("id",)),
+                            ("rail", rail, ("id", "from_station", "to_station", "km")
+                             + (("passenger",) if passenger_only else ()))):
+        missing = [c for c in cols if c not in gdf.columns]
+        if missing:
+            fix = ("add the column (see `geoplan layers check`)"
+                   + (", or pass passenger_only=False" if "passenger" in missing else ""))
+            raise NetworkError(f"the {name} layer has no {', '.join(repr(c) for c in missing)} column", fix=fix)
+        if gdf.crs is None:
+            raise NetworkError(f"the {name} layer has no CRS", fix="assign the CRS of its coordinates (EPSG:4326)")
+    st_ids, st_geoms, st_absent = _place_points(stations, "id")
+    if st_absent.any():
+        raise NetworkError(f"stations without a point: {_listed(st_ids[st_absent])}",
+                           fix="give every station its position (run `geoplan layers check`)")
+    rail = rail.reset_index(drop=True)
+    if passenger_only:
+        rail = rail[_text(rail["passenger"]) == "yes"].reset_index(drop=True)
+    link_ids = _text(rail["id"])
+    a, b = _text(rail["from_station"]), _text(rail["to_station"])
+    lookup = pd.Index(st_ids)
+    u, v = lookup.get_indexer(a), lookup.get_indexer(b)
+    unknown = (u < 0) | (v < 0)
+    if unknown.any():
+        listed = ", ".join(f"{i} ({x if ui < 0 else y})" for i, x, y, ui in
+                           zip(link_ids[unknown][:10], a[unknown], b[unknown], u[unknown], strict=False))
+        raise NetworkError(f"rail links whose station is not in rail_stations: {listed}",
+                           fix="correct from_station/to_station or add the stations (run `geoplan layers check`)")
+    km = pd.to_numeric(rail["km"], errors="coerce").to_numpy(dtype=float)
+    bad = ~(np.isfinite(km) & (km > 0))
+    if bad.any():
+        raise NetworkError(f"rail links without a positive km: {_listed(link_ids[bad])}",
+                           fix="fill in the track length in km (run `geoplan layers check`)")
+    scheduled = (pd.to_numeric(rail["typical_minutes"], errors="coerce").to_numpy(dtype=float)
+                 if "typical_minutes" in rail.columns else np.full(len(rail), np.nan))
+    minutes = np.where(np.isfinite(scheduled) & (scheduled > 0), scheduled, km / float(speed_kph) * 60.0)
+    return network_from_arrays(
+        node_id=st_ids, node_x=shapely.get_x(st_geoms), node_y=shapely.get_y(st_geoms),
+        edge_u=u, edge_v=v, edge_km=km, edge_minutes=minutes, edge_road=link_ids,
+        edge_class=np.full(len(rail), "rail", dtype=object), twoway=True,
+    )
+
+
+def attach_served_places(
+    net: RoadNetwork,
+    stations: gpd.GeoDataFrame,
+    places: gpd.GeoDataFrame,
+    *,
+    access_kph: float = 30.0,
+    id_column: str = "id",
+) -> tuple[RoadNetwork, pd.DataFrame]:
+    """Join each place to the station(s) that serve it, for rail travel times between places.
+
+    A place gets a node labelled with its id and, for every station whose ``serves`` is that
+    id, an access leg in both directions of the great-circle (WGS 84 geodesic) distance
+    between place and station at ``access_kph``. A station labelled with a place id (the
+    station ``ekibastuz`` serving the town ``ekibastuz``) is renamed ``node:<id>``, as in
+    :func:`attach_places`. A place that no station serves (or without a point) becomes an
+    isolated node: its travel times are "unreachable", not an error. A place already added by
+    an earlier call is kept as it is.
+
+    Parameters
+    ----------
+    net
+        The network from :func:`build_rail_network`.
+    stations
+        The ``rail_stations`` layer (``id``, ``serves``).
+    places
+        Points with an ``id`` column (towns and centres may be concatenated; duplicate ids
+        are attached once).
+    access_kph
+        Speed on the access leg (getting to the station by road).
+    id_column
+        The column holding the place ids.
+
+    Returns
+    -------
+    network, report
+        The network with the places as nodes, and one row per place: ``id``, ``stations``
+        (serving station ids joined by ``;``), ``access_km`` and ``access_minutes`` (to the
+        nearest of them; empty for places kept from an earlier call), ``attached``.
+
+    Raises
+    ------
+    NetworkError
+        For non-positive ``access_kph``, stations without ``id``/``serves``, a serving station
+        that is not a node of ``net``, and the place errors of :func:`attach_places`.
+    """
+    if not access_kph > 0:
+        raise NetworkError(f"access_kph ({access_kph}) must be > 0", fix="use a positive speed")
+    for col in ("id", "serves"):
+        if col not in stations.columns:
+            raise NetworkError(f"the rail_stations layer has no '{col}' column",
+                               fix=f"add '{col}' (see `geoplan layers check`)")
+    ids_all, geoms_all, absent = _place_points(places, id_column)
+    serves, st_id = _text(stations["serves"]), _text(stations["id"])
+    # Places added by an earlier call (with access legs, or isolated) are kept as they are: a
+    # label that is not a station's, or whose station was already renamed node:<id>.
+    labels = set(net.node_id.astype(str).tolist())
+    stations_ids = set(st_id.tolist())
+    legged = _attached_before(net, ids_all)
+    before = legged | np.array(
+        [i in labels and (i not in stations_ids or f"node:{i}" in labels) for i in ids_all], dtype=bool)
+    served = np.isin(serves, ids_all[~before]) & (serves != "")
+    # Station nodes by their label in ``net`` (before places take the plain ids over).
+    st_node = net.index_of(st_id[served])
+    pos = pd.Index(ids_all).get_indexer(serves[served])
+    ok = ~absent[pos]
+    st_node, pos = st_node[ok], pos[ok]
+    px, py = shapely.get_x(geoms_all[pos]), shapely.get_y(geoms_all[pos])
+    _, _, dist_m = _GEOD.inv(px, py, net.node_x[st_node], net.node_y[st_node])
+    km = np.asarray(dist_m, dtype=float) / 1000.0
+
+    new = ~before
+    place_node = np.full(len(ids_all), -1, dtype=np.int64)
+    place_node[new] = net.n_nodes + np.arange(int(new.sum()))
+    gx = np.where(absent, np.nan, shapely.get_x(geoms_all))
+    gy = np.where(absent, np.nan, shapely.get_y(geoms_all))
+    t_node = place_node[pos]
+    legs = shapely.linestrings(np.stack([np.c_[px, py], np.c_[net.node_x[st_node], net.node_y[st_node]]], axis=1))
+    leg_road = np.array([f"access:{i}" for i in ids_all[pos]], dtype=object)
+    grown = network_from_arrays(
+        node_id=np.r_[_yield_labels(net.node_id, ids_all[new]), ids_all[new]],
+        node_x=np.r_[net.node_x, gx[new]],
+        node_y=np.r_[net.node_y, gy[new]],
+        edge_u=np.r_[net.edge_u, t_node, st_node],
+        edge_v=np.r_[net.edge_v, st_node, t_node],
+        edge_km=np.r_[net.edge_km, km, km],
+        edge_minutes=np.r_[net.edge_minutes, km / access_kph * 60.0, km / access_kph * 60.0],
+        edge_road=np.r_[net.edge_road, leg_road, leg_road],
+        edge_class=np.r_[net.edge_class, np.full(2 * len(pos), "access", dtype=object)],
+        edge_geometry=np.r_[net.edge_geometry, legs, shapely.reverse(legs)],
+    )
+    grown = replace(grown, metric_crs=net.metric_crs, crs=net.crs)
+
+    # Report: the nearest serving station of each place.
+    legs_frame = pd.DataFrame({"pos": pos, "station": net.node_id[st_node].astype(str), "km": km})
+    legs_frame = legs_frame.sort_values(["pos", "km", "station"], kind="stable")
+    names = legs_frame.groupby("pos")["station"].agg(";".join)
+    best = legs_frame.drop_duplicates("pos", keep="first").set_index("pos")["km"]
+    idx = np.arange(len(ids_all))
+    report = pd.DataFrame({
+        "id": ids_all,
+        "stations": pd.Series(idx).map(names).to_numpy(dtype=object),
+        "access_km": pd.Series(idx).map(best).to_numpy(dtype=float),
+        "attached": np.isin(idx, pos) | legged,
+    })
+    report["access_minutes"] = report["access_km"] / access_kph * 60.0
+    return grown, report[["id", "stations", "access_km", "access_minutes", "attached"]]
 
 
 # --------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import geopandas as gpd
 import pandas as pd
 
 from geoplan._io import write_geojson
-from geoplan.layers import CENTRES, ROADS, TOWNS, LayerSet, normalise, require_valid
+from geoplan.layers import CENTRES, RAIL, RAIL_STATIONS, ROADS, TOWNS, LayerSet, normalise, require_valid
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "layers" / "kazakhstan"
@@ -58,6 +58,47 @@ def _apply(df: pd.DataFrame, table: str, key: str) -> pd.DataFrame:
     return df
 
 
+def _split_source(values: pd.Series, notes: pd.Series, label: str) -> tuple[pd.Series, list[str]]:
+    """``published <URL>`` / ``estimated`` -> the bare word, with the URL appended to the note."""
+    src = values.fillna("estimated").str.split(" ", n=1)
+    merged = [
+        "; ".join(p for p in (n if isinstance(n, str) else "", f"{label}: {s[1]}" if len(s) > 1 else "") if p)
+        for n, s in zip(notes, src, strict=True)
+    ]
+    return src.str[0], merged
+
+
+def _straight_lines(nodes: pd.DataFrame, a_ids: pd.Series, b_ids: pd.Series) -> gpd.GeoSeries:
+    a = nodes.loc[a_ids, ["lon", "lat"]].to_numpy()
+    b = nodes.loc[b_ids, ["lon", "lat"]].to_numpy()
+    return gpd.GeoSeries.from_wkt(
+        [f"LINESTRING ({x0} {y0}, {x1} {y1})" for (x0, y0), (x1, y1) in zip(a, b, strict=True)], crs=4326
+    )
+
+
+def build_rail(facts: Path, place_ids: set[str]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The ``rail_stations`` and ``rail`` layers from ``kz_rail_stations.csv`` and ``kz_rail_links.csv``.
+
+    ``serves`` keeps only ids of towns and centres (the places geoplan analyses); a station
+    serving another road node (a district town such as Shu or Esil) carries that node's id as
+    its own station id already. Each link is a straight line between its stations; ``km`` is
+    the track length from the facts.
+    """
+    st = pd.read_csv(facts / "kz_rail_stations.csv", dtype=str, keep_default_na=False)
+    st = st.rename(columns={"station_id": "id"})
+    st["serves"] = st["serves"].where(st["serves"].isin(place_ids), None)
+    st = _points(st.assign(lat=st.lat.astype(float), lon=st.lon.astype(float)))
+    stations = normalise(st, RAIL_STATIONS)[[*RAIL_STATIONS.column_names, "geometry"]]
+
+    links = pd.read_csv(facts / "kz_rail_links.csv", dtype=str)
+    km_source, note = _split_source(links["km_source"], links["note"], "km")
+    links = links.assign(id=links["link_id"], km_source=km_source, note=note)
+    xy = st.set_index("id")[["lon", "lat"]]
+    rail = gpd.GeoDataFrame(links, geometry=_straight_lines(xy, links["from_station"], links["to_station"]), crs=4326)
+    rail = normalise(rail, RAIL)[[*RAIL.column_names, "geometry"]]
+    return stations, rail
+
+
 def build(facts: Path) -> LayerSet:
     towns = _apply(pd.read_csv(facts / "kz_monotowns.csv", dtype=str), "kz_monotowns", "id")
     towns = towns.rename(columns={"town_forming_enterprise": "enterprise", "source_urls": "sources"})
@@ -87,14 +128,18 @@ def build(facts: Path) -> LayerSet:
     )
     roads = gpd.GeoDataFrame(links, geometry=lines, crs=4326)
 
+    stations, rail = build_rail(facts, set(towns["id"]) | set(centres["id"]))
     layers = LayerSet(
         {
             "towns": normalise(towns, TOWNS)[[*[f.name for f in TOWNS.fields], "geometry"]],
             "centres": normalise(centres, CENTRES)[[*[f.name for f in CENTRES.fields], "geometry"]],
             "roads": normalise(roads, ROADS)[[c for c in ROADS.column_names if c in roads.columns] + ["geometry"]],
+            "rail_stations": stations,
+            "rail": rail,
         },
         meta={"name": "Kazakhstan", "extent": EXTENT,
-              "description": "Kazakhstan monotowns, growth centres and a schematic national road network"},
+              "description": "Kazakhstan monotowns, growth centres and schematic national road and "
+                             "passenger rail networks"},
     )
     return layers
 

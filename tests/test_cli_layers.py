@@ -188,7 +188,7 @@ UNREADABLE: dict[str, Callable[[Path], tuple[Path, list[str]]]] = {
 def test_check_embedded_is_clean(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "layers", "check")
     assert code == 0, err
-    assert f"layer set: {KZ} (towns 29, centres 21, roads 176)" in out
+    assert f"layer set: {KZ} (towns 29, centres 21, roads 176, rail_stations 89, rail 95)" in out
     assert out.rstrip().endswith("no problems found")
 
 
@@ -196,7 +196,8 @@ def test_check_json_embedded(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "layers", "check", KZ, "--format", "json")
     assert code == 0
     report = json.loads(out)
-    assert report == {"path": str(KZ), "layers": {"towns": 29, "centres": 21, "roads": 176},
+    assert report == {"path": str(KZ), "layers": {"towns": 29, "centres": 21, "roads": 176,
+                                                         "rail_stations": 89, "rail": 95},
                       "errors": 0, "warnings": 0, "problems": []}
 
 
@@ -281,7 +282,7 @@ def test_export_geopackage(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     out_file = tmp_path / "out" / "kz.gpkg"
     code, out, err = run(capsys, "layers", "export", "--to", out_file)
     assert code == 0, err
-    assert out.strip() == f"wrote towns (29), centres (21), roads (176) to {out_file}"
+    assert out.strip() == f"wrote towns (29), centres (21), roads (176), rail_stations (89), rail (95) to {out_file}"
     assert sorted(p.name for p in out_file.parent.iterdir()) == ["kz.gpkg", "kz.layerset.json"]
     back = geoplan.read_layers(out_file)
     kz = geoplan.read_layers(KZ)
@@ -298,7 +299,8 @@ def test_export_geopackage(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
 def test_export_geojson_folder(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, _ = run(capsys, "layers", "export", KZ, "--to", tmp_path / "folder")
     assert code == 0
-    names = ("centres.geojson", "layerset.json", "roads.geojson", "towns.geojson")
+    names = ("centres.geojson", "layerset.json", "rail.geojson", "rail_stations.geojson", "roads.geojson",
+             "towns.geojson")
     assert snapshot(tmp_path / "folder") == {n: (KZ / n).read_bytes() for n in names}
 
 
