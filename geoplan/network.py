@@ -824,10 +824,17 @@ def _place_points(places: gpd.GeoDataFrame, id_column: str) -> tuple[np.ndarray,
     return ids_all, geoms_all, absent
 
 
-def _attached_before(net: RoadNetwork, ids: np.ndarray) -> np.ndarray:
-    """Mask of the place ids attached by an earlier call (they keep their attachment)."""
+def _attached_before(net: RoadNetwork, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the place ids handled by an earlier call: attached, and left isolated (too far).
+
+    Both keep what they have; adding them again would duplicate their node labels.
+    """
     existing = set(net.edge_road[net.edge_class == "access"].tolist())
-    return np.array([f"access:{i}" in existing for i in ids], dtype=bool)
+    attached = np.array([f"access:{i}" in existing for i in ids], dtype=bool)
+    degree = np.bincount(np.r_[net.edge_u, net.edge_v], minlength=net.n_nodes)
+    isolated_labels = set(net.node_id[degree == 0].astype(str).tolist())
+    isolated = np.array([str(i) in isolated_labels for i in ids], dtype=bool) & ~attached
+    return attached, isolated
 
 
 def _yield_labels(node_id: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -893,8 +900,8 @@ def attach_places(
         raise NetworkError(f"access_kph ({access_kph}) must be > 0 and max_snap_km ({max_snap_km}) >= 0",
                            fix="use positive values")
     ids_all, geoms_all, absent = _place_points(places, id_column)
-    attached_before = _attached_before(net, ids_all)
-    new = ~attached_before
+    attached_before, isolated_before = _attached_before(net, ids_all)
+    new = ~(attached_before | isolated_before)
     ids = ids_all[new]
     geoms = geoms_all[new]
     absent_new = absent[new]
@@ -1306,7 +1313,7 @@ def attach_served_places(
     # label that is not a station's, or whose station was already renamed node:<id>.
     labels = set(net.node_id.astype(str).tolist())
     stations_ids = set(st_id.tolist())
-    legged = _attached_before(net, ids_all)
+    legged = _attached_before(net, ids_all)[0]
     before = legged | np.array(
         [i in labels and (i not in stations_ids or f"node:{i}" in labels) for i in ids_all], dtype=bool)
     served = np.isin(serves, ids_all[~before]) & (serves != "")

@@ -586,3 +586,17 @@ def test_nearest_edge_search_equals_brute_force(max_snap_km):
     np.testing.assert_array_equal(snapped, d <= max_snap_km)
     np.testing.assert_allclose(rep["snap_km"].to_numpy(), d, rtol=1e-9)  # out of reach: still the nearest
     assert 0 < snapped.sum() < 60
+
+
+def test_attaching_twice_keeps_a_too_far_place_once(kz_layers) -> None:
+    from geoplan.traveltime import od_matrix
+
+    far = gpd.GeoDataFrame({"id": ["nowhere"]}, geometry=gpd.points_from_xy([60.0], [44.0]), crs=4326)
+    places = pd.concat([kz_layers.towns[["id", "geometry"]], far], ignore_index=True)
+    net, first = attach_places(build_network(kz_layers.roads), gpd.GeoDataFrame(places, crs=4326))
+    again, second = attach_places(net, gpd.GeoDataFrame(places, crs=4326))
+    assert not first.set_index("id").loc["nowhere", "snapped"]
+    assert not second.set_index("id").loc["nowhere", "snapped"]
+    assert again.n_nodes == net.n_nodes and again.n_edges == net.n_edges
+    assert len(set(again.node_id)) == again.n_nodes
+    assert np.isinf(od_matrix(again, ["nowhere"], ["saran"]).minutes[0, 0])
