@@ -165,7 +165,9 @@ def run(
         Folder for ``agglomeration.html``, ``relocation.html`` and ``categories.png``;
         default ``out_dir``.
     with_surface
-        Compute the raster travel-time surface (and its map overlay).
+        Compute the raster travel-time surface (and its map overlay). Without it, a
+        ``surface.tif`` left in ``out_dir`` by an earlier run is removed, so the folder never
+        mixes the outputs of two runs.
     with_maps
         Write the maps (needs ``out_dir`` or ``maps_dir``).
     progress
@@ -311,6 +313,10 @@ def _write(result: RunResult, out_dir: str | os.PathLike[str] | None, maps_dir: 
         # Every file is complete: move them into place (each move is an atomic rename).
         for src, dst in staged:
             os.replace(src, dst)
+        if out_dir is not None and result.surface is None:
+            # A surface left by an earlier run would no longer match the other outputs.
+            with contextlib.suppress(FileNotFoundError):
+                (Path(out_dir) / "surface.tif").unlink()
         done = True
     except OSError as exc:
         raise GeoplanError(f"cannot write outputs: {exc}", fix="check that the output folder is writable") from exc

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -247,3 +248,13 @@ def test_compare_writes_the_changed_towns(capsys: pytest.CaptureFixture[str], tm
     for r in rows:
         assert r["changes"], r
         assert float(r["minutes_center_west"]) <= float(r["minutes_baseline"]) + 0.05
+
+
+def test_a_run_without_surface_removes_a_stale_one(baseline: dict, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(baseline["api"], out)
+    assert (out / "surface.tif").exists()
+    geoplan.run(out_dir=out, with_surface=False, with_maps=False, progress=False)
+    assert not (out / "surface.tif").exists()
+    # Everything else was rewritten by this run (same baseline data, so the same bytes).
+    assert (out / "towns.geojson").read_bytes() == (baseline["api"] / "towns.geojson").read_bytes()
