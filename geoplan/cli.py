@@ -65,10 +65,13 @@ def _root(
 def _format_report(src: Path, layers: LayerSet, problems: list[Problem]) -> str:
     counts = ", ".join(f"{n} {len(layers.layers[n])}" for n in layers.names)
     lines = [f"layer set: {src} ({counts})"]
+    # Columns as wide as their longest entry, so rows line up for any layer and id.
+    wl = max([8, *(len(p.layer) for p in problems)])
+    wf = max([14, *(len(str(p.feature_id)) for p in problems)])
     for p in problems:
         fid = p.feature_id if p.feature_id is not None else "-"
-        lines.append(f"{p.severity.upper():7s} {p.layer:8s} {fid:14s} {p.check}: {p.message}")
-        lines.append(f"{'':7s} {'':8s} {'':14s} fix: {p.fix}" + (f"  [{p.source}]" if p.source else ""))
+        lines.append(f"{p.severity.upper():7s} {p.layer:{wl}s} {fid:{wf}s} {p.check}: {p.message}")
+        lines.append(f"{'':7s} {'':{wl}s} {'':{wf}s} fix: {p.fix}" + (f"  [{p.source}]" if p.source else ""))
     n_err = sum(p.severity == "error" for p in problems)
     n_warn = len(problems) - n_err
     lines.append("no problems found" if not problems else f"{n_err} error(s), {n_warn} warning(s)")

@@ -361,6 +361,8 @@ def summary_table(result: RunResult) -> pd.DataFrame:
     for c in ("min", "km"):
         if c in table:
             table[c] = table[c].round(0).astype("Int64")
+    if "destination" in table:
+        table["destination"] = table["destination"].astype(object).where(table["destination"].notna(), "")
     return table.sort_values(["category", "id"], kind="stable").reset_index(drop=True)
 
 
