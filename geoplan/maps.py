@@ -52,7 +52,7 @@ from branca.element import Element, MacroElement
 from folium.template import Template
 from matplotlib import colormaps
 from matplotlib.image import imsave
-from pyproj import Transformer
+from pyproj import CRS, Transformer
 from rasterio.transform import Affine
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 
@@ -492,6 +492,26 @@ def _legend_centres(label: str) -> str:
             f'</span><span class="gp-ring" style="width:20px;height:20px"></span>{html.escape(label)}</div>')
 
 
+def _prepare(
+    towns: gpd.GeoDataFrame,
+    centres: gpd.GeoDataFrame,
+    roads: gpd.GeoDataFrame | None,
+    *,
+    tiles: bool,
+    assets_url: str | None,
+    title: str,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame | None, CRS, folium.Map, dict[str, str]]:
+    """Check the layers both maps share and start the map: layers, metric CRS, map, centre names."""
+    towns = check_result(towns, "towns")
+    centres = check_result(centres, "centres")
+    roads_r = check_result(roads, "roads") if roads is not None else None
+    bounds = _bounds(towns, centres)
+    crs = metric_crs(bounds or (46.0, 40.0, 88.0, 56.0))
+    m = _base_map(bounds, tiles=tiles, assets_url=assets_url, title=title)
+    names = dict(zip(centres["id"].astype(str), centres["name_en"].astype(str), strict=True))
+    return towns, centres, roads_r, crs, m, names
+
+
 def agglomeration_map(
     towns: gpd.GeoDataFrame,
     centres: gpd.GeoDataFrame,
@@ -554,14 +574,9 @@ def agglomeration_map(
     if simplify_m < 0 or surface_max_px < 16:
         raise ValueError(f"Invalid value: simplify_m needs to be >= 0 (got {simplify_m}), "
                          f"surface_max_px an integer >= 16 (got {surface_max_px})")
-    towns = check_result(towns, "towns")
-    centres = check_result(centres, "centres")
     catchments = check_result(catchments, "catchments")
-    roads_r = check_result(roads, "roads") if roads is not None else None
-    bounds = _bounds(towns, centres)
-    crs = metric_crs(bounds or (46.0, 40.0, 88.0, 56.0))
-    m = _base_map(bounds, tiles=tiles, assets_url=assets_url, title=title)
-    names = dict(zip(centres["id"].astype(str), centres["name_en"].astype(str), strict=True))
+    towns, centres, roads_r, crs, m, names = _prepare(towns, centres, roads, tiles=tiles, assets_url=assets_url,
+                                                      title=title)
     legend = [f"<h4>{html.escape(title)}</h4>", _legend_categories(towns)]
 
     if surface is not None:
@@ -669,14 +684,9 @@ def relocation_map(
     if simplify_m < 0 or max_width_px < 1.5:
         raise ValueError(f"Invalid value: simplify_m needs to be >= 0 (got {simplify_m}), "
                          f"max_width_px >= 1.5 (got {max_width_px})")
-    towns = check_result(towns, "towns")
-    centres = check_result(centres, "centres")
     flows = check_result(flows, "flows")
-    roads_r = check_result(roads, "roads") if roads is not None else None
-    bounds = _bounds(towns, centres)
-    crs = metric_crs(bounds or (46.0, 40.0, 88.0, 56.0))
-    m = _base_map(bounds, tiles=tiles, assets_url=assets_url, title=title)
-    names = dict(zip(centres["id"].astype(str), centres["name_en"].astype(str), strict=True))
+    towns, centres, roads_r, crs, m, names = _prepare(towns, centres, roads, tiles=tiles, assets_url=assets_url,
+                                                      title=title)
     town_names = dict(zip(towns["id"].astype(str), towns["name_en"].astype(str), strict=True))
     legend = [f"<h4>{html.escape(title)}</h4>"]
 

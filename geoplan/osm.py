@@ -59,16 +59,7 @@ __all__ = [
 ]
 
 #: ``main_roads=True`` keeps these: the inter-city network (motorway to secondary, with links).
-MAIN_ROAD_CLASSES: tuple[str, ...] = (
-    "motorway",
-    "motorway_link",
-    "trunk",
-    "trunk_link",
-    "primary",
-    "primary_link",
-    "secondary",
-    "secondary_link",
-)
+MAIN_ROAD_CLASSES: tuple[str, ...] = ROAD_CLASSES[: ROAD_CLASSES.index("tertiary")]
 
 #: OSM ``surface=*`` values mapped onto the layer vocabulary (:data:`geoplan.layers.SURFACES`).
 SURFACE_OF: dict[str, str] = {
