@@ -283,6 +283,7 @@ def _write(result: RunResult, out_dir: str | os.PathLike[str] | None, maps_dir: 
             stagings.append(by_folder[key])
         return by_folder[key]
 
+    written: dict[str, Path] = {}
     try:
         if out_dir is not None:
             out = Path(out_dir)
@@ -297,10 +298,11 @@ def _write(result: RunResult, out_dir: str | os.PathLike[str] | None, maps_dir: 
         mdir = Path(maps_dir) if maps_dir is not None else (Path(out_dir) if out_dir is not None else None)
         if with_maps and mdir is not None:
             tmp = staging_for(mdir)
-            surface_path = None
-            if result.surface is not None:
-                surface_path = tmp / ".surface-overlay.tif"
-                write_surface(surface_path, result.surface)
+            # The overlay reads the GeoTIFF already staged with the data outputs; write one only
+            # when there are no data outputs.
+            surface_path = written.get("surface") if out_dir is not None else None
+            if result.surface is not None and surface_path is None:
+                surface_path = write_surface(tmp / ".surface-overlay.tif", result.surface)
             agg = agglomeration_map(result.towns, result.centres, result.catchments, surface=surface_path,
                                     roads=result.layers.roads)
             save_map(agg, tmp / "agglomeration.html")
