@@ -437,7 +437,7 @@ def test_debug_flag_shows_the_traceback(capsys: pytest.CaptureFixture[str], tmp_
     code, _, err = cli(capsys, "run", "--scenario", bad, "--out", tmp_path / "out")
     assert code == 2 and "Traceback" not in err and err.count("geoplan: error:") == 1
     code, _, err = cli(capsys, "--debug", "run", "--scenario", bad, "--out", tmp_path / "out")
-    assert code == 2 and "Traceback (most recent call last)" in err and "geoplan/scenario.py" in err
+    assert code == 2 and "Traceback (most recent call last)" in err and "geoplan/scenario/" in err
     assert error_class(err) == "ScenarioError"
     # The message follows the traceback, so it is the last thing on the screen.
     assert err.rstrip().splitlines()[-2].startswith("geoplan: error: ")

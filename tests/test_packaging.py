@@ -18,7 +18,7 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 import geoplan
-import geoplan.layers
+import geoplan.layers.schemas
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
@@ -133,8 +133,9 @@ def test_version_and_embedded_layers_packaged(tmp_path: Path, monkeypatch: pytes
     # force-include puts them.
     site = tmp_path / "site-packages"
     shutil.copytree(src, site / include["layers/kazakhstan"])
-    shutil.copy(Path(geoplan.layers.__file__), site / "geoplan" / "layers.py")
-    spec = importlib.util.spec_from_file_location("wheel_layers", site / "geoplan" / "layers.py")
+    (site / "geoplan" / "layers").mkdir(parents=True)
+    shutil.copy(Path(geoplan.layers.schemas.__file__), site / "geoplan" / "layers" / "schemas.py")
+    spec = importlib.util.spec_from_file_location("wheel_layers", site / "geoplan" / "layers" / "schemas.py")
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "wheel_layers", module)  # dataclasses look their module up
     spec.loader.exec_module(module)

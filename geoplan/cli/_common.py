@@ -1,0 +1,92 @@
+"""The root ``geoplan`` command and what the command groups share (options, layer loading)."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from geoplan.layers import (
+    LayerSet,
+    embedded_layers_path,
+    read_layers,
+)
+
+app = typer.Typer(
+    name="geoplan",
+    help="Travel-time and catchment analysis for planning single-industry towns.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+LayersArg = Annotated[
+    Path | None,
+    typer.Argument(help="Layer folder or GeoPackage (default: the embedded Kazakhstan layers).", show_default=False),
+]
+
+
+def _echo_err(text: str) -> None:
+    typer.echo(text, err=True)
+
+
+def _load(path: Path | None, required: tuple[str, ...] = ("towns", "centres", "roads")) -> tuple[Path, LayerSet]:
+    src = path if path is not None else embedded_layers_path()
+    return src, read_layers(src, required=required)
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks for errors.")] = False,
+) -> None:
+    # Declared here for parsing and --help only: main() reads --debug from the arguments itself,
+    # because it must know before typer runs.
+    del debug
+
+
+OsmRoadsOpt = Annotated[Path | None, typer.Option(
+    "--osm", help="Use the roads of this OpenStreetMap extract (.osm.pbf, .osm, .osm.bz2) instead of the "
+    "layer set's roads layer; towns and centres still come from the layer set.", show_default=False)]
+
+
+def _layers_for_analysis(path: Path | None, osm: Path | None) -> tuple[Path, LayerSet, float]:
+    """Read and validate the layer set; swap in OSM roads if asked. Returns the snap tolerance to use."""
+    from geoplan.layers import require_valid
+
+    src, layers = _load(path, required=("towns", "centres") if osm is not None else ("towns", "centres", "roads"))
+    if osm is None:
+        require_valid(layers)
+        return src, layers, 1.0
+    from geoplan.osm import read_osm
+
+    layers = layers.copy()
+    layers.layers["roads"] = read_osm(osm, progress=True)
+    layers.sources["roads"] = str(osm)
+    require_valid(layers)
+    return src, layers, 0.0  # OSM topology comes from shared node ids: never snap
+
+
+def _bands(text: str) -> list[float]:
+    try:
+        return [float(b) for b in text.split(",") if b.strip()]
+    except ValueError:
+        raise click.BadParameter("must be comma-separated minutes, e.g. 30,60,90,120", param_hint="--bands") from None
+
+
+ScenarioOpt = Annotated[Path | None, typer.Option("--scenario", "-s", help="Scenario YAML (default: baseline).")]
+LayersOpt = Annotated[Path | None, typer.Option(
+    "--layers", help="Layer folder or GeoPackage (default: the scenario's, else embedded).")]
+
+
+def pd_display() -> AbstractContextManager[None]:
+    """Widen pandas output for terminal tables (a context manager)."""
+    import pandas as pd
+
+    return pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 40)
+
+MainRoads = Annotated[bool, typer.Option("--main-roads", help="Keep motorway..secondary and their links only.")]

@@ -1,0 +1,152 @@
+"""``geoplan catchments``, ``geoplan surface`` and ``geoplan traveltime``: one analysis each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from geoplan._errors import GeoplanError
+from geoplan.cli._common import LayersArg, OsmRoadsOpt, _bands, _echo_err, _layers_for_analysis, app
+
+
+@app.command("catchments")
+def catchments_cmd(
+    path: LayersArg = None,
+    out: Annotated[Path, typer.Option("--out", help="Output GeoJSON file (RFC 7946).")] = Path("catchments.geojson"),
+    bands: Annotated[str, typer.Option("--bands", help="Comma-separated travel-time bands, minutes.")] = "30,60,90,120",
+    buffer_m: Annotated[float, typer.Option(
+        "--buffer-m", help="Corridor half-width around reached roads, m.")] = 2000.0,
+    osm: OsmRoadsOpt = None,
+) -> None:
+    """Write nested travel-time catchments of every growth centre as GeoJSON polygons."""
+    from geoplan._io import write_geojson
+    from geoplan.catchments import catchments
+    from geoplan.network import build_network
+
+    _, layers, snap = _layers_for_analysis(path, osm)
+    net = build_network(layers.roads, snap_tolerance_m=snap, progress=True)
+    result = catchments(net, layers.centres, bands=_bands(bands), towns=layers.towns, buffer_m=buffer_m, progress=True)
+    write_geojson(result, out, id_column=None, name="catchments")
+    typer.echo(f"wrote {len(result)} catchments ({result['centre'].nunique()} centres x "
+               f"{result['band'].nunique()} bands) to {out}")
+
+
+@app.command("surface")
+def surface_cmd(
+    path: LayersArg = None,
+    out: Annotated[Path, typer.Option("--out", help="Output GeoTIFF file.")] = Path("surface.tif"),
+    resolution: Annotated[float, typer.Option("--resolution", help="Cell size, metres.")] = 1000.0,
+    offroad_kph: Annotated[float | None, typer.Option(
+        "--offroad-kph", help="Speed away from the roads layer, km/h [default: 20, the track speed].",
+        show_default=False)] = None,
+    study_area: Annotated[Path | None, typer.Option(
+        "--study-area", help="Polygon file (e.g. a national boundary; its first layer); cells outside are nodata "
+        "[default: convex hull of roads and places + 10 km].", show_default=False)] = None,
+    osm: OsmRoadsOpt = None,
+) -> None:
+    """Write a raster of travel time to the nearest growth centre as a GeoTIFF."""
+    from geoplan.surface import DEFAULT_OFFROAD_KPH, surface
+
+    _, layers, _ = _layers_for_analysis(path, osm)
+    area = None
+    if study_area is not None:
+        import warnings
+
+        import geopandas as gpd
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "more than one layer": the first one is documented
+                area = gpd.read_file(study_area)
+        except Exception as exc:  # any GDAL failure means "unreadable file"
+            raise GeoplanError(f"{study_area}: cannot read the study area: {exc}",
+                               fix="pass a polygon layer GDAL can read (GeoPackage, GeoJSON, Shapefile)") from exc
+    result = surface(layers, resolution_m=resolution,
+                     offroad_kph=DEFAULT_OFFROAD_KPH if offroad_kph is None else offroad_kph,
+                     study_area=area, out=out, progress=True)
+    valid = result.array[result.array != result.nodata]
+    span = f"{valid.min():.0f}-{valid.max():.0f} minutes" if valid.size else "no reachable cell"
+    typer.echo(f"wrote {result.array.shape[1]} x {result.array.shape[0]} cells at {result.resolution_m:g} m "
+               f"({span}) to {out}")
+
+
+_PLACE_LAYERS = ("towns", "centres")
+
+
+@app.command("traveltime")
+def traveltime_cmd(
+    path: LayersArg = None,
+    out: Annotated[Path, typer.Option("--out", help="Output CSV file.")] = Path("traveltime.csv"),
+    origins: Annotated[str, typer.Option("--origins", help="Origin layer: towns or centres.")] = "towns",
+    destinations: Annotated[str, typer.Option(
+        "--destinations", help="Destination layer: centres or towns.")] = "centres",
+    cutoff: Annotated[float | None, typer.Option(
+        "--cutoff", help="Minutes; pairs farther apart are written as unreachable.", show_default=False)] = None,
+    max_snap_km: Annotated[float, typer.Option(
+        "--max-snap-km", help="Places farther than this from every road are not attached (unreachable).")] = 25.0,
+    osm: OsmRoadsOpt = None,
+    mode: Annotated[str, typer.Option(
+        "--mode", help="road, or rail: passenger railway (needs the rail_stations and rail layers); places "
+        "without a station are written as unreachable.")] = "road",
+) -> None:
+    """Write the fastest travel time of every origin x destination pair as a CSV table.
+
+    Columns: origin, destination, minutes, km (road or track length of the fastest route), reachable.
+    """
+    import geopandas as gpd
+    import pandas as pd
+
+    from geoplan._io import write_csv
+    from geoplan.network import attach_places, attach_served_places, build_network, build_rail_network
+    from geoplan.traveltime import od_matrix
+
+    for value, hint in ((origins, "--origins"), (destinations, "--destinations")):
+        if value not in _PLACE_LAYERS:
+            raise click.BadParameter(f"must be one of {', '.join(_PLACE_LAYERS)}", param_hint=hint)
+    if mode not in ("road", "rail"):
+        raise click.BadParameter("must be road or rail", param_hint="--mode")
+    if mode == "rail" and osm is not None:
+        raise click.BadParameter("--osm replaces the roads; it cannot be combined with --mode rail", param_hint="--osm")
+    src, layers, snap = _layers_for_analysis(path, osm)
+    places = gpd.GeoDataFrame(pd.concat([layers[name][["id", "geometry"]] for name in _PLACE_LAYERS],
+                                        ignore_index=True), crs=layers.towns.crs)
+    if mode == "rail":
+        absent = [n for n in ("rail_stations", "rail") if n not in layers.layers]
+        if absent:
+            from geoplan._errors import LayerReadError
+
+            raise LayerReadError(f"{src}: --mode rail needs the layer(s) {', '.join(absent)}, which are missing",
+                                 fix="add rail_stations and rail layers (see layers/kazakhstan/SOURCES.md), "
+                                     "or use --mode road")
+        rail = build_rail_network(layers["rail"], layers["rail_stations"])
+        net, report = attach_served_places(rail, layers["rail_stations"], places)
+        lost = report.loc[~report["attached"], "id"].tolist()
+        if lost:
+            _echo_err(f"geoplan: warning: {len(lost)} place(s) without a station (reported unreachable): "
+                      f"{', '.join(lost)}")
+        # Stations on links without passenger trains are nodes without edges.
+        served_by = set(rail.node_id[rail.edge_u].tolist())
+        idle = [str(i) for i, st in zip(report["id"], report["stations"], strict=True)
+                if isinstance(st, str) and not set(st.split(";")) & served_by]
+        if idle:
+            _echo_err(f"geoplan: warning: {len(idle)} place(s) whose station has no passenger service "
+                      f"(reported unreachable): {', '.join(idle)}")
+    else:
+        net = build_network(layers.roads, snap_tolerance_m=snap, progress=True)
+        net, report = attach_places(net, places, max_snap_km=max_snap_km)
+        lost = report.loc[~report["snapped"], "id"].tolist()
+        if lost:
+            _echo_err(f"geoplan: warning: {len(lost)} place(s) farther than {max_snap_km:g} km from every road "
+                      f"(reported unreachable): {', '.join(lost)}")
+    od = od_matrix(net, layers[origins]["id"].astype(str).tolist(), layers[destinations]["id"].astype(str).tolist(),
+                   cutoff=cutoff, progress=True)
+    table = od.long()
+    table["minutes"] = table["minutes"].round(3)
+    table["km"] = table["km"].round(3)
+    write_csv(table, out)
+    n_bad = int((~table["reachable"]).sum())
+    typer.echo(f"wrote {len(table)} pairs ({len(od.origins)} {origins} x {len(od.destinations)} {destinations}, "
+               f"{n_bad} unreachable) from {src} to {out}")

@@ -1,0 +1,75 @@
+"""``geoplan run``, ``geoplan export`` and ``geoplan compare``: the whole pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from geoplan.cli._common import LayersOpt, ScenarioOpt, _echo_err, app, pd_display
+
+
+@app.command("run")
+def run_cmd(
+    scenario: ScenarioOpt = None,
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="Folder for GeoJSON, GeoPackage, CSV and GeoTIFF outputs.")] = Path("out"),
+    maps: Annotated[Path | None, typer.Option(
+        "--maps", help="Folder for the HTML and PNG maps (default: --out).")] = None,
+    layers: LayersOpt = None,
+    surface: Annotated[bool, typer.Option(
+        "--surface/--no-surface", help="Compute the raster travel-time surface.")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary table.")] = False,
+) -> None:
+    """Run the whole analysis: validate, network, travel times, catchments, categories, relocation, maps, exports."""
+    from geoplan.pipeline import run, summary_table
+
+    result = run(scenario, layers=layers, out_dir=out, maps_dir=maps, with_surface=surface, progress=not quiet)
+    for w in result.warnings:  # shown even with --quiet: they may explain odd results
+        _echo_err(f"geoplan: warning: {str(w).removeprefix('WARNING: ')}")
+    if quiet:
+        return
+    with pd_display():
+        typer.echo(summary_table(result).to_string(index=False))
+    counts = result.towns["category"].value_counts().sort_index()
+    typer.echo("categories: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    moved = int(result.flows["people"].sum()) if len(result.flows) else 0
+    typer.echo(f"relocation: {moved:,} people in {len(result.flows)} flows")
+    typer.echo("wrote: " + ", ".join(str(p) for p in result.outputs.values()))
+
+
+@app.command("export")
+def export_cmd(
+    scenario: ScenarioOpt = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out"),
+    layers: LayersOpt = None,
+) -> None:
+    """Write the results (GeoJSON, styled GeoPackage, CSV) without maps or surface."""
+    from geoplan.pipeline import run
+
+    result = run(scenario, layers=layers, out_dir=out, with_surface=False, with_maps=False, progress=True)
+    typer.echo("wrote: " + ", ".join(str(p) for p in result.outputs.values()))
+
+
+@app.command("compare")
+def compare_cmd(
+    a: Annotated[Path, typer.Argument(help="First scenario YAML (e.g. scenarios/baseline.yaml).")],
+    b: Annotated[Path, typer.Argument(help="Second scenario YAML.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the changes as CSV.")] = None,
+    layers: LayersOpt = None,
+) -> None:
+    """List the towns whose category, nearest centre, travel time or destination differ between two scenarios."""
+    from geoplan._io import write_csv
+    from geoplan.pipeline import compare
+
+    changes = compare(a, b, layers=layers)
+    if changes.empty:
+        typer.echo("no town changes category, nearest centre, travel time or destination")
+    else:
+        with pd_display():
+            typer.echo(changes.to_string(index=False))
+        typer.echo(f"{len(changes)} town(s) change")
+    if out is not None:
+        write_csv(changes, out)
+        typer.echo(f"wrote {out}")

@@ -1,0 +1,421 @@
+"""Reading and writing layer sets: GeoJSON, Shapefile, FlatGeobuf folders and GeoPackages."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pyogrio.errors
+import pyogrio.raw
+import shapely
+from pyproj import CRS
+from shapely.errors import GEOSException
+
+from geoplan._errors import GeoplanError, LayerReadError
+from geoplan._io import atomic_path, write_geojson, write_text_atomic
+from geoplan.layers.schemas import SCHEMAS, LayerSchema, LayerSet, Problem, _coerce_numbers, _feature_ids
+
+_VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".fgb", ".shp")
+_META_FILE = "layerset.json"
+
+
+# --------------------------------------------------------------------------------------
+# reading
+
+
+def _find_layer_file(folder: Path, name: str) -> Path | None:
+    for suffix in _VECTOR_SUFFIXES:
+        candidate = folder / f"{name}{suffix}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _gdal_reason(exc: BaseException) -> str:
+    """Return the first line of a GDAL/pyogrio error, without advice meant for GDAL's own tools."""
+    text = str(exc).strip()
+    if not text:
+        return type(exc).__name__
+    first = text.splitlines()[0]
+    first = first.split("; It might help to specify the correct driver")[0]
+    return first.replace("not recognized as being in a supported file format.",
+                         "not recognized as a supported vector format")
+
+
+def _is_wgs84_lonlat(crs: CRS) -> bool:
+    return bool(crs.is_geographic) and crs.datum is not None and crs.datum.name.startswith("World Geodetic System 1984")
+
+
+def _shapefile_name(name: str, used: set[str]) -> str:
+    """Return the column name GDAL's Shapefile driver writes for ``name`` (10 characters, unique)."""
+    out = name[:10]
+    n = 1
+    while out.lower() in used and n < 100:
+        out = f"{name[:8]}_{n}" if n < 10 else f"{name[:8]}{n:02d}"
+        n += 1
+    used.add(out.lower())
+    return out
+
+
+def _restore_shapefile_names(columns: list[str], schema: LayerSchema) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Map Shapefile-truncated column names back to schema names.
+
+    The dBase format keeps 10 characters per column name, so GDAL (and QGIS) write
+    ``population_year`` as ``populati_1`` and ``resource_status`` as ``resource_s``. For each
+    group of schema names sharing their first 10 characters, every order-preserving subset is
+    laundered the way GDAL does; the columns are renamed only when exactly one subset gives
+    the file's columns. Returns the renames and, for columns that could stand for several
+    schema names, the candidates.
+    """
+    rename: dict[str, str] = {}
+    ambiguous: dict[str, list[str]] = {}
+    families: dict[str, list[str]] = {}
+    for f in schema.column_names:
+        families.setdefault(f[:10].lower(), []).append(f)
+    for prefix, members in families.items():
+        if all(len(m) <= 10 for m in members):
+            continue
+        stem = prefix[:8]
+        # GDAL's names for clashes: 8 characters + "_N" (N < 10) or + "NN".
+        in_file = [c for c in columns if c.lower() == prefix
+                   or (len(c) == 10 and c.lower().startswith(stem) and (c[8] == "_" or c[8].isdigit())
+                       and c[9].isdigit())]
+        if not in_file:
+            continue
+        matches = []
+        for mask in range(1, 2 ** len(members)):
+            subset = [m for i, m in enumerate(members) if mask >> i & 1]
+            used: set[str] = set()
+            if [_shapefile_name(m, used).lower() for m in subset] == [c.lower() for c in in_file]:
+                matches.append(subset)
+        for i, c in enumerate(in_file):
+            candidates = sorted({m[i] for m in matches})
+            if len(candidates) == 1 and candidates[0] != c:
+                rename[c] = candidates[0]
+            elif len(candidates) > 1:
+                ambiguous[c] = candidates
+    return rename, ambiguous
+
+
+def _read_one(path: Path, layer: str | None, label: str, name: str, source: str
+              ) -> tuple[gpd.GeoDataFrame, CRS | None, list[Problem]]:
+    """Read one layer; return it in EPSG:4326, its CRS in the file, and problems noticed."""
+    problems: list[Problem] = []
+    schema = SCHEMAS[name]
+    suffix = path.suffix.lower()
+    unparsed: dict[int, str] = {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                gdf = pyogrio.read_dataframe(path, layer=layer)
+            except GEOSException:
+                # One geometry GEOS cannot build (a one-point line, say) must not hide the rest.
+                gdf = pyogrio.read_dataframe(path, layer=layer, on_invalid="ignore")
+                _, _, wkb, _ = pyogrio.raw.read(path, layer=layer, columns=[])
+                for i in np.flatnonzero(gdf.geometry.isna().to_numpy() & pd.notna(wkb)):
+                    try:
+                        shapely.from_wkb(wkb[i])
+                    except GEOSException as exc:
+                        unparsed[int(i)] = str(exc).split(": ", 1)[-1]
+    except UnicodeDecodeError as exc:
+        bad = exc.object[exc.start : exc.start + 1].hex()
+        if suffix == ".shp":
+            fix = (f"write the file's real encoding (for Cyrillic usually CP1251) into "
+                   f"{path.with_suffix('.cpg').name}, or re-save the layer with encoding UTF-8")
+        else:
+            fix = ("re-save the file as UTF-8 (QGIS: Export ▸ Save Features As… ▸ Encoding UTF-8; "
+                   "or iconv -f CP1251 -t UTF-8)")
+        why = "GeoJSON must be UTF-8 (RFC 7946, section 11)" if suffix in (".geojson", ".json") else "cannot decode it"
+        raise LayerReadError(
+            f"{label}: text is not in the file's declared encoding {exc.encoding.upper()} (byte 0x{bad}); {why}",
+            fix=fix,
+        ) from exc
+    except Exception as exc:  # any GDAL failure means "unreadable file"
+        raise LayerReadError(
+            f"{label}: cannot read layer: {_gdal_reason(exc)}",
+            fix="open the file in QGIS to see whether it is complete; re-export it as GeoPackage or GeoJSON (UTF-8)",
+        ) from exc
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
+        raise LayerReadError(f"{label}: layer has no geometry column", fix="export the layer with its geometry")
+    if unparsed:
+        ids = _feature_ids(gdf, schema.id_field)
+        for i, reason in sorted(unparsed.items()):
+            problems.append(Problem("error", name, ids[i], "invalid_geometry", f"geometry cannot be read: {reason}",
+                                    "redraw it: a line needs at least two different points", source))
+    if suffix == ".shp":
+        rename, ambiguous = _restore_shapefile_names([str(c) for c in gdf.columns], schema)
+        gdf = gdf.rename(columns=rename)
+        for col, candidates in ambiguous.items():
+            # A required column whose identity is uncertain (is 'population' population_year cut
+            # short?) must not be trusted silently.
+            required = any(schema.field(cand).required for cand in candidates)
+            use = f"it is read as '{col}' but cannot be trusted" if col in schema.column_names else "it is ignored"
+            problems.append(Problem(
+                "error" if required else "warning", name, None, "truncated_column",
+                f"Shapefile column '{col}' may be any of {', '.join(candidates)} (the format cuts names to 10 "
+                f"characters); {use}",
+                "rename the column to its full name (QGIS: Layer Properties ▸ Fields) or use GeoPackage, "
+                "which keeps full column names", source))
+    native = gdf.crs
+    if native is not None and not native.equals("EPSG:4326"):
+        geoms = gdf.geometry.to_numpy()
+        present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+        if native.is_projected and present.any():
+            x0, y0, x1, y1 = shapely.total_bounds(geoms[present])
+            if -180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90:
+                problems.append(Problem(
+                    "error", name, None, "crs_mismatch",
+                    f"the layer is labelled {native.name} (projected, metres) but its coordinates "
+                    f"({x0:.4g}..{x1:.4g}, {y0:.4g}..{y1:.4g}) look like longitude/latitude degrees",
+                    "assign EPSG:4326 instead (QGIS: Layer ▸ Set CRS of Layer; GeoJSON: delete the 'crs' member)",
+                    source))
+        if suffix in (".geojson", ".json") and not _is_wgs84_lonlat(native):
+            problems.append(Problem(
+                "warning", name, None, "unexpected_crs",
+                f"the GeoJSON declares {native.name} in a 'crs' member; RFC 7946 GeoJSON is WGS 84 lon/lat only and "
+                "web maps and strict readers ignore the member, placing the features wrongly (geoplan reprojects it)",
+                "re-save the layer in EPSG:4326 without a 'crs' member (geoplan layers export, or QGIS Save "
+                "Features As with CRS EPSG:4326 and RFC7946=YES)", source))
+        try:
+            gdf = gdf.to_crs(4326)
+        except Exception as exc:  # any pyproj failure means "unusable CRS"
+            raise LayerReadError(
+                f"{label}: cannot reproject from {native.to_string()} to EPSG:4326: {exc}",
+                fix="save the layer in EPSG:4326 (WGS 84)",
+            ) from exc
+    return gdf, native, problems
+
+
+def read_layers(path: str | os.PathLike[str], *, required: tuple[str, ...] = ("towns", "centres", "roads")) -> LayerSet:
+    """Read a layer set from a folder or a GeoPackage.
+
+    Parameters
+    ----------
+    path
+        A folder holding ``towns``, ``centres`` and ``roads`` (and optionally ``rail_stations``
+        and ``rail``) as ``.geojson``, ``.gpkg``, ``.fgb`` or ``.shp`` files named after the
+        layer, or one ``.gpkg`` file holding layers with those names. An optional
+        ``layerset.json`` in the folder (or beside the GeoPackage, named
+        ``<stem>.layerset.json``) declares ``name`` and ``extent``.
+    required
+        Layers that must be present; the rail layers are optional by default.
+
+    Returns
+    -------
+    LayerSet
+        Layers reprojected to EPSG:4326 (when their CRS is known), unvalidated: call
+        :func:`validate` next.
+
+    Raises
+    ------
+    LayerReadError
+        When the path does not exist, a required layer is missing, or a file cannot be read.
+
+    Notes
+    -----
+    - GeoJSON must be UTF-8 (RFC 7946); a file in another encoding (CP1251, Latin-1) is
+      refused with a :class:`LayerReadError` rather than read as garbled text. A Shapefile's
+      encoding comes from its ``.cpg`` file; without one, Cyrillic text usually reads garbled
+      and :func:`validate` warns (``suspect_encoding``).
+    - Shapefile column names hold 10 characters, so GDAL and QGIS write ``population_year``
+      as ``populati_1`` and ``resource_status`` as ``resource_s``. Such names are mapped back
+      to the schema's when the file's columns allow one reading only (always the case for a
+      layer with all its schema columns, in schema order); otherwise they are left as they are
+      and reported (``truncated_column``). GeoPackage has no such limit.
+    - A geometry GEOS cannot build (a one-point line) becomes empty and is reported as
+      ``invalid_geometry``, rather than making the whole layer unreadable.
+    """
+    root = Path(path)
+    try:
+        exists = root.exists()
+    except (OSError, ValueError) as exc:  # a name too long for the file system, a NUL character
+        raise LayerReadError(f"{root}: not a usable path ({getattr(exc, 'strerror', None) or exc})",
+                             fix="pass the folder or GeoPackage that holds the layers") from None
+    if not exists:
+        raise LayerReadError(f"{root}: no such file or folder",
+                             fix="pass the folder or GeoPackage that holds the layers")
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    sources: dict[str, str] = {}
+    native: dict[str, CRS | None] = {}
+    read_problems: list[Problem] = []
+    meta_path: Path
+    if root.is_dir():
+        meta_path = root / _META_FILE
+        for name in SCHEMAS:
+            file = _find_layer_file(root, name)
+            if file is None:
+                continue
+            gpkg_layer = name if file.suffix == ".gpkg" else None
+            label = f"{file}" + (f" (layer {name})" if gpkg_layer else "")
+            sources[name] = str(file)
+            layers[name], native[name], found = _read_one(file, gpkg_layer, label, name, sources[name])
+            read_problems.extend(found)
+        where = f"folder {root}"
+    else:
+        meta_path = root.with_name(f"{root.stem}.{_META_FILE}")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # GDAL's notes on odd GeoPackage headers; errors still raise
+                available = [str(n) for n, _ in pyogrio.list_layers(root)]
+        except Exception as exc:  # any GDAL failure means "not a vector dataset"
+            raise LayerReadError(
+                f"{root}: not a readable vector dataset ({_gdal_reason(exc)})",
+                fix="pass a GeoPackage or a folder of GeoJSON/Shapefile/FlatGeobuf files",
+            ) from exc
+        for name in SCHEMAS:
+            if name in available:
+                label = f"{root} (layer {name})"
+                sources[name] = f"{root}:{name}"
+                layers[name], native[name], found = _read_one(root, name, label, name, sources[name])
+                read_problems.extend(found)
+        where = f"{root} (layers: {', '.join(available) or 'none'})"
+    missing = [n for n in required if n not in layers]
+    if missing:
+        raise LayerReadError(
+            f"{where}: missing layer(s) {', '.join(missing)}",
+            fix="provide " + ", ".join(f"'{m}' ({SCHEMAS[m].description})" for m in missing)
+            + " as <name>.geojson/.gpkg/.shp/.fgb in the folder or as GeoPackage layers with those names",
+        )
+    meta: dict[str, Any] = {}
+    if meta_path.is_file():
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise LayerReadError(f"{meta_path}: not valid JSON ({exc})", fix="fix or delete the file") from exc
+        if "extent" in meta and not (isinstance(meta["extent"], list) and len(meta["extent"]) == 4):
+            raise LayerReadError(f"{meta_path}: 'extent' must be [lon_min, lat_min, lon_max, lat_max]",
+                                 fix="correct 'extent'")
+    return LayerSet(layers, sources, meta, native, read_problems)
+
+
+# --------------------------------------------------------------------------------------
+# normalising and writing
+
+
+def normalise(gdf: gpd.GeoDataFrame, schema: LayerSchema) -> gpd.GeoDataFrame:
+    """Columns in schema order with canonical dtypes; single-part multi-geometries unwrapped.
+
+    Assumes the layer passed :func:`validate` (numbers parse, ids are unique).
+    """
+    out = gpd.GeoDataFrame(index=range(len(gdf)))
+    for f in schema.fields:
+        if f.name not in gdf.columns:
+            continue
+        col = gdf[f.name].reset_index(drop=True)
+        if f.kind == "int":
+            out[f.name] = _coerce_numbers(col)[0].round().astype("Int64")
+        elif f.kind == "float":
+            out[f.name] = _coerce_numbers(col)[0].astype(float)
+        else:
+            out[f.name] = col.astype(object).where(col.notna(), None).map(lambda v: v if v is None else str(v))
+    extra = [c for c in gdf.columns if c not in schema.column_names and c != gdf.geometry.name]
+    for col in extra:
+        out[col] = gdf[col].reset_index(drop=True)
+    geoms = gdf.geometry.to_numpy()
+    multi = shapely.get_type_id(geoms) >= 4
+    geoms = np.where(multi, shapely.get_geometry(geoms, 0), geoms)
+    return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geoms, crs=gdf.crs), crs=gdf.crs)
+
+
+def _with_integer_columns(gdf: gpd.GeoDataFrame, schema: LayerSchema | None) -> gpd.GeoDataFrame:
+    """``gdf`` with its schema's integer columns as nullable integers where every value is one.
+
+    Readers give an integer column with empty cells as float (``1999.0``); written back like
+    that it becomes a REAL GeoPackage field and ``1999.0`` in GeoJSON. Columns holding anything
+    but whole numbers (a forced export of a layer with errors) are left as they are.
+    """
+    if schema is None:
+        return gdf
+    out = gdf
+    for f in schema.fields:
+        if f.kind != "int" or f.name not in gdf.columns or pd.api.types.is_integer_dtype(gdf[f.name]):
+            continue
+        parsed, bad = _coerce_numbers(gdf[f.name])
+        vals = parsed.to_numpy()
+        ok = ~np.isnan(vals)
+        if bad.any() or (gdf[f.name].notna().to_numpy() & ~ok).any() or (np.abs(vals[ok]) >= 2**53).any():
+            continue
+        if (vals[ok] != np.round(vals[ok])).any():
+            continue
+        if out is gdf:
+            out = gdf.copy()
+        out[f.name] = parsed.round().astype("Int64")
+    return out
+
+
+#: The date GDAL writes into a GeoPackage's ``gpkg_contents.last_change``: fixed, so that the
+#: same layers always give the same bytes (GDAL writes the current time otherwise).
+GPKG_TIMESTAMP = "2000-01-01T00:00:00.000Z"
+
+
+def write_layers(layers: LayerSet, path: str | os.PathLike[str]) -> Path:
+    """Write a layer set as one GeoPackage (``*.gpkg``) or a folder of RFC 7946 GeoJSON files.
+
+    Every file is written to a temporary file and renamed into place, so an existing file is
+    replaced only by a complete one, and the same layers give byte-identical files. The layer
+    set's metadata is written beside it (``layerset.json`` in a folder, ``<stem>.layerset.json``
+    beside a GeoPackage); a stale ``<stem>.layerset.json`` from an earlier export is removed
+    when the layer set has none (a folder's ``layerset.json`` is left as it is).
+
+    Parameters
+    ----------
+    layers
+        The layer set to write.
+    path
+        A ``.gpkg`` file (one layer per layer of the set), or a folder that receives
+        ``<layer>.geojson`` files.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    GeoplanError
+        When the target cannot be written (permissions, a folder in the way, a full disk).
+    """
+    target = Path(path)
+    try:
+        if target.suffix.lower() == ".gpkg":
+            sidecar = target.with_name(f"{target.stem}.{_META_FILE}")
+            previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+            pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": GPKG_TIMESTAMP})
+            try:
+                with atomic_path(target) as tmp:
+                    for name, gdf in layers.layers.items():
+                        pyogrio.write_dataframe(_with_integer_columns(gdf, SCHEMAS.get(name)), tmp, layer=name,
+                                                driver="GPKG", append=tmp.exists(),
+                                                layer_options={"SPATIAL_INDEX": "YES"})
+            finally:
+                pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
+            if layers.meta:
+                write_text_atomic(sidecar, json.dumps(layers.meta, indent=2, ensure_ascii=False) + "\n")
+            elif sidecar.is_file():
+                sidecar.unlink()
+            return target
+        target.mkdir(parents=True, exist_ok=True)
+        for name, gdf in layers.layers.items():
+            if gdf.crs is None:
+                raise GeoplanError(f"layer '{name}' has no CRS; cannot write it as RFC 7946 GeoJSON to {target}",
+                                   fix="assign the layer's CRS, or export to a .gpkg file")
+            write_geojson(_with_integer_columns(gdf, SCHEMAS.get(name)), target / f"{name}.geojson", name=name)
+        if layers.meta:
+            write_text_atomic(target / _META_FILE, json.dumps(layers.meta, indent=2, ensure_ascii=False) + "\n")
+        return target
+    except GeoplanError:
+        raise
+    except (OSError, ValueError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        # ValueError: values JSON cannot hold (infinite coordinates) when exporting with errors.
+        raise GeoplanError(
+            f"{target}: cannot write the layer set: {_gdal_reason(exc)}",
+            fix="choose a writable path (a .gpkg file name or a folder) with free space",
+        ) from exc

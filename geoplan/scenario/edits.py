@@ -1,0 +1,172 @@
+"""Network edits of a scenario applied to a layer set: added roads, changed classes and speeds."""
+
+from __future__ import annotations
+
+import difflib
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from geoplan._errors import ScenarioError
+from geoplan.layers import SCHEMAS, LayerSet, validate
+from geoplan.scenario.models import _GEOD, Scenario
+
+
+def _read_added_roads(path: Path, where: str) -> gpd.GeoDataFrame:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            gdf = pyogrio.read_dataframe(path)
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ScenarioError(f"{where}: cannot read roads layer {path}: {reason}",
+                            fix="give a GeoJSON, GeoPackage, Shapefile or FlatGeobuf of LineStrings") from exc
+    if gdf.crs is None:
+        raise ScenarioError(f"{where}: {path} has no CRS", fix="save the layer with its CRS (EPSG:4326 for lon/lat)")
+    return gdf.to_crs(4326)
+
+
+def _unknown_ids(ids: list[str], roads: gpd.GeoDataFrame) -> list[str]:
+    known = set(roads["id"].astype(str))
+    return [i for i in ids if i not in known]
+
+
+def _raise_unknown(ids: list[str], roads: gpd.GeoDataFrame, where: str, source: str) -> None:
+    known = sorted(roads["id"].astype(str))
+    hints = [f"{i} (did you mean {m[0]}?)" if (m := difflib.get_close_matches(i, known, n=1)) else i for i in ids]
+    raise ScenarioError(f"{where}: no road with id {', '.join(hints)} in the roads layer ({source})",
+                        fix="use ids from the roads layer's 'id' column (or of a layer added by an earlier edit)")
+
+
+def _node_positions(roads: gpd.GeoDataFrame) -> dict[str, tuple[float, float]]:
+    """Position of each named node (from_node/to_node) in a roads layer, from the line ends."""
+    if not {"from_node", "to_node"} <= set(roads.columns) or roads.empty:
+        return {}
+    geoms = roads.geometry.to_numpy()
+    geoms = np.where(shapely.get_type_id(geoms) == 5, shapely.get_geometry(geoms, 0), geoms)
+    first = shapely.get_coordinates(shapely.get_point(geoms, 0))
+    last = shapely.get_coordinates(shapely.get_point(geoms, -1))
+    out: dict[str, tuple[float, float]] = {}
+    for col, xy in (("from_node", first), ("to_node", last)):
+        for node, (x, y) in zip(roads[col].to_numpy(dtype=object), xy, strict=True):
+            if isinstance(node, str) and node and node not in out:
+                out[node] = (float(x), float(y))
+    return out
+
+
+def _check_added(new: gpd.GeoDataFrame, base: gpd.GeoDataFrame, layers: LayerSet, path: Path, where: str,
+                 snap_tolerance_m: float) -> None:
+    """Check the schema, geometry, ids and connection of roads added by a scenario."""
+    probe = LayerSet({"roads": new}, sources={"roads": str(path)}, meta=dict(layers.meta))
+    errors = [p for p in validate(probe) if p.severity == "error"]
+    if errors:
+        shown = "\n".join(f"  {p}" for p in errors[:10])
+        if len(errors) > 10:
+            shown += f"\n  ... and {len(errors) - 10} more"
+        raise ScenarioError(f"{where}: the roads in {path} have {len(errors)} error(s):\n{shown}",
+                            fix="correct the features listed (`geoplan layers check` explains each check)")
+    clash = sorted(set(new["id"].astype(str)) & set(base["id"].astype(str)))
+    if clash:
+        raise ScenarioError(f"{where}: road id(s) {', '.join(clash[:10])} in {path} are already in the roads layer",
+                            fix="give planned roads their own ids (e.g. a prefix such as KZP)")
+    # A named end node must sit where the existing network has that node, or it will not connect.
+    known = _node_positions(base)
+    ends = _node_positions(new)
+    far = []
+    for node, (x, y) in ends.items():
+        if node in known:
+            geod_m = _metres(x, y, *known[node])
+            if geod_m > max(snap_tolerance_m, 1.0):
+                far.append(f"{node} ({geod_m / 1000:.1f} km away)")
+    if far:
+        raise ScenarioError(f"{where}: roads in {path} end at node(s) {', '.join(far)} from the network's node of the "
+                            "same name",
+                            fix="move the line ends onto the existing nodes (QGIS snapping) or rename them")
+    combined = pd.concat([base, new[[c for c in new.columns if c in base.columns or c == new.geometry.name]]],
+                         ignore_index=True)
+    combined = gpd.GeoDataFrame(combined, geometry=base.geometry.name, crs=4326)
+    added = set(new["id"].astype(str))
+    loose = [p for p in validate(LayerSet({"roads": combined}, sources={"roads": str(path)}, meta=dict(layers.meta)))
+             if p.check == "disconnected_component" and p.feature_id in added]
+    if loose:
+        raise ScenarioError(f"{where}: roads in {path} are not connected to the network: {loose[0].message}",
+                            fix="make the planned road start and end on existing road nodes")
+
+
+def _metres(x1: float, y1: float, x2: float, y2: float) -> float:
+    return float(_GEOD.inv(x1, y1, x2, y2)[2])
+
+
+def apply_edits(layers: LayerSet, scenario: Scenario) -> LayerSet:
+    """Apply a scenario's network edits to a copy of ``layers``.
+
+    Edits run in list order; within one edit: ``add_roads``, then ``set_class``, ``set_speed``
+    and ``close``. Later edits may refer to roads added by earlier ones. The input is not
+    modified. ``meta["edits"]`` of the result lists what was applied, one line per operation.
+
+    Parameters
+    ----------
+    layers
+        The layer set the scenario runs on.
+    scenario
+        The scenario whose ``edits`` to apply (``network.snap_tolerance_m`` decides how close an
+        added road's end must be to the existing node of the same name).
+
+    Raises
+    ------
+    ScenarioError
+        Naming the scenario key when a road id is unknown, an added layer is unreadable,
+        invalid, reuses an existing id or is not connected to the network.
+
+    """
+    out = layers.copy()
+    if not scenario.edits:
+        return out
+    roads = out.roads.copy()
+    src = out.sources.get("roads", "roads layer")
+    log: list[str] = []
+    for k, edit in enumerate(scenario.edits):
+        label = f"{scenario.source}: edits[{k}]" + (f" ({edit.name})" if edit.name else "")
+        if edit.add_roads is not None:
+            path = scenario.resolve(edit.add_roads)
+            new = _read_added_roads(path, f"{label}.add_roads")
+            _check_added(new, roads, out, path, f"{label}.add_roads", scenario.network.snap_tolerance_m)
+            keep = [c for c in new.columns if c in SCHEMAS["roads"].column_names or c == new.geometry.name]
+            new = new[keep]
+            if new.geometry.name != roads.geometry.name:
+                new = new.rename_geometry(roads.geometry.name)
+            roads = gpd.GeoDataFrame(pd.concat([roads, new], ignore_index=True), geometry=roads.geometry.name, crs=4326)
+            log.append(f"edits[{k}]: added {len(new)} road(s) from {path.name}: {', '.join(new['id'].astype(str))}")
+        if edit.set_class:
+            bad = _unknown_ids(list(edit.set_class), roads)
+            if bad:
+                _raise_unknown(bad, roads, f"{label}.set_class", src)
+            ids = roads["id"].astype(str)
+            for rid, cls in edit.set_class.items():
+                roads.loc[ids == rid, "road_class"] = cls
+            log.append(f"edits[{k}]: class of {', '.join(f'{r}->{c}' for r, c in edit.set_class.items())}")
+        if edit.set_speed:
+            bad = _unknown_ids(list(edit.set_speed), roads)
+            if bad:
+                _raise_unknown(bad, roads, f"{label}.set_speed", src)
+            if "speed_kph" not in roads.columns:
+                roads["speed_kph"] = np.nan
+            roads["speed_kph"] = pd.to_numeric(roads["speed_kph"], errors="coerce").astype(float)
+            ids = roads["id"].astype(str)
+            for rid, kph in edit.set_speed.items():
+                roads.loc[ids == rid, "speed_kph"] = float(kph)
+            log.append(f"edits[{k}]: speed of {', '.join(f'{r}->{v:g} km/h' for r, v in edit.set_speed.items())}")
+        if edit.close:
+            bad = _unknown_ids(list(edit.close), roads)
+            if bad:
+                _raise_unknown(bad, roads, f"{label}.close", src)
+            roads = roads[~roads["id"].astype(str).isin(edit.close)].reset_index(drop=True)
+            log.append(f"edits[{k}]: closed {', '.join(edit.close)}")
+    out.layers["roads"] = roads
+    out.meta = {**out.meta, "edits": log}
+    return out
