@@ -24,6 +24,15 @@ OUT = ROOT / "layers" / "kazakhstan"
 #: Kazakhstan's bounding box (HDX COD-AB adm0: 46.49, 40.59, 87.31, 55.43), rounded outwards.
 EXTENT = [46.0, 40.0, 88.0, 56.0]
 
+#: Credits the layer set's data require wherever it is shown (maps, exports), one string per
+#: source: written to layerset.json ("attribution"), which maps and exports read, so the
+#: wording lives in one place. Boundaries and settlements come from scripts/build_admin_layers.py.
+ATTRIBUTION: list[str] = [
+    "© OpenStreetMap contributors (ODbL): settlements, parts of the roads, rail and places",
+    "Boundaries: OCHA / HDX COD-AB Kazakhstan (CC BY-IGO), via geokz by A. Rodionov (CC BY 4.0)",
+    "GeoNames (CC BY 4.0): place coordinates",
+]
+
 #: (table, id, column, new value, reason) - errors found in the fact tables.
 CORRECTIONS: list[tuple[str, str, str, object, str]] = []
 
@@ -138,8 +147,9 @@ def build(facts: Path) -> LayerSet:
             "rail": rail,
         },
         meta={"name": "Kazakhstan", "extent": EXTENT,
-              "description": "Kazakhstan monotowns, growth centres and schematic national road and "
-                             "passenger rail networks"},
+              "description": "Kazakhstan monotowns, growth centres, settlements, administrative boundaries "
+                             "and schematic national road and passenger rail networks",
+              "attribution": ATTRIBUTION},
     )
     return layers
 
@@ -155,7 +165,7 @@ def main() -> None:
         gdf = gdf.sort_values("id", kind="stable").reset_index(drop=True)
         write_geojson(gdf, OUT / f"{name}.geojson", name=name)
         print(f"{name}: {len(gdf)} features")
-    (OUT / "layerset.json").write_text(json.dumps(layers.meta, indent=2) + "\n", encoding="utf-8")
+    (OUT / "layerset.json").write_text(json.dumps(layers.meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
