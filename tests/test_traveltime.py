@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from scipy.sparse.csgraph import dijkstra
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -61,7 +62,7 @@ def test_od_matrix_equals_networkx_on_the_embedded_network(kz):
 
 
 @st.composite
-def random_graphs(draw, *, continuous: bool = False):
+def random_graphs(draw, *, continuous: bool = False, dyadic: bool = False):
     """Random weighted graphs: directed or two-way, parallel edges, zero weights, several parts."""
     n = draw(st.integers(1, 25))
     m = draw(st.integers(0, 60))
@@ -72,6 +73,11 @@ def random_graphs(draw, *, continuous: bool = False):
         rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
         w = rng.uniform(0.1, 100.0, m)
         km = rng.uniform(0.1, 50.0, m)
+    elif dyadic:
+        # Sums of these are exact, so equally good routes tie to the last bit.
+        values = st.sampled_from([0.0, 0.5, 1.0, 2.5, 7.0])
+        w = np.array(draw(st.lists(values, min_size=m, max_size=m)))
+        km = np.array(draw(st.lists(values, min_size=m, max_size=m)))
     else:
         values = st.sampled_from([0.0, 0.5, 1.0, 2.5, 7.0]) | st.floats(0, 1e3)
         w = np.array(draw(st.lists(values, min_size=m, max_size=m)))
@@ -146,7 +152,7 @@ def test_cutoff_keeps_exactly_the_pairs_within_it(net, cutoff):
 def test_batched_od_matrix_equals_one_batch(kz, monkeypatch):
     net, towns, centres = kz
     whole = od_matrix(net, towns, centres)
-    monkeypatch.setattr(tt, "_BATCH_CELLS", net.n_nodes * 4)  # 4 origins per Dijkstra call
+    monkeypatch.setattr(tt, "_CHUNK", 4)  # 4 origins per call of the compiled search
     parts = od_matrix(net, towns, centres, progress=False)
     np.testing.assert_array_equal(parts.minutes, whole.minutes)
     np.testing.assert_allclose(parts.km, whole.km, rtol=1e-12)
@@ -215,8 +221,20 @@ def test_bad_requests_give_clear_errors(kz):
     net, towns, _ = kz
     with pytest.raises(NetworkError, match="atlantis"):
         od_matrix(net, towns, ["atlantis"])
-    with pytest.raises(NetworkError, match="cutoff"):
-        od_matrix(net, towns, towns, cutoff=0)
+    for bad in (0, -5.0, float("nan"), "soon", True):
+        with pytest.raises(NetworkError, match="cutoff must be a positive number"):
+            od_matrix(net, towns, towns, cutoff=bad)
+        with pytest.raises(NetworkError, match="cutoff must be a positive number"):
+            travel_times_from(net, towns[:1], cutoff=bad)
+    with pytest.raises(NetworkError, match=r"origins list the same place more than once: saran") as err:
+        od_matrix(net, ["saran", "abai", "saran"], ["karaganda"])
+    assert "drop the duplicates" in str(err.value)
+    with pytest.raises(NetworkError, match=r"destinations list the same place more than once: karaganda"):
+        od_matrix(net, ["saran"], ["karaganda", "karaganda"])
+    with pytest.raises(NetworkError, match="atlantis, mu"):
+        od_matrix(net, ["atlantis", "saran", "mu"], ["karaganda"])
+    with pytest.raises(NetworkError, match="weight must be 'minutes' or 'km'"):
+        od_matrix(net, towns, towns, weight="hours")
     with pytest.raises(NetworkError, match="out of range"):
         travel_times_from(net, np.array([net.n_nodes]))
 
@@ -268,3 +286,113 @@ def test_frame_is_the_matrix_with_ids(kz_layers) -> None:
     assert list(wide.index) == ["saran", "balkhash"] and list(wide.columns) == ["karaganda", "astana"]
     assert wide.loc["balkhash", "karaganda"] == od.minutes[1, 0]
     assert od.frame("km").loc["saran", "astana"] == od.km[0, 1]
+
+
+# --------------------------------------------------------------------------------------
+# the compiled search: against scipy, both directions, weight="km", ties, early stop
+
+
+def _scipy(net: RoadNetwork, weight: str = "minutes") -> np.ndarray:
+    return dijkstra(net.csr(weight), directed=True, indices=np.arange(net.n_nodes))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(net=random_graphs(), data=st.data())
+def test_od_matrix_equals_scipy_from_either_side(net, data):
+    n = net.n_nodes
+    ids = np.asarray(net.node_id)
+    ref = {w: _scipy(net, w) for w in ("minutes", "km")}
+    o = data.draw(st.lists(st.integers(0, n - 1), unique=True, max_size=n), label="origins")
+    d = data.draw(st.lists(st.integers(0, n - 1), unique=True, max_size=n), label="destinations")
+    for weight in ("minutes", "km"):
+        od = od_matrix(net, list(ids[o]), list(ids[d]), weight=weight)
+        got = od.km if weight == "km" else od.minutes
+        want = ref[weight][np.ix_(o, d)]
+        assert od.weight == weight and got.shape == (len(o), len(d))
+        if len(d) >= len(o):  # searched from the origins: scipy's sums, bit for bit
+            np.testing.assert_array_equal(got, want)
+        else:  # searched from the destinations on the reversed graph: the same up to rounding
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+            assert (np.isinf(got) == np.isinf(want)).all()
+        other = od.minutes if weight == "km" else od.km
+        assert (np.isinf(other) == np.isinf(got)).all()
+
+
+def _lexicographic_reference(net: RoadNetwork, weight: str) -> np.ndarray:
+    """Second quantity of the best route, ties broken by the fewest of it: networkx on the tight edges."""
+    w1, w2 = (net.edge_km, net.edge_minutes) if weight == "km" else (net.edge_minutes, net.edge_km)
+    first = _scipy(net, weight)
+    out = np.full((net.n_nodes, net.n_nodes), np.inf)
+    for s in range(net.n_nodes):
+        g = nx.DiGraph()
+        g.add_nodes_from(range(net.n_nodes))
+        for a, b, x, y in zip(net.edge_u, net.edge_v, w1, w2, strict=True):
+            # Edges on some best route from s (sums of dyadic values are exact here).
+            if np.isfinite(first[s, a]) and first[s, a] + x == first[s, b]:
+                if not g.has_edge(a, b) or g[a][b]["w"] > y:
+                    g.add_edge(int(a), int(b), w=float(y))
+        for k, val in nx.single_source_dijkstra_path_length(g, s, weight="w").items():
+            out[s, k] = val
+    return out
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(net=random_graphs(dyadic=True), data=st.data())
+def test_ties_take_the_route_with_the_least_of_the_other_quantity(net, data):
+    ids = list(net.node_id)
+    for weight in ("minutes", "km"):
+        ref = _lexicographic_reference(net, weight)
+        for o, d in ((ids, ids), (ids, ids[: data.draw(st.integers(1, len(ids)))])):
+            od = od_matrix(net, o, d, weight=weight)
+            other = od.minutes if weight == "km" else od.km
+            np.testing.assert_array_equal(other, ref[:, : len(d)])
+
+
+def test_equally_fast_routes_report_the_shorter_in_both_directions():
+    # a -> b -> d and a -> c -> d take 2 minutes each; via b is 10 km, via c 2 km.
+    net = network_from_arrays(node_id=["a", "b", "c", "d"], node_x=[69.0, 69.1, 69.1, 69.2],
+                              node_y=[50.0, 50.1, 49.9, 50.0], edge_u=[0, 1, 0, 2], edge_v=[1, 3, 2, 3],
+                              edge_km=[5.0, 5.0, 1.0, 1.0], edge_minutes=[1.0, 1.0, 1.0, 1.0])
+    forward = od_matrix(net, ["a"], ["d", "b"])  # one origin: searched from it
+    backward = od_matrix(net, ["a", "b"], ["d"])  # one destination: searched back from it
+    assert forward.km[0, 0] == backward.km[0, 0] == 2.0
+    assert forward.minutes[0, 0] == backward.minutes[0, 0] == 2.0
+    shortest = od_matrix(net, ["a"], ["d"], weight="km")
+    assert shortest.km[0, 0] == 2.0 and shortest.minutes[0, 0] == 2.0
+
+
+def test_shortest_route_can_be_slower_than_the_fastest():
+    # a -> d direct: 10 km of track at 20 km/h (30 min); a -> b -> d: 20 km of motorway at 120 (10 min).
+    net = network_from_arrays(node_id=["a", "b", "d"], node_x=[69.0, 69.1, 69.2], node_y=[50.0, 50.1, 50.0],
+                              edge_u=[0, 0, 1], edge_v=[2, 1, 2], edge_km=[10.0, 10.0, 10.0],
+                              edge_kph=[20.0, 120.0, 120.0])
+    fast = od_matrix(net, ["a"], ["d"])
+    short = od_matrix(net, ["a"], ["d"], weight="km")
+    assert (fast.minutes[0, 0], fast.km[0, 0]) == pytest.approx((10.0, 20.0))
+    assert (short.minutes[0, 0], short.km[0, 0]) == pytest.approx((30.0, 10.0))
+    assert short.nearest()["km"].iloc[0] == pytest.approx(10.0)
+    with pytest.raises(NetworkError, match="km"):
+        od_matrix(net, ["a"], ["d"], weight="km", cutoff=float("nan"))
+    assert np.isinf(od_matrix(net, ["a"], ["d"], weight="km", cutoff=9.0).km[0, 0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(net=random_graphs(continuous=True), data=st.data())
+def test_a_search_that_stops_at_its_targets_gives_the_full_search_values(net, data):
+    n = net.n_nodes
+    graph = tt.search_graph(net)
+    sources = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=n)))
+    targets = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=n)))  # repeats allowed
+    full1, full2 = tt.od_block(graph, sources, np.arange(n))
+    part1, part2 = tt.od_block(graph, sources, targets)
+    np.testing.assert_array_equal(part1, full1[:, targets])
+    np.testing.assert_array_equal(part2, full2[:, targets])
+
+
+def test_places_times_centres_on_the_embedded_network_match_the_origin_side_search(kz):
+    net, towns, centres = kz
+    od = od_matrix(net, towns, centres)  # 29 x 21: searched back from the 21 centres
+    assert tt.plan_od(net, towns, centres).reverse
+    fwd = [od_matrix(net, [t], centres) for t in towns]  # one origin each: searched from it
+    np.testing.assert_allclose(od.minutes, np.vstack([f.minutes for f in fwd]), rtol=1e-13)
+    np.testing.assert_allclose(od.km, np.vstack([f.km for f in fwd]), rtol=1e-13)
