@@ -50,6 +50,7 @@ from typing import Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import rasterio
 import rasterio.errors
 import rasterio.features
@@ -173,6 +174,21 @@ def _default_study_area(frames: list[gpd.GeoDataFrame], crs: CRS) -> shapely.Geo
     return shapely.buffer(shapely.convex_hull(shapely.union_all(geoms)), STUDY_AREA_MARGIN_M)
 
 
+def _drawn_share(roads: gpd.GeoDataFrame, lines: np.ndarray) -> np.ndarray:
+    """Drawn length over road length (``length_km``) of each road; 1 where none is given.
+
+    A road's time is its ``length_km`` over its speed in the network; burning ``speed x drawn /
+    length_km`` gives a cell crossing of the drawn line the same time per metre.
+    """
+    if "length_km" not in roads.columns:
+        return np.ones(len(roads))
+    declared = pd.to_numeric(roads["length_km"], errors="coerce").to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        drawn = np.asarray(shapely.length(lines), dtype=float) / 1000.0
+    ok = np.isfinite(declared) & (declared > 0) & np.isfinite(drawn) & (drawn > 0)
+    return np.where(ok, drawn / np.where(ok, declared, 1.0), 1.0)
+
+
 # --------------------------------------------------------------------------------------
 # the three steps
 
@@ -230,6 +246,7 @@ def friction_raster(
                             fix="use a metric CRS (e.g. a UTM zone or an equal-area projection), or leave crs unset")
     kph = road_speeds(roads, speeds=speeds)
     lines = roads.to_crs(grid_crs).geometry.to_numpy()
+    kph = kph * _drawn_share(roads, lines)
     area = (_default_study_area([roads], grid_crs) if study_area is None
             else shapely.union_all(_as_geoseries(study_area, "study area").to_crs(grid_crs).to_numpy()))
     if shapely.is_empty(area) or shapely.area(area) <= 0:

@@ -14,6 +14,7 @@ from pyproj import Transformer
 from geoplan import AnalysisError
 from geoplan.catchments import catchments, reached_edges
 from geoplan.network import attach_places, build_network, network_from_arrays
+from geoplan.surface import sample_surface, surface
 
 # A few centimetres in degrees: tolerance for containment after reprojection.
 TOL_DEG = 1e-7
@@ -41,12 +42,12 @@ def _town_point(layers, town_id: str) -> shapely.Point:
 
 def test_schema_and_order(kz_catchments, kz_layers):
     c = kz_catchments
-    assert list(c.columns) == ["centre", "centre_name", "band", "area_km2", "towns", "population", "geometry"]
+    assert list(c.columns) == ["centre", "centre_name", "band", "area_km2", "towns", "population", "settlements", "geometry"]
     assert c.crs.to_epsg() == 4326
     assert len(c) == 4 * len(kz_layers.centres)
     assert c[["centre", "band"]].equals(c[["centre", "band"]].sort_values(["centre", "band"]).reset_index(drop=True))
     assert set(c["band"]) == {30, 60, 90, 120}
-    assert c["band"].dtype.kind == "i" and c["population"].dtype.kind == "i"
+    assert c["band"].dtype.kind == "i" and c["population"].dtype.kind == "i" and c["settlements"].dtype.kind == "i"
     assert c.geometry.is_valid.all()
     assert set(c.geometry.geom_type) <= {"Polygon", "MultiPolygon"}
     names = dict(zip(kz_layers.centres["id"], kz_layers.centres["name_en"], strict=True))
@@ -76,7 +77,84 @@ def test_karaganda_towns(kz_catchments, kz_layers):
     assert "balkhash" not in b120["towns"].split(", ")
     assert not shapely.intersects(b120.geometry, _town_point(kz_layers, "balkhash"))
     pop = dict(zip(kz_layers.towns["id"], kz_layers.towns["population"], strict=True))
-    assert b60["population"] == sum(pop[t] for t in listed)
+    # The centre's own people and each town once (Temirtau is a town and a centre).
+    centre_pop = int(kz_layers.centres.set_index("id").loc["karaganda", "population"])
+    assert b60["population"] == centre_pop + sum(pop[t] for t in listed)
+    assert b60["settlements"] == 1 + len(listed)
+
+
+def test_every_band_counts_its_centre(kz_catchments, kz_layers):
+    # Aktau's 30-minute band holds Aktau itself (the issue's "0 people").
+    pop = kz_layers.centres.set_index("id")["population"]
+    first = kz_catchments.sort_values("band").drop_duplicates("centre")
+    assert (first["population"].to_numpy() >= pop.loc[first["centre"]].to_numpy()).all()
+    assert _row(kz_catchments, "aktau", 30)["population"] >= pop.loc["aktau"] > 0
+
+
+def _settlements(kz_layers) -> gpd.GeoDataFrame:
+    """A small settlements layer: Saran as an OSM place linked to the town, two villages."""
+    saran = _town_point(kz_layers, "saran")
+    kar = kz_layers.centres.loc[kz_layers.centres["id"] == "karaganda"].geometry.iloc[0]
+    return gpd.GeoDataFrame({
+        "id": ["n1", "n2", "n3", "n4"],
+        "population": [97_000, 1_200, 800, 5_000],
+        "town_id": ["saran", None, None, None],
+        "centre_id": [None, None, None, "karaganda"],
+    }, geometry=[shapely.Point(saran.x + 0.001, saran.y), shapely.Point(kar.x + 0.05, kar.y + 0.05),
+                 shapely.Point(50.0, 47.0), shapely.Point(kar.x, kar.y + 0.001)], crs=4326)
+
+
+def test_settlements_counted_once(kz_layers, kz_net, kz_catchments):
+    kar = kz_layers.centres[kz_layers.centres["id"] == "karaganda"]
+    with_people = catchments(kz_net, kar, towns=kz_layers.towns, settlements=_settlements(kz_layers))
+    base = kz_catchments[kz_catchments["centre"] == "karaganda"].reset_index(drop=True)
+    # Saran's OSM point is the town Saran, n4 is Karaganda itself: only the village n2 adds
+    # people; n3 (in the far west) is in no band.
+    assert (with_people["population"] - base["population"]).tolist() == [1_200] * 4
+    assert (with_people["settlements"] - base["settlements"]).tolist() == [1] * 4
+    assert with_people["towns"].equals(base["towns"])
+
+
+def test_clipped_to_area(kz_layers, kz_net, kz_catchments):
+    kar = kz_layers.centres[kz_layers.centres["id"] == "karaganda"]
+    pt = kar.geometry.iloc[0]
+    half = shapely.box(pt.x - 5, pt.y - 5, pt.x + 5, pt.y)  # everything south of Karaganda
+    clipped = catchments(kz_net, kar, towns=kz_layers.towns, area=half)
+    base = kz_catchments[kz_catchments["centre"] == "karaganda"].reset_index(drop=True)
+    assert (clipped.geometry.bounds["maxy"] <= pt.y + 1e-6).all()
+    assert (clipped["area_km2"] < base["area_km2"]).all()
+    with pytest.raises(AnalysisError, match="area"):
+        catchments(kz_net, kar, area=shapely.Polygon())
+
+
+@pytest.mark.parametrize("centre", ["karaganda", "aktau", "almaty"])
+def test_agrees_with_the_surface(kz_layers, kz_net, centre):
+    """Bands and the travel-time surface (of this centre alone) model the same travel.
+
+    The raster's own error bounds the agreement: its 8-connected moves are up to 8 % longer
+    than a straight line, and a point sits anywhere in its cell (one cell at off-road speed).
+    """
+    res_m, off = 2000.0, 20.0
+    cell_min = res_m / 1000.0 / off * 60.0
+    cen = kz_layers.centres[kz_layers.centres["id"] == centre]
+    area = shapely.box(45.0, 39.0, 89.0, 57.0)  # the same area for both
+    surf = surface(kz_layers.roads, cen, resolution_m=res_m, offroad_kph=off, study_area=area)
+    bands = catchments(kz_net, cen, offroad_kph=off, area=area)
+    rng = np.random.default_rng(7)
+    for row in bands.itertuples():
+        poly = gpd.GeoSeries([row.geometry], crs=4326).to_crs(surf.crs).iloc[0]
+        lo, hi = np.reshape(shapely.bounds(poly.buffer(40_000)), (2, 2))
+        xy = rng.uniform(lo, hi, size=(20_000, 2))
+        minutes = sample_surface(surf, xy)
+        inside = shapely.contains_xy(poly, xy[:, 0], xy[:, 1])
+        assert inside.sum() > 300
+        # Inside the band, the surface says the centre is within the band.
+        assert np.all(minutes[inside] <= row.band * 1.08 + cell_min), (centre, row.band)
+        assert np.mean(minutes[inside] <= row.band + cell_min) > 0.98, (centre, row.band)
+        # Where the surface says so (by a cell's margin), the point is in the band or within a cell of it.
+        near = minutes <= row.band - cell_min
+        gap = shapely.distance(poly, shapely.points(xy[near & ~inside]))
+        assert np.all(gap <= res_m * np.sqrt(2)), (centre, row.band, gap.max())
 
 
 def test_centre_not_listed_as_own_town(kz_catchments):
@@ -94,10 +172,11 @@ def test_every_listed_town_inside_its_polygon(kz_catchments, kz_layers):
 
 
 def test_follows_roads_not_a_convex_hull(kz_catchments):
-    # The 2-hour catchment of Karaganda is a star of road corridors: far less than its hull.
+    # The 2-hour catchment of Karaganda is a star of road corridors widening towards the
+    # centre (off-road access), far less than its hull.
     kar = _row(kz_catchments, "karaganda", 120)
     hull = gpd.GeoSeries([kar.geometry.convex_hull], crs=4326).to_crs("+proj=laea +lat_0=49.8 +lon_0=73.1")
-    assert kar["area_km2"] < 0.5 * hull.area.iloc[0] / 1e6
+    assert kar["area_km2"] < 0.65 * hull.area.iloc[0] / 1e6
 
 
 def test_same_towns_on_attached_network(kz_layers, kz_net, kz_catchments):
@@ -172,21 +251,52 @@ def test_cut_keeps_interior_vertices():
     assert np.allclose(coords[:3], [(70.0, 50.0), (70.1, 50.05), (70.2, 50.0)])
 
 
-def test_polygon_area_matches_corridor_formula():
-    # Straight road, 40 km reached, 2 km buffer: a stadium of area 2*r*l + pi*r^2.
+def _hull_area_km2(r: float, d: float) -> float:
+    """Area of the convex hull of a disc of radius ``r`` and a point at distance ``d > r``."""
+    return r * np.sqrt(d * d - r * r) + r * r * (np.pi - np.arccos(r / d))
+
+
+def test_band_is_the_road_plus_offroad_cone():
+    # Straight road at 60 km/h, off-road at 20 km/h, 30 minutes: 30 km along the road, and
+    # from a point s km out the budget left is (30 - s) / 3 km off-road. The band is the convex
+    # hull of the centre's 10 km disc and the point 30 km out.
     net, _, _ = _line_net([(70.0, 50.0), (71.5, 50.0)])
-    c = catchments(net, _centre(net, "c"), bands=(40,), buffer_m=2000.0)
-    expected = 2 * 2.0 * 40.0 + np.pi * 2.0**2
-    assert c["area_km2"].iloc[0] == pytest.approx(expected, rel=0.01)
+    c = catchments(net, _centre(net, "c"), bands=(30,), offroad_kph=20.0)
+    assert c["area_km2"].iloc[0] == pytest.approx(_hull_area_km2(10.0, 30.0), rel=0.01)
+    # Twice as fast off-road: a 20 km disc and the same 30 km reach along the road.
+    c = catchments(net, _centre(net, "c"), bands=(30,), offroad_kph=40.0)
+    assert c["area_km2"].iloc[0] == pytest.approx(_hull_area_km2(20.0, 30.0), rel=0.01)
 
 
-def test_one_way_road_is_not_reached_backwards():
+def test_points_inside_are_within_the_band():
+    net, _, to_m = _line_net([(70.0, 50.0), (70.8, 50.4), (71.2, 50.9)])
+    c = catchments(net, _centre(net, "c"), bands=(30, 60), offroad_kph=20.0)
+    line_m = shapely.transform(net.edge_geometry[0], lambda xy: np.column_stack(to_m.transform(*xy.T)))
+    rng = np.random.default_rng(1)
+    for row in c.itertuples():
+        poly = shapely.transform(row.geometry, lambda xy: np.column_stack(to_m.transform(*xy.T)))
+        lo, hi = np.reshape(shapely.bounds(poly), (2, 2))
+        pts = shapely.points(rng.uniform(lo, hi, size=(4000, 2)))
+        pts = pts[shapely.contains(poly, pts)]
+        assert len(pts) > 500
+        # Best time over every road point: off-road (20 km/h) to it, then the road (60 km/h).
+        s = np.linspace(0, line_m.length, 2001)
+        road = shapely.line_interpolate_point(line_m, s)
+        d = shapely.distance(pts[:, None], road[None, :])
+        best = np.min(d / 1000 / 20 * 60 + s / 1000, axis=1)
+        assert best.max() <= row.band * 1.001 + 0.1
+
+
+def test_one_way_road_counts_towards_the_centre():
+    # A one-way road from the centre outwards cannot bring anyone in: only the centre's disc.
     net, _, _ = _line_net([(70.0, 50.0), (71.5, 50.0)], oneway=True)
+    out = catchments(net, _centre(net, "c"), bands=(30,), offroad_kph=20.0)
+    assert out["area_km2"].iloc[0] == pytest.approx(np.pi * 10.0**2, rel=0.01)
+    # The same road seen from its far end leads in: the full cone.
+    into = catchments(net, _centre(net, "x"), bands=(30,), offroad_kph=20.0)
+    assert into["area_km2"].iloc[0] == pytest.approx(_hull_area_km2(10.0, 30.0), rel=0.01)
     assert len(reached_edges(net, _centre(net, "c"), bands=(30,))) == 1
     assert len(reached_edges(net, _centre(net, "x"), bands=(30,))) == 0
-    # Nothing but the centre's own disc.
-    c = catchments(net, _centre(net, "x"), bands=(30,), buffer_m=2000.0)
-    assert c["area_km2"].iloc[0] == pytest.approx(np.pi * 2.0**2, rel=0.02)
 
 
 def test_edge_reached_from_both_ends():
@@ -235,8 +345,15 @@ def test_bad_bands(kz_layers, kz_net, bands):
 def test_bad_inputs(kz_layers, kz_net):
     with pytest.raises(AnalysisError, match="'id'"):
         catchments(kz_net, kz_layers.centres.drop(columns="id"))
-    with pytest.raises(AnalysisError, match="buffer_m"):
-        catchments(kz_net, kz_layers.centres, buffer_m=0)
+    with pytest.raises(AnalysisError, match="offroad_kph"):
+        catchments(kz_net, kz_layers.centres, offroad_kph=0)
+    bad = kz_layers.towns.assign(population=kz_layers.towns["population"].astype(object))
+    bad.loc[3, "population"] = -5
+    with pytest.raises(AnalysisError, match=f"towns: population .* {bad.loc[3, 'id']}"):
+        catchments(kz_net, kz_layers.centres, towns=bad)
+    bad.loc[3, "population"] = "many"
+    with pytest.raises(AnalysisError, match="population is not a number"):
+        catchments(kz_net, kz_layers.centres, towns=bad)
     twice = pd.concat([kz_layers.centres.iloc[:2], kz_layers.centres.iloc[:1]])
     with pytest.raises(AnalysisError, match="duplicate"):
         catchments(kz_net, twice)
@@ -252,7 +369,7 @@ def test_cli_catchments(tmp_path, capsys):
     assert "42 catchments (21 centres x 2 bands)" in capsys.readouterr().out
     back = gpd.read_file(out)
     assert back.crs.to_epsg() == 4326
-    assert list(back.columns) == ["centre", "centre_name", "band", "area_km2", "towns", "population", "geometry"]
+    assert list(back.columns) == ["centre", "centre_name", "band", "area_km2", "towns", "population", "settlements", "geometry"]
     kar = back[(back["centre"] == "karaganda") & (back["band"] == 60)].iloc[0]
     assert "shakhtinsk" in kar["towns"].split(", ")
     # RFC 7946: exterior rings counter-clockwise.

@@ -60,6 +60,15 @@ def test_straight_road_time_is_length_over_speed():
     assert np.all(np.diff(got) > 0)
 
 
+def test_road_time_follows_length_km():
+    # The same 100 km line, but the road is 150 km long: 150 minutes at 60 km/h, as in the network.
+    line = shapely.LineString([(X0, Y0 + 500), (X0 + 100_000, Y0 + 500)])
+    roads = _roads([line], [60.0]).assign(length_km=[150.0])
+    res = surface(roads, _points([(X0 + 100, Y0 + 500)]), resolution_m=1000, study_area=_box(), crs=UTM)
+    got = sample_surface(res, np.array([[X0 + 50_100, Y0 + 500], [X0 + 99_600, Y0 + 500]]))
+    assert got == pytest.approx([75.0, 149.25], abs=1.5)
+
+
 def test_offroad_speed_applies_away_from_roads():
     # Source 30 km from a point in open country, no road between: 30 km at 20 km/h = 90 min.
     far_road = shapely.LineString([(X0, Y0 + 40_000), (X0 + 100_000, Y0 + 40_000)])
@@ -161,16 +170,16 @@ def test_sources_have_zero_and_towns_are_reached(kz_surface, kz_layers):
 def test_agrees_with_network_travel_times(kz_layers):
     """Surface minutes at each monotown vs network minutes to its nearest centre.
 
-    To isolate the raster's own error, the network uses the drawn (straight-line) road lengths
-    instead of the published ``length_km`` and the same off-road speed on its access legs;
-    both then model the same roads at the same speeds. What remains is the 8-connected grid
+    The surface burns each road at ``speed x drawn length / length_km``, so a road takes as long
+    in the raster as in the network (which uses the published ``length_km``); the network's
+    access legs use the same off-road speed; both then model the same roads at the same speeds. What remains is the 8-connected grid
     (up to 8 % longer than a straight line) and where points fall in their cells (up to about a
     cell at each end, at off-road speed in the worst case), so the tolerance is
     10 % + 2 off-road cells. Off-road shortcuts make the raster a little faster in places.
     """
     res_m, off = 2000, 30.0
     result = surface(kz_layers, resolution_m=res_m, offroad_kph=off)
-    net = build_network(kz_layers.roads.drop(columns="length_km"))
+    net = build_network(kz_layers.roads)
     assert net.metric_crs == result.crs
     places = gpd.GeoDataFrame(pd.concat([kz_layers.centres[["id", "geometry"]], kz_layers.towns[["id", "geometry"]]]),
                               crs=4326)
