@@ -26,7 +26,7 @@ RESULT_COLUMNS: dict[str, tuple[str, ...]] = {
     "towns": ("id", "name_en", "nearest_centre", "nearest_centre_name", "minutes", "km", "snap_km",
               "accessibility", "growth_pct_per_year", "category", "reasons", "destination"),
     "centres": ("id", "name_en", "population", "capacity", "allocated", "capacity_used"),
-    "catchments": ("centre", "centre_name", "band", "area_km2", "towns", "population"),
+    "catchments": ("centre", "centre_name", "band", "area_km2", "towns", "population", "settlements"),
     "flows": ("origin", "origin_name", "destination", "destination_name", "people", "minutes", "km"),
     "roads": ("id", "road_class"),
 }

@@ -46,7 +46,7 @@ from geoplan.maps import agglomeration_map, category_png, relocation_map, save_m
 from geoplan.network import RoadNetwork, attach_places, build_network
 from geoplan.relocation import RelocationResult, relocate
 from geoplan.scenario import Scenario, apply_edits, load_scenario
-from geoplan.surface import SurfaceResult, write_surface
+from geoplan.surface import SurfaceResult, country_area, write_surface
 from geoplan.surface import surface as _surface
 from geoplan.traveltime import ODMatrix, od_matrix
 
@@ -226,6 +226,8 @@ def run(
                lambda: od_matrix(net, list(towns["id"].astype(str)), list(centres["id"].astype(str)),
                                  progress=progress))
     catch = stage("catchments", lambda: _catchments(net, centres, bands=sc.catchments.bands, towns=towns,
+                                                   settlements=lset.layers.get("settlements"),
+                                                   offroad_kph=sc.surface.offroad_kph, area=country_area(lset),
                                                    progress=progress))
     surf = None
     if with_surface:

@@ -76,6 +76,7 @@ __all__ = [
     "SURFACE_DESCRIPTION",
     "FrictionRaster",
     "SurfaceResult",
+    "country_area",
     "friction_raster",
     "sample_surface",
     "surface",
@@ -167,6 +168,29 @@ def _check_positive(value: float, name: str, fix: str) -> float:
 def _default_crs(roads: gpd.GeoDataFrame) -> CRS:
     """Pick the metric CRS the network uses for the same roads (from their lon/lat bounds)."""
     return metric_crs(shapely.total_bounds(roads.to_crs(4326).geometry.to_numpy()))
+
+
+def country_area(layers: LayerSet) -> gpd.GeoSeries | None:
+    """The country outline of a layer set: its ``boundaries`` features at ``level`` 0.
+
+    Parameters
+    ----------
+    layers
+        A layer set, with or without a ``boundaries`` layer.
+
+    Returns
+    -------
+    geopandas.GeoSeries or None
+        The level-0 polygons (all boundaries when the layer has no ``level`` column), or
+        ``None`` when the set has no boundaries.
+    """
+    bounds = layers.layers.get("boundaries")
+    if bounds is None or len(bounds) == 0:
+        return None
+    if "level" in bounds.columns:
+        top = bounds[pd.to_numeric(bounds["level"], errors="coerce").to_numpy() == 0]
+        bounds = top if len(top) else bounds
+    return bounds.geometry
 
 
 def _default_study_area(frames: list[gpd.GeoDataFrame], crs: CRS) -> shapely.Geometry:
@@ -415,7 +439,9 @@ def surface(
     resolution_m, offroad_kph, speeds, crs
         See :func:`friction_raster`.
     study_area
-        Default: the convex hull of the roads, centres and towns, widened by
+        Default: the country (the layer set's ``boundaries`` at level 0, see
+        :func:`country_area`), so every place in it gets a value and cells abroad are nodata;
+        without boundaries, the convex hull of the roads, centres and towns, widened by
         :data:`STUDY_AREA_MARGIN_M`.
     out
         Write the surface to this ``.tif`` (see :func:`write_surface`).
@@ -430,6 +456,8 @@ def surface(
         roads = layers_or_roads.roads
         centres = layers_or_roads.centres if centres is None else centres
         places = [centres] + ([layers_or_roads.layers["towns"]] if "towns" in layers_or_roads.layers else [])
+        if study_area is None:
+            study_area = country_area(layers_or_roads)
     elif isinstance(layers_or_roads, gpd.GeoDataFrame):
         roads = layers_or_roads
         if centres is None:

@@ -17,18 +17,23 @@ def catchments_cmd(
     path: LayersArg = None,
     out: Annotated[Path, typer.Option("--out", help="Output GeoJSON file (RFC 7946).")] = Path("catchments.geojson"),
     bands: Annotated[str, typer.Option("--bands", help="Comma-separated travel-time bands, minutes.")] = "30,60,90,120",
-    buffer_m: Annotated[float, typer.Option(
-        "--buffer-m", help="Corridor half-width around reached roads, m.")] = 2000.0,
+    offroad_kph: Annotated[float | None, typer.Option(
+        "--offroad-kph", help="Speed off the roads to the nearest road, km/h [default: 20, as the surface].",
+        show_default=False)] = None,
     osm: OsmRoadsOpt = None,
 ) -> None:
-    """Write nested travel-time catchments of every growth centre as GeoJSON polygons."""
+    """Write nested travel-time catchments of every growth centre, with the people inside, as GeoJSON polygons."""
     from geoplan._io import write_geojson
-    from geoplan.catchments import catchments
+    from geoplan.catchments import DEFAULT_OFFROAD_KPH, catchments
     from geoplan.network import build_network
+    from geoplan.surface import country_area
 
     _, layers, snap = _layers_for_analysis(path, osm)
     net = build_network(layers.roads, snap_tolerance_m=snap, progress=True)
-    result = catchments(net, layers.centres, bands=_bands(bands), towns=layers.towns, buffer_m=buffer_m, progress=True)
+    result = catchments(net, layers.centres, bands=_bands(bands), towns=layers.towns,
+                        settlements=layers.layers.get("settlements"),
+                        offroad_kph=DEFAULT_OFFROAD_KPH if offroad_kph is None else offroad_kph,
+                        area=country_area(layers), progress=True)
     write_geojson(result, out, id_column=None, name="catchments")
     typer.echo(f"wrote {len(result)} catchments ({result['centre'].nunique()} centres x "
                f"{result['band'].nunique()} bands) to {out}")
@@ -44,7 +49,8 @@ def surface_cmd(
         show_default=False)] = None,
     study_area: Annotated[Path | None, typer.Option(
         "--study-area", help="Polygon file (e.g. a national boundary; its first layer); cells outside are nodata "
-        "[default: convex hull of roads and places + 10 km].", show_default=False)] = None,
+        "[default: the country of the boundaries layer, else the convex hull of roads and places + 10 km].",
+        show_default=False)] = None,
     osm: OsmRoadsOpt = None,
 ) -> None:
     """Write a raster of travel time to the nearest growth centre as a GeoTIFF."""
