@@ -13,6 +13,7 @@ from geoplan._errors import (
     LayerReadError,
     LayerValidationError,
     NetworkError,
+    OutputError,
     ScenarioError,
 )
 from geoplan.layers import (
@@ -70,6 +71,7 @@ __all__ = [
     "LayerReadError",
     "LayerValidationError",
     "NetworkError",
+    "OutputError",
     "ScenarioError",
     "SCHEMAS",
     "LayerSet",

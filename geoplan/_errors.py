@@ -15,6 +15,7 @@ __all__ = [
     "NetworkError",
     "ScenarioError",
     "AnalysisError",
+    "OutputError",
 ]
 
 
@@ -66,3 +67,14 @@ class ScenarioError(GeoplanError):
 
 class AnalysisError(GeoplanError):
     """An analysis step cannot produce a meaningful result (e.g. an infeasible allocation)."""
+
+
+class OutputError(GeoplanError):
+    """Outputs cannot be written: a target is a folder, an input, locked or unwritable, or the disk is full.
+
+    ``path`` is the output file or folder concerned, when known.
+    """
+
+    def __init__(self, message: str, *, fix: str | None = None, path: object | None = None) -> None:
+        self.path = path
+        super().__init__(message, fix=fix)

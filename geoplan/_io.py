@@ -1,25 +1,53 @@
-"""Low-level writers shared by every stage: atomic files and RFC 7946 GeoJSON.
+"""Low-level writers shared by every stage: atomic files, output sets and RFC 7946 GeoJSON.
 
-Outputs are written to a temporary file in the target folder and renamed into place, so a
-crash or a kill never leaves a half-written file behind, and the same input always gives the
-same bytes (stable key order, rounded coordinates, no timestamps).
+Outputs are written to a temporary file in the target folder, checked by reading them back
+(:func:`verify_file`) and renamed into place, so a crash, a kill or a full disk never leaves a
+half-written file behind, and the same input always gives the same bytes (stable key order,
+rounded coordinates, no timestamps).
+
+A command that writes several files plans them as one :class:`OutputSet` first
+(:func:`plan_outputs`): every target is checked before anything is computed or replaced (not a
+folder, not one of the inputs, not inside the input layer folder, writable), then the files are
+written into a staging folder unique to the run, under a per-folder lock, and committed
+all-or-nothing: if a rename fails, the files already replaced are restored from backups.
+
+CSV cells that a spreadsheet would run as a formula (text starting with ``=``, ``+``, ``-``,
+``@``, a tab or a carriage return) are prefixed with a single quote (OWASP "CSV injection");
+plain numbers, negative ones included, stay numbers.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
+import re
+import shutil
+import sqlite3
+import stat
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+
+from geoplan._errors import GeoplanError, OutputError
+
+try:  # POSIX advisory locks; elsewhere an O_EXCL lock file holding the pid
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+_log = logging.getLogger("geoplan")
 
 #: RFC 7946 section 11.2 recommends 6 decimals (about 10 cm); more is noise.
 GEOJSON_PRECISION = 6
@@ -27,24 +55,50 @@ GEOJSON_PRECISION = 6
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
+    """Yield a temporary path beside ``path``; verify it and rename it onto ``path`` on success.
 
-    The temporary file is removed if the block raises, so the previous version of ``path``
-    (if any) is left untouched.
+    The temporary file is removed if the block raises or the written file does not read back
+    (:func:`verify_file`), so the previous version of ``path`` (if any) is left untouched.
+
+    Raises
+    ------
+    OutputError
+        When ``path`` is a folder, its folder cannot be created or written, the write fails
+        (a full disk, a quota) or the written file is unreadable.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Keep the real suffix last: GDAL picks drivers and checks conformance by extension.
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent)
+    fix = "check that the folder is writable and the disk is not full"
+    if target.is_dir():
+        raise OutputError(f"{target}: is a folder; cannot write a file there",
+                          fix="give the name of a file (e.g. inside that folder)", path=target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Keep the real suffix last: GDAL picks drivers and checks conformance by extension.
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent)
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"{target}: cannot write: {_reason(exc)}", fix=fix, path=target) from exc
     os.close(fd)
     tmp_path = Path(tmp)
     tmp_path.unlink()  # writers such as GDAL want to create the file themselves
     try:
-        yield tmp_path
-        os.replace(tmp_path, target)
+        try:
+            yield tmp_path
+            verify_file(tmp_path, label=target)
+            os.replace(tmp_path, target)
+        except (OSError, sqlite3.Error) as exc:
+            raise OutputError(f"{target}: cannot write: {_reason(exc)}", fix=fix, path=target) from exc
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        with contextlib.suppress(OSError):
+            if tmp_path.exists():
+                tmp_path.unlink()
+
+
+def _reason(exc: BaseException) -> str:
+    """A one-line reason for an OS or library error (``No space left on device``)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
@@ -142,5 +196,557 @@ def write_geojson(
 
 
 def write_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
-    """Write a plain table as UTF-8 CSV with LF line endings, atomically."""
-    return write_text_atomic(path, df.to_csv(index=False, lineterminator="\n"))
+    """Write a plain table as UTF-8 CSV with LF line endings, atomically.
+
+    Text cells and column names that a spreadsheet would run as a formula are neutralised
+    (:func:`neutralise_csv_cell`); numbers are written as they are.
+    """
+    return write_text_atomic(path, csv_safe(df).to_csv(index=False, lineterminator="\n"))
+
+
+# --------------------------------------------------------------------------------------
+# CSV injection
+
+#: First characters that make Excel, LibreOffice and Google Sheets read a cell as a formula
+#: (OWASP "CSV Injection": ``=``, ``+``, ``-``, ``@``, tab and carriage return).
+CSV_FORMULA_CHARS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def neutralise_csv_cell(value: Any) -> Any:
+    """Return ``value`` safe for a spreadsheet: text a spreadsheet would execute gets a leading ``'``.
+
+    Following OWASP's advice, a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a
+    carriage return is prefixed with a single quote, which spreadsheets show as text and do not
+    evaluate. Text that is a plain number (``-12.5``, ``+7``) is left alone: a spreadsheet reads
+    it as that number and runs nothing. Anything that is not text is returned unchanged.
+
+    Examples
+    --------
+    >>> neutralise_csv_cell("=HYPERLINK(\"http://x\")")
+    '\'=HYPERLINK("http://x")'
+    >>> neutralise_csv_cell("-12.5"), neutralise_csv_cell(-3), neutralise_csv_cell("Aksu")
+    ('-12.5', -3, 'Aksu')
+    """
+    if isinstance(value, str) and value.startswith(CSV_FORMULA_CHARS) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` whose text cells and column names pass :func:`neutralise_csv_cell`."""
+    out = df.copy()
+    out.columns = [neutralise_csv_cell(str(c)) for c in out.columns]
+    for i in range(out.shape[1]):
+        col = out.iloc[:, i]
+        if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
+            out.isetitem(i, col.astype(object).map(neutralise_csv_cell))
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# reading a written file back
+
+_VERIFIED: dict[tuple[int, int, int, int], None] = {}
+
+
+def verify_file(path: str | os.PathLike[str], *, label: str | os.PathLike[str] | None = None) -> None:
+    """Read a file just written back in full, by its format; raise if it is incomplete.
+
+    GeoTIFF: every block decoded; GeoPackage: SQLite integrity check and a layer list;
+    GeoJSON/JSON: parsed; CSV/HTML/YAML/QML/SLD: decoded as UTF-8; PNG: signature and final
+    ``IEND`` chunk. Other files: a regular file. A writer that meets a full disk does not always
+    raise (GDAL may only log while flushing its tiles): this check is what keeps a truncated
+    file from replacing a good one.
+
+    Parameters
+    ----------
+    path
+        The file to check.
+    label
+        The name to use in the message (the final name of a temporary file).
+
+    Raises
+    ------
+    OutputError
+        Naming ``label`` (or ``path``) and what is wrong.
+    """
+    p = Path(path)
+    name = Path(label) if label is not None else p
+    try:
+        st = p.stat()
+    except OSError as exc:
+        raise OutputError(f"{name}: the file was not written ({_reason(exc)})",
+                          fix="check that the folder is writable and the disk is not full", path=name) from exc
+    if not stat.S_ISREG(st.st_mode):
+        raise OutputError(f"{name}: the output is not a regular file", fix="remove what is in its place", path=name)
+    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    if key in _VERIFIED:
+        return
+    suffix = p.suffix.lower()
+    try:
+        if suffix in (".tif", ".tiff"):
+            import rasterio
+
+            with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(p) as src:
+                for _, window in src.block_windows(1):
+                    src.read(window=window)
+        elif suffix == ".gpkg":
+            con = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+            try:
+                check = con.execute("PRAGMA quick_check").fetchone()
+                con.execute("SELECT count(*) FROM gpkg_contents").fetchone()
+            finally:
+                con.close()
+            if not check or check[0] != "ok":
+                raise ValueError(f"SQLite integrity check: {check[0] if check else 'no answer'}")
+        elif suffix in (".geojson", ".json"):
+            json.loads(p.read_bytes())
+        elif suffix in (".csv", ".html", ".yaml", ".yml", ".qml", ".sld"):
+            p.read_bytes().decode("utf-8")
+        elif suffix == ".png":
+            data = p.read_bytes()
+            if not (data.startswith(b"\x89PNG\r\n\x1a\n") and data[-12:-8] == b"\x00\x00\x00\x00"
+                    and data[-8:-4] == b"IEND"):
+                raise ValueError("PNG is truncated")
+    except OutputError:
+        raise
+    except Exception as exc:  # any reader failure means "the file is not complete"
+        raise OutputError(f"{name}: the file written cannot be read back ({_reason(exc)}); the previous "
+                          "version, if any, is kept", fix="check free disk space and quotas, then run again",
+                          path=name) from exc
+    _VERIFIED[key] = None
+    if len(_VERIFIED) > 4096:
+        _VERIFIED.clear()
+
+
+# --------------------------------------------------------------------------------------
+# output sets: plan, lock, stage, verify, commit
+
+#: Name of the lock file a writer holds in an output folder while it writes there.
+LOCK_NAME = ".geoplan.lock"
+#: Prefix of the staging folders (one per run and output folder, removed when it ends).
+STAGING_PREFIX = ".geoplan-staging-"
+#: Seconds a writer waits for another one to finish with the same output folder.
+LOCK_WAIT_S = 60.0
+
+
+def _nearest_existing(path: Path) -> Path:
+    return next(p for p in (path, *path.parents) if os.path.lexists(p))
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    return child == parent or parent in child.parents
+
+
+def _real(path: Path) -> Path:
+    return Path(os.path.realpath(path))
+
+
+class OutputSet:
+    """Output files planned together: checked before anything is written, committed all-or-nothing.
+
+    Build one with :func:`plan_outputs`; write the files with :meth:`writing`.
+
+    Attributes
+    ----------
+    targets
+        The final paths, in commit order.
+    remove
+        Files to delete at commit if they exist (an output of an earlier run that this one
+        does not produce, so a folder never mixes two runs).
+    """
+
+    def __init__(self, targets: Sequence[Path], remove: Sequence[Path] = ()) -> None:
+        self.targets = list(targets)
+        self.remove = list(remove)
+        self.folders = sorted({t.parent for t in self.targets} | {r.parent for r in self.remove},
+                              key=lambda p: str(_real(p)))
+
+    @contextlib.contextmanager
+    def writing(self, *, lock_wait_s: float | None = None) -> Iterator[_Staging]:
+        """Create the folders, lock them, yield a staging area; commit when the block succeeds.
+
+        Every file the block writes goes to ``staging.path(target)``. When the block ends
+        without error, every target must have been written and read back whole
+        (:func:`verify_file`); then each is renamed onto its target. If a rename fails, the
+        targets already replaced are restored from backups and nothing of this run remains.
+        The block failing, or the commit failing, leaves the previous outputs as they were and
+        removes every folder this call created.
+
+        Parameters
+        ----------
+        lock_wait_s
+            Seconds to wait for another geoplan process writing into the same folder
+            (default :data:`LOCK_WAIT_S`).
+
+        Raises
+        ------
+        OutputError
+            When a folder cannot be created or locked, a write fails, a file does not read
+            back or the commit fails (with the previous outputs restored).
+        """
+        wait = LOCK_WAIT_S if lock_wait_s is None else lock_wait_s
+        created: list[Path] = []
+        locks: list[_FolderLock] = []
+        stagings: dict[Path, Path] = {}
+        committed = False
+        keep_staging = False
+        try:
+            for folder in self.folders:
+                missing = [p for p in (folder, *folder.parents) if not os.path.lexists(p)]
+                try:
+                    folder.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise OutputError(f"{folder}: cannot create the output folder ({_reason(exc)})",
+                                      fix="pass a folder you can write to", path=folder) from exc
+                created.extend(missing)
+                lock = _FolderLock(folder)
+                lock.acquire(wait)
+                locks.append(lock)
+                # Left by a killed run: it held the lock we now hold, so nothing else uses them.
+                for stale in folder.glob(f"{STAGING_PREFIX}*"):
+                    shutil.rmtree(stale, ignore_errors=True)
+                stagings[folder] = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder))
+            staging = _Staging(self, stagings)
+            try:
+                yield staging
+            except OutputError as exc:
+                raise staging.rename_error(exc) from exc
+            except (OSError, sqlite3.Error) as exc:
+                raise OutputError(f"cannot write outputs: {staging.final_name(exc)}{_reason(exc)}",
+                                  fix="check that the output folder is writable and the disk is not full") from exc
+            keep_staging = not _commit(staging.pairs(), self.remove, stagings)
+            committed = True
+        finally:
+            if not keep_staging:
+                for tmp in stagings.values():
+                    shutil.rmtree(tmp, ignore_errors=True)
+            for lock in reversed(locks):
+                lock.release()
+            if not committed:
+                for folder in sorted(created, key=lambda p: len(p.parts), reverse=True):
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()  # only while empty: never anything else put there
+
+
+class _Staging:
+    """Where the files of an output set are written before the commit."""
+
+    def __init__(self, plan: OutputSet, stagings: dict[Path, Path]) -> None:
+        self.plan = plan
+        self.stagings = stagings
+        self._staged = {stagings[t.parent] / t.name: t for t in plan.targets}
+
+    def path(self, target: str | os.PathLike[str]) -> Path:
+        """The staging path of a planned target (write the file there)."""
+        t = Path(target)
+        if t not in self.plan.targets:
+            raise ValueError(f"{t} is not a planned output")  # a bug in geoplan, not bad input
+        return self.stagings[t.parent] / t.name
+
+    def scratch(self, name: str) -> Path:
+        """A path for an intermediate file that is not committed (removed with the staging folder)."""
+        return next(iter(self.stagings.values())) / f".scratch-{name}"
+
+    def pairs(self) -> list[tuple[Path, Path]]:
+        return [(self.path(t), t) for t in self.plan.targets]
+
+    def final_name(self, exc: BaseException) -> str:
+        name = getattr(exc, "filename", None) or getattr(exc, "path", None)
+        if name is None:
+            return ""
+        p = Path(str(name))
+        for staged, target in self._staged.items():
+            if p == staged or (p.parent == staged.parent and p.name.startswith(f".{staged.stem}.")):
+                return f"{target}: "
+        return f"{p}: "
+
+    def rename_error(self, exc: OutputError) -> OutputError:
+        """The same error naming the final file instead of its staging path."""
+        where = self.final_name(exc)
+        message = exc.message
+        if exc.path is not None and message.startswith(str(exc.path)):
+            message = message[len(str(exc.path)):].lstrip(": ")
+        prefix = "" if message.startswith("cannot write outputs") else "cannot write outputs: "
+        return OutputError(f"{prefix}{where}{message}", fix=exc.fix, path=exc.path)
+
+
+def _commit(pairs: list[tuple[Path, Path]], remove: list[Path], stagings: dict[Path, Path]) -> bool:
+    """Verify the staged files, then rename them in; on failure restore what was replaced.
+
+    Returns False when even the restore failed (the staging folder, holding the backups, is
+    then kept and named in the error).
+    """
+    for src, dst in pairs:
+        verify_file(src, label=dst)
+    done: list[tuple[Path, Path | None]] = []
+    current = None
+    try:
+        for src, dst in pairs:
+            current = dst
+            backup = None
+            if os.path.lexists(dst):
+                backup = stagings[dst.parent] / f".backup-{dst.name}"
+                try:
+                    os.link(dst, backup)  # the old file stays in place until the rename
+                except OSError:
+                    shutil.copy2(dst, backup)
+            os.replace(src, dst)
+            done.append((dst, backup))
+        for dst in remove:
+            current = dst
+            if os.path.lexists(dst):
+                backup = stagings[dst.parent] / f".backup-{dst.name}"
+                os.replace(dst, backup)
+                done.append((dst, backup))
+    except OSError as exc:
+        failed: list[str] = []
+        for dst, backup in reversed(done):
+            try:
+                if backup is not None:
+                    os.replace(backup, dst)
+                else:
+                    os.unlink(dst)
+            except OSError:
+                failed.append(str(dst))
+        if failed:
+            kept = ", ".join(str(s) for s in stagings.values())
+            raise OutputError(f"cannot write outputs: {current}: {_reason(exc)}; could not restore "
+                              f"{', '.join(failed)} (the previous versions are in {kept})",
+                              fix="copy the previous versions back from that folder, free the disk, run again",
+                              path=current) from exc
+        raise OutputError(f"cannot write outputs: {current}: {_reason(exc)}; the outputs already replaced were "
+                          "restored, so the folder holds the previous run's files",
+                          fix="close programs that hold the file open (Excel, QGIS), check permissions and free "
+                              "disk space, then run again", path=current) from exc
+    return True
+
+
+class _FolderLock:
+    """An exclusive lock on an output folder: ``.geoplan.lock`` holding the writer's pid."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / LOCK_NAME
+        self.fd: int | None = None
+
+    def _holder(self) -> str:
+        try:
+            pid = self.path.read_text(encoding="utf-8").strip()
+        except OSError:
+            pid = ""
+        return f"pid {pid}" if pid else "another process"
+
+    def acquire(self, wait_s: float) -> None:
+        deadline = time.monotonic() + max(0.0, wait_s)
+        told = False
+        while True:
+            try:
+                got = self._try()
+            except OSError as exc:
+                raise OutputError(f"{self.path.parent}: cannot lock the output folder ({_reason(exc)})",
+                                  fix="pass a folder you can write to", path=self.path.parent) from exc
+            if got:
+                return
+            if time.monotonic() >= deadline:
+                raise OutputError(f"{self.path.parent}: another geoplan process ({self._holder()}) is writing "
+                                  f"outputs into this folder", fix="wait for it to finish or write to another "
+                                  f"folder; if no geoplan process is running, delete {self.path}",
+                                  path=self.path.parent)
+            if not told:
+                _log.warning("%s: waiting for %s to finish writing", self.path.parent, self._holder())
+                told = True
+            time.sleep(0.05)
+
+    def _try(self) -> bool:
+        if fcntl is None:  # pragma: no cover - Windows
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                return False
+            os.write(fd, f"{os.getpid()}\n".encode())
+            self.fd = fd
+            return True
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        try:
+            same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:  # the holder removed the file between our open and our lock
+            os.close(fd)
+            return self._try()
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self.fd = fd
+        return True
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+        os.close(self.fd)
+        self.fd = None
+
+
+def plan_outputs(
+    targets: Iterable[str | os.PathLike[str]],
+    *,
+    inputs: Iterable[str | os.PathLike[str] | None] = (),
+    remove: Iterable[str | os.PathLike[str]] = (),
+) -> OutputSet:
+    """Check every output of a command before anything is computed or replaced.
+
+    Parameters
+    ----------
+    targets
+        The files the command will write.
+    inputs
+        Files and folders the command reads (layer sets, scenarios): no target may be one of
+        them or lie inside an input folder.
+    remove
+        Files to delete at commit (outputs of an earlier run this one does not produce).
+
+    Returns
+    -------
+    OutputSet
+
+    Raises
+    ------
+    OutputError
+        Naming the target and the fix: a target that is a folder or a special file (FIFO,
+        device), one of the inputs, inside an input folder, not writable, or whose folder
+        cannot be created.
+    """
+    paths = [Path(t) for t in targets]
+    gone = [Path(r) for r in remove]
+    ins = [_real(Path(i)) for i in inputs if i is not None]
+    seen: set[Path] = set()
+    for t in [*paths, *gone]:
+        try:
+            _check_target(t, ins, removing=t in gone)
+        except OSError as exc:  # e.g. a name too long for the file system
+            raise OutputError(f"{t}: not a usable output path ({_reason(exc)})",
+                              fix="pass a shorter path in a folder you can write to", path=t) from None
+        real = _real(t)
+        if real in seen and t in paths:
+            raise OutputError(f"{t}: named twice among the outputs", fix="give each output its own name", path=t)
+        seen.add(real)
+    return OutputSet(paths, gone)
+
+
+def _check_target(t: Path, inputs: list[Path], *, removing: bool) -> None:
+    fix_folder = "choose an output folder outside the input layers (e.g. out/)"
+    for p in (t, *t.parents):
+        try:
+            os.lstat(p)  # raises on an unusable name (too long, a file in the middle of the path)
+            break
+        except FileNotFoundError:
+            continue
+        except NotADirectoryError:
+            break  # reported below: a file where a folder should be
+    real = _real(t)
+    for i in inputs:
+        if real == i:
+            raise OutputError(f"{t}: is one of the inputs; writing there would destroy it",
+                              fix="choose another output name", path=t)
+        if os.path.isdir(i) and _inside(real, i):
+            raise OutputError(f"{t.parent}: is inside the input folder {i}; writing there would mix outputs "
+                              "with the input layers (or overwrite them)", fix=fix_folder, path=t)
+    if os.path.lexists(t):
+        st = os.stat(t) if os.path.exists(t) else os.lstat(t)
+        if stat.S_ISDIR(st.st_mode):
+            raise OutputError(f"{t}: is a folder; the output file cannot replace it",
+                              fix="remove or rename that folder, or choose another output name or folder", path=t)
+        if not stat.S_ISREG(st.st_mode):
+            raise OutputError(f"{t}: is not a regular file (a FIFO, socket or device); it cannot be replaced",
+                              fix="remove it, or choose another output name", path=t)
+        if not removing:
+            try:
+                with open(t, "ab"):
+                    pass  # a file locked by another program (Excel on Windows) refuses this
+            except OSError as exc:
+                raise OutputError(f"{t}: cannot be replaced ({_reason(exc)}); is it open in another program?",
+                                  fix="close it (Excel, QGIS) or make it writable, then run again", path=t) from exc
+    folder = t.parent
+    nearest = _nearest_existing(folder.absolute())
+    if not nearest.is_dir():
+        raise OutputError(f"{t}: cannot create the folder {folder}: {nearest} is a file, not a folder",
+                          fix="pass a folder path (it is created if missing)", path=t)
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        raise OutputError(f"{t}: cannot write into {nearest} (permission denied)",
+                          fix="pass a folder you can write to (it is created if missing)", path=t)
+
+
+# --------------------------------------------------------------------------------------
+# YAML with bounded alias expansion
+
+#: A YAML document may use at most this many aliases (``*name``) ...
+YAML_MAX_ALIASES = 100
+#: ... and expand to at most this many nodes with every alias followed.
+YAML_MAX_NODES = 100_000
+
+
+class BoundedSafeLoader(yaml.SafeLoader):
+    """A safe loader that refuses alias bombs ("billion laughs") and recursive aliases.
+
+    A few hundred bytes of nested aliases expand to gigabytes as soon as something walks the
+    data (validation, an error message); PyYAML itself sets no bound. After composing a
+    document this loader counts its aliases and its size with every alias expanded, and raises
+    a :class:`yaml.composer.ComposerError` (with the line of the document) beyond
+    :data:`YAML_MAX_ALIASES` aliases or :data:`YAML_MAX_NODES` nodes, or on an alias that
+    contains itself.
+    """
+
+    def compose_document(self) -> yaml.Node | None:  # type: ignore[override]
+        node: yaml.Node | None = super().compose_document()
+        if node is not None:
+            _check_expansion(node)
+        return node
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            self._aliases = getattr(self, "_aliases", 0) + 1
+            if self._aliases > YAML_MAX_ALIASES:
+                event = self.peek_event()
+                raise yaml.composer.ComposerError(
+                    None, None, f"more than {YAML_MAX_ALIASES} aliases (*name); alias expansion is bounded",
+                    event.start_mark)
+        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise yaml.composer.ComposerError(None, None, "an alias that contains itself (recursive data)",
+                                              node.start_mark)
+        active.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            children: list[yaml.Node] = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        else:
+            children = []
+        for child in children:
+            total += size(child)
+            if total > YAML_MAX_NODES:
+                raise yaml.composer.ComposerError(
+                    None, None, f"the document expands to more than {YAML_MAX_NODES:,} values through its aliases",
+                    child.start_mark)
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    size(root)

@@ -36,7 +36,8 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from geoplan._errors import AnalysisError, GeoplanError, LayerValidationError, ScenarioError
+from geoplan._errors import AnalysisError, LayerValidationError, OutputError, ScenarioError
+from geoplan._io import OutputSet, plan_outputs
 from geoplan.catchments import catchments as _catchments
 from geoplan.classify import classify as _classify
 from geoplan.classify import compare_results, indicators
@@ -51,8 +52,6 @@ from geoplan.surface import surface as _surface
 from geoplan.traveltime import ODMatrix, od_matrix
 
 __all__ = ["RunResult", "run", "compare", "summary_table"]
-
-_STAGING_PREFIX = ".geoplan-staging-"
 
 
 @dataclass
@@ -189,8 +188,13 @@ def run(
     """
     sc = _scenario(scenario)
     writes = out_dir is not None or (with_maps and maps_dir is not None)
-    for folder in {Path(f) for f in (out_dir, maps_dir if with_maps else None) if f is not None}:
-        _check_output_folder(folder)
+    plan = None
+    if writes:
+        # Before any computing: the outputs must be writable and must not touch the inputs.
+        source = None if isinstance(layers, LayerSet) else (layers if layers is not None else sc.layers_path())
+        scenario_file = Path(sc.source) if sc.source != Scenario.baseline().source else None
+        plan = plan_run_outputs(out_dir, maps_dir, with_surface=with_surface, with_maps=with_maps,
+                                inputs=[source, scenario_file])
     n = 6 + int(with_surface) + int(writes)
     stage = _Stages(n, progress, source=None if sc.source == Scenario.baseline().source else sc.source)
 
@@ -243,94 +247,94 @@ def run(
     rel = stage("relocation allocation", lambda: relocate(classified, centres, od, config=sc, route=net))
     result = RunResult(sc, lset, warnings, net, snaps, od, rel.towns, rel.centres, catch, rel.flows, surf,
                        relocation=rel, timings=stage.timings)
-    if writes:
-        result.outputs = stage("write outputs", lambda: _write(result, out_dir, maps_dir, with_maps))
+    if plan is not None:
+        result.outputs = stage("write outputs", lambda: _write(result, plan, out_dir, maps_dir, with_maps))
     return result
 
 
-def _check_output_folder(folder: Path) -> None:
-    """Fail before any computing when ``folder`` cannot receive outputs (it need not exist yet)."""
-    fix = "pass a folder you can write to (it is created if missing)"
+#: Data outputs of a run, in the order they are committed.
+DATA_OUTPUTS = ("towns.geojson", "centres.geojson", "catchments.geojson", "flows.geojson", "results.gpkg",
+                "towns.csv")
+#: Map outputs of a run and their names in :attr:`RunResult.outputs`.
+MAP_OUTPUTS = {"agglomeration.html": "agglomeration_map", "relocation.html": "relocation_map",
+               "categories.png": "categories_png"}
+
+
+def plan_run_outputs(
+    out_dir: str | os.PathLike[str] | None,
+    maps_dir: str | os.PathLike[str] | None,
+    *,
+    with_surface: bool,
+    with_maps: bool,
+    inputs: list[str | os.PathLike[str] | None] | tuple[str | os.PathLike[str] | None, ...] = (),
+) -> OutputSet:
+    """Every file a run writes (and the stale ``surface.tif`` it removes), checked before any computing.
+
+    Raises
+    ------
+    OutputError
+        For an output folder that is a file, inside the input layers, not writable, or holding a
+        folder or locked file where an output goes (see :func:`geoplan._io.plan_outputs`).
+    """
+    targets: list[Path] = []
+    remove: list[Path] = []
+    if out_dir is not None:
+        out = Path(out_dir)
+        _check_folder(out)
+        targets += [out / n for n in DATA_OUTPUTS]
+        (targets if with_surface else remove).append(out / "surface.tif")
+    mdir = Path(maps_dir) if maps_dir is not None else (Path(out_dir) if out_dir is not None else None)
+    if with_maps and mdir is not None:
+        _check_folder(mdir)
+        targets += [mdir / n for n in MAP_OUTPUTS]
+    return plan_outputs(targets, inputs=inputs, remove=remove)
+
+
+def _check_folder(folder: Path) -> None:
+    """An output folder must be a folder (or not exist yet)."""
     try:
-        if folder.exists() and not folder.is_dir():
-            raise GeoplanError(f"{folder}: is a file, not a folder; outputs cannot be written there", fix=fix)
-        nearest = next(p for p in (folder.absolute(), *folder.absolute().parents) if p.exists())
+        try:
+            os.lstat(folder)  # unlike os.path.exists, this tells "no such folder" from "unusable name"
+            is_file = not folder.is_dir()
+        except FileNotFoundError:
+            is_file = False
     except OSError as exc:  # e.g. a name too long for the file system
-        raise GeoplanError(f"{folder}: not a usable output folder ({exc.strerror or exc})", fix=fix) from None
-    if not nearest.is_dir() or not os.access(nearest, os.W_OK | os.X_OK):
-        raise GeoplanError(f"{folder}: cannot create or write the output folder ({nearest} is not a writable folder)",
-                           fix=fix)
+        raise OutputError(f"{folder}: not a usable output folder ({exc.strerror or exc})",
+                          fix="pass a folder you can write to (it is created if missing)", path=folder) from None
+    if is_file:
+        raise OutputError(f"{folder}: is a file, not a folder; outputs cannot be written there",
+                          fix="pass a folder you can write to (it is created if missing)", path=folder)
 
 
-def _write(result: RunResult, out_dir: str | os.PathLike[str] | None, maps_dir: str | os.PathLike[str] | None,
-           with_maps: bool) -> dict[str, Path]:
-    """Write every output into staging folders, then move them into place together."""
+def _write(result: RunResult, plan: OutputSet, out_dir: str | os.PathLike[str] | None,
+           maps_dir: str | os.PathLike[str] | None, with_maps: bool) -> dict[str, Path]:
+    """Write every output into staging folders, then commit them together (see :class:`OutputSet`)."""
     targets: dict[str, Path] = {}
-    staged: list[tuple[Path, Path]] = []
-    stagings: list[Path] = []
-    created: list[Path] = []  # folders this call made, removed again if it fails
-    done = False
-
-    by_folder: dict[Path, Path] = {}
-
-    def staging_for(folder: Path) -> Path:
-        key = folder.resolve()
-        if key not in by_folder:
-            created.extend(p for p in (folder, *folder.parents) if not p.exists())
-            folder.mkdir(parents=True, exist_ok=True)
-            # Leftovers of an interrupted run: never part of the outputs.
-            for stale in folder.glob(f"{_STAGING_PREFIX}*"):
-                shutil.rmtree(stale, ignore_errors=True)
-            by_folder[key] = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=folder))
-            stagings.append(by_folder[key])
-        return by_folder[key]
-
-    written: dict[str, Path] = {}
-    try:
+    with plan.writing() as staging:
+        surface_path: Path | None = None
         if out_dir is not None:
             out = Path(out_dir)
-            tmp = staging_for(out)
-            written = export_results(tmp, towns=result.towns, centres=result.centres, catchments=result.catchments,
-                                     flows=result.flows, roads=result.layers.roads)
+            staged = export_results(staging.path(out / "towns.geojson").parent, towns=result.towns,
+                                    centres=result.centres, catchments=result.catchments, flows=result.flows,
+                                    roads=result.layers.roads)
+            targets.update({name: out / Path(path).name for name, path in staged.items()})
             if result.surface is not None:
-                written["surface"] = write_surface(tmp / "surface.tif", result.surface)
-            for name, path in written.items():
-                staged.append((Path(path), out / Path(path).name))
-                targets[name] = out / Path(path).name
+                surface_path = write_surface(staging.path(out / "surface.tif"), result.surface)
+                targets["surface"] = out / "surface.tif"
         mdir = Path(maps_dir) if maps_dir is not None else (Path(out_dir) if out_dir is not None else None)
         if with_maps and mdir is not None:
-            tmp = staging_for(mdir)
             # The overlay reads the GeoTIFF already staged with the data outputs; write one only
             # when there are no data outputs.
-            surface_path = written.get("surface") if out_dir is not None else None
             if result.surface is not None and surface_path is None:
-                surface_path = write_surface(tmp / ".surface-overlay.tif", result.surface)
+                surface_path = write_surface(staging.scratch("surface-overlay.tif"), result.surface)
             agg = agglomeration_map(result.towns, result.centres, result.catchments, surface=surface_path,
                                     roads=result.layers.roads)
-            save_map(agg, tmp / "agglomeration.html")
+            save_map(agg, staging.path(mdir / "agglomeration.html"))
             save_map(relocation_map(result.towns, result.centres, result.flows, roads=result.layers.roads),
-                     tmp / "relocation.html")
-            category_png(result.towns, result.centres, tmp / "categories.png", roads=result.layers.roads)
-            for name in ("agglomeration.html", "relocation.html", "categories.png"):
-                staged.append((tmp / name, mdir / name))
-                targets[name.split(".")[0] + "_map" if name.endswith("html") else "categories_png"] = mdir / name
-        # Every file is complete: move them into place (each move is an atomic rename).
-        for src, dst in staged:
-            os.replace(src, dst)
-        if out_dir is not None and result.surface is None:
-            # A surface left by an earlier run would no longer match the other outputs.
-            with contextlib.suppress(FileNotFoundError):
-                (Path(out_dir) / "surface.tif").unlink()
-        done = True
-    except OSError as exc:
-        raise GeoplanError(f"cannot write outputs: {exc}", fix="check that the output folder is writable") from exc
-    finally:
-        for tmp in stagings:
-            shutil.rmtree(tmp, ignore_errors=True)
-        if not done:
-            for folder in sorted(created, key=lambda p: len(p.parts), reverse=True):
-                with contextlib.suppress(OSError):
-                    folder.rmdir()  # only while empty: never anything a move already put there
+                     staging.path(mdir / "relocation.html"))
+            category_png(result.towns, result.centres, staging.path(mdir / "categories.png"),
+                         roads=result.layers.roads)
+            targets.update({key: mdir / name for name, key in MAP_OUTPUTS.items()})
     return targets
 
 

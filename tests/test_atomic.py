@@ -7,7 +7,8 @@ scenario, so old and new files differ), kill it with SIGKILL at chosen moments â
 start-up, as soon as the staging folder appears, while it fills, right after the first rename â€”
 and check the invariant that must hold whatever the moment: each output is byte-identical to
 either its previous version or the complete new one, never a mix or a partial file, and any
-leftover is a hidden ``.geoplan-staging-*`` folder that the next run removes. A run that fails
+leftover is a hidden ``.geoplan-staging-*`` folder (and the ``.geoplan.lock`` file of the killed
+writer) that the next run removes. A run that fails
 (an infeasible allocation, a disk error while writing) leaves the earlier outputs untouched and
 no staging folder behind.
 """
@@ -33,6 +34,7 @@ from geoplan import AnalysisError, GeoplanError
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
 STAGING = ".geoplan-staging-"
+LOCK = ".geoplan.lock"
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -82,8 +84,10 @@ def _check_invariant(out: Path, old: dict[str, bytes], new: dict[str, bytes]) ->
     """Every output is the old or the new version in full; anything else is a hidden staging folder."""
     visible = {p.name for p in out.iterdir() if not p.name.startswith(".")}
     assert visible == set(old), visible ^ set(old)
-    hidden = [p for p in out.iterdir() if p.name.startswith(".")]
+    hidden = [p for p in out.iterdir() if p.name.startswith(".") and p.name != LOCK]
     assert all(p.is_dir() and p.name.startswith(STAGING) for p in hidden), hidden
+    if (out / LOCK).exists():  # a killed writer's lock file: no process holds it any more
+        assert (out / LOCK).is_file() and (out / LOCK).read_text().strip().isdigit()
     state = {"old": 0, "new": 0, "staging": len(hidden)}
     for name in sorted(old):
         data = (out / name).read_bytes()
@@ -153,7 +157,7 @@ def test_killed_run_leaves_outputs_whole(runs: dict[str, Path], tmp_path: Path) 
     # The next run removes the leftovers and replaces everything.
     for out in (tmp_path / "staging_folder_created", tmp_path / "staging_half_full"):
         geoplan.run(runs["whatif"], out_dir=out, with_surface=False, progress=False)
-        assert _stagings(out) == []
+        assert _stagings(out) == [] and not (out / LOCK).exists()
         assert snapshot(out) == new
 
 
