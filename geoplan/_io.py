@@ -69,7 +69,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(path)
     fix = "check that the folder is writable and the disk is not full"
     if target.is_dir():
-        raise OutputError(f"{target}: is a folder; cannot write a file there",
+        raise OutputError(f"{target}: cannot write: it is a folder",
                           fix="give the name of a file (e.g. inside that folder)", path=target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

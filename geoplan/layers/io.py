@@ -18,7 +18,7 @@ import shapely
 from pyproj import CRS
 from shapely.errors import GEOSException
 
-from geoplan._errors import GeoplanError, LayerReadError
+from geoplan._errors import GeoplanError, LayerReadError, OutputError
 from geoplan._io import atomic_path, write_geojson, write_text_atomic
 from geoplan.layers.schemas import SCHEMAS, LayerSchema, LayerSet, Problem, _coerce_numbers, _feature_ids
 
@@ -411,6 +411,9 @@ def write_layers(layers: LayerSet, path: str | os.PathLike[str]) -> Path:
         if layers.meta:
             write_text_atomic(target / _META_FILE, json.dumps(layers.meta, indent=2, ensure_ascii=False) + "\n")
         return target
+    except OutputError as exc:
+        raise OutputError(f"{target}: cannot write the layer set: {exc.message.split(': cannot write: ', 1)[-1]}",
+                          fix=exc.fix, path=exc.path) from exc
     except GeoplanError:
         raise
     except (OSError, ValueError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
