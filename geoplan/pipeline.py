@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
@@ -41,6 +41,8 @@ from geoplan._io import OutputSet, plan_outputs
 from geoplan.catchments import catchments as _catchments
 from geoplan.classify import classify as _classify
 from geoplan.classify import compare_results, indicators
+from geoplan.distributed import check_scheduler
+from geoplan.distributed import od_matrix as distributed_od_matrix
 from geoplan.export import export_results
 from geoplan.layers import LayerSet, Problem, read_layers, require_valid
 from geoplan.maps import agglomeration_map, category_png, relocation_map, save_map
@@ -50,6 +52,9 @@ from geoplan.scenario import Scenario, apply_edits, load_scenario
 from geoplan.surface import SurfaceResult, country_area, write_surface
 from geoplan.surface import surface as _surface
 from geoplan.traveltime import ODMatrix, od_matrix
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 __all__ = ["RunResult", "run", "compare", "summary_table"]
 
@@ -145,6 +150,7 @@ def run(
     with_surface: bool = True,
     with_maps: bool = True,
     progress: bool = True,
+    scheduler: str | Client | None = None,
 ) -> RunResult:
     """Run the whole analysis and (optionally) write its outputs.
 
@@ -171,6 +177,9 @@ def run(
         Write the maps (needs ``out_dir`` or ``maps_dir``).
     progress
         Report each stage on stderr.
+    scheduler
+        Run the travel-time searches on Dask workers: ``"processes"``, ``"tcp://HOST:PORT"`` or
+        a ``dask.distributed.Client`` (see :mod:`geoplan.distributed`); default: in this process.
 
     Returns
     -------
@@ -186,6 +195,7 @@ def run(
         For an unusable output folder (checked before any computing), a network that cannot be
         built, or an infeasible allocation; nothing is written.
     """
+    check_scheduler(scheduler)
     sc = _scenario(scenario)
     writes = out_dir is not None or (with_maps and maps_dir is not None)
     plan = None
@@ -226,9 +236,13 @@ def run(
         return attach_places(net, places, access_kph=sc.network.access_kph, max_snap_km=sc.network.max_snap_km)
 
     net, snaps = stage("build network and attach places", _network)
-    od = stage("travel times towns x centres",
-               lambda: od_matrix(net, list(towns["id"].astype(str)), list(centres["id"].astype(str)),
-                                 progress=progress))
+    def _travel_times() -> ODMatrix:
+        o_ids, d_ids = list(towns["id"].astype(str)), list(centres["id"].astype(str))
+        if scheduler is None:
+            return od_matrix(net, o_ids, d_ids, progress=progress)
+        return distributed_od_matrix(net, o_ids, d_ids, scheduler=scheduler)
+
+    od = stage("travel times towns x centres", _travel_times)
     catch = stage("catchments", lambda: _catchments(net, centres, bands=sc.catchments.bands, towns=towns,
                                                    settlements=lset.layers.get("settlements"),
                                                    offroad_kph=sc.surface.offroad_kph, area=country_area(lset),

@@ -44,8 +44,8 @@ from tqdm import tqdm
 from geoplan._errors import NetworkError
 from geoplan.network import RoadNetwork, Weight
 
-__all__ = ["ODMatrix", "od_matrix", "ODPlan", "plan_od", "SearchGraph", "search_graph", "od_block", "check_cutoff", "travel_times_from",
-           "route_geometry", "routes", "path_sums"]
+__all__ = ["ODMatrix", "od_matrix", "ODPlan", "plan_od", "SearchGraph", "search_graph", "od_block", "check_cutoff",
+           "travel_times_from", "route_geometry", "routes", "path_sums"]
 
 
 @dataclass(frozen=True)
@@ -256,7 +256,7 @@ class SearchGraph:
 
 
 def search_graph(net: RoadNetwork, *, weight: Weight = "minutes", reverse: bool = False) -> SearchGraph:
-    """The CSR arrays of ``net`` for :func:`od_block` (cached on the network).
+    """Return the CSR arrays of ``net`` for :func:`od_block` (cached on the network).
 
     Parameters
     ----------
@@ -489,7 +489,7 @@ class ODPlan:
     limit: float
 
     def assemble(self, primary: np.ndarray, secondary: np.ndarray) -> ODMatrix:
-        """The :class:`ODMatrix` from the ``(sources x targets)`` results of :func:`od_block`."""
+        """Return the :class:`ODMatrix` from the ``(sources x targets)`` results of :func:`od_block`."""
         if self.reverse:
             primary, secondary = primary.T, secondary.T
         minutes, km = (secondary, primary) if self.weight == "km" else (primary, secondary)

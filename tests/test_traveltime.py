@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from scipy.sparse.csgraph import dijkstra
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy.sparse.csgraph import dijkstra
 
 import geoplan.traveltime as tt
 from geoplan import NetworkError

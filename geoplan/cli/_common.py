@@ -83,6 +83,11 @@ LayersOpt = Annotated[Path | None, typer.Option(
     "--layers", help="Layer folder or GeoPackage (default: the scenario's, else embedded).")]
 
 
+SchedulerOpt = Annotated[str | None, typer.Option(
+    "--scheduler", help="Run the travel-time searches on Dask workers: 'processes' (all cores of this machine) or "
+    "tcp://HOST:PORT (a running `dask scheduler`). Default: in this process.", show_default=False)]
+
+
 def pd_display() -> AbstractContextManager[None]:
     """Widen pandas output for terminal tables (a context manager)."""
     import pandas as pd

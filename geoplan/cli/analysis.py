@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import click
 import typer
 
 from geoplan._errors import GeoplanError
-from geoplan.cli._common import LayersArg, OsmRoadsOpt, _bands, _echo_err, _layers_for_analysis, app
+from geoplan.cli._common import LayersArg, OsmRoadsOpt, SchedulerOpt, _bands, _echo_err, _layers_for_analysis, app
 
 
 @app.command("catchments")
@@ -97,10 +97,14 @@ def traveltime_cmd(
     mode: Annotated[str, typer.Option(
         "--mode", help="road, or rail: passenger railway (needs the rail_stations and rail layers); places "
         "without a station are written as unreachable.")] = "road",
+    weight: Annotated[str, typer.Option(
+        "--weight", help="minutes: the fastest route (its km beside); km: the shortest route (its minutes beside); "
+        "--cutoff is in the same unit.")] = "minutes",
+    scheduler: SchedulerOpt = None,
 ) -> None:
-    """Write the fastest travel time of every origin x destination pair as a CSV table.
+    """Write the fastest (or shortest) route of every origin x destination pair as a CSV table.
 
-    Columns: origin, destination, minutes, km (road or track length of the fastest route), reachable.
+    Columns: origin, destination, minutes, km (road or track length of that route), reachable.
     """
     import geopandas as gpd
     import pandas as pd
@@ -114,6 +118,12 @@ def traveltime_cmd(
             raise click.BadParameter(f"must be one of {', '.join(_PLACE_LAYERS)}", param_hint=hint)
     if mode not in ("road", "rail"):
         raise click.BadParameter("must be road or rail", param_hint="--mode")
+    if weight not in ("minutes", "km"):
+        raise click.BadParameter("must be minutes or km", param_hint="--weight")
+    if scheduler is not None:
+        from geoplan.distributed import check_scheduler
+
+        check_scheduler(scheduler)
     if mode == "rail" and osm is not None:
         raise click.BadParameter("--osm replaces the roads; it cannot be combined with --mode rail", param_hint="--osm")
     src, layers, snap = _layers_for_analysis(path, osm)
@@ -147,8 +157,15 @@ def traveltime_cmd(
         if lost:
             _echo_err(f"geoplan: warning: {len(lost)} place(s) farther than {max_snap_km:g} km from every road "
                       f"(reported unreachable): {', '.join(lost)}")
-    od = od_matrix(net, layers[origins]["id"].astype(str).tolist(), layers[destinations]["id"].astype(str).tolist(),
-                   cutoff=cutoff, progress=True)
+    o_ids = layers[origins]["id"].astype(str).tolist()
+    d_ids = layers[destinations]["id"].astype(str).tolist()
+    w: Literal["minutes", "km"] = "km" if weight == "km" else "minutes"
+    if scheduler is None:
+        od = od_matrix(net, o_ids, d_ids, weight=w, cutoff=cutoff, progress=True)
+    else:
+        from geoplan.distributed import od_matrix as distributed_od_matrix
+
+        od = distributed_od_matrix(net, o_ids, d_ids, weight=w, cutoff=cutoff, scheduler=scheduler)
     table = od.long()
     table["minutes"] = table["minutes"].round(3)
     table["km"] = table["km"].round(3)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from geoplan.cli._common import LayersOpt, ScenarioOpt, _echo_err, app, pd_display
+from geoplan.cli._common import LayersOpt, ScenarioOpt, SchedulerOpt, _echo_err, app, pd_display
 
 
 @app.command("run")
@@ -21,11 +21,13 @@ def run_cmd(
     surface: Annotated[bool, typer.Option(
         "--surface/--no-surface", help="Compute the raster travel-time surface.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary table.")] = False,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Run the whole analysis: validate, network, travel times, catchments, categories, relocation, maps, exports."""
     from geoplan.pipeline import run, summary_table
 
-    result = run(scenario, layers=layers, out_dir=out, maps_dir=maps, with_surface=surface, progress=not quiet)
+    result = run(scenario, layers=layers, out_dir=out, maps_dir=maps, with_surface=surface, progress=not quiet,
+                 scheduler=scheduler)
     for w in result.warnings:  # shown even with --quiet: they may explain odd results
         _echo_err(f"geoplan: warning: {str(w).removeprefix('WARNING: ')}")
     if quiet:
