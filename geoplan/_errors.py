@@ -16,6 +16,7 @@ __all__ = [
     "ScenarioError",
     "AnalysisError",
     "OutputError",
+    "StoreError",
 ]
 
 
@@ -78,3 +79,7 @@ class OutputError(GeoplanError):
     def __init__(self, message: str, *, fix: str | None = None, path: object | None = None) -> None:
         self.path = path
         super().__init__(message, fix=fix)
+
+
+class StoreError(GeoplanError):
+    """A database layer store (PostGIS) cannot be reached, read or written; it is left as it was."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,27 @@ def kz_path() -> Path:
 def kz_layers(kz_path: Path) -> geoplan.LayerSet:
     """The embedded Kazakhstan layer set (read once; copy before editing)."""
     return geoplan.read_layers(kz_path)
+
+
+# --------------------------------------------------------------------------------------
+# PostgreSQL + PostGIS (tests/_pg.py): a private server started by the tests themselves
+
+
+@pytest.fixture(scope="session")
+def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A private PostgreSQL server with PostGIS on 127.0.0.1 (see ``tests/_pg.py``).
+
+    Skips when Debian's ``postgresql`` and ``postgresql-NN-postgis-3`` are not installed
+    (``scripts/test.sh`` installs them), fails under ``CI=true``.
+    """
+    from _pg import PgServer, find_bindir
+
+    if find_bindir() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL with PostGIS is not installed; scripts/test.sh installs it (apt)")
+        pytest.skip("PostgreSQL with PostGIS not installed (apt-get install postgresql postgresql-15-postgis-3)")
+    server = PgServer(tmp_path_factory.mktemp("postgres")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
