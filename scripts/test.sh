@@ -9,6 +9,14 @@ if [ ! -x /usr/bin/chromium ]; then
   as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
     || echo "warning: could not install chromium; browser tests will fail under CI" >&2
 fi
+# PostgreSQL + PostGIS for the PostGIS store tests: Debian's packages; the tests start their own
+# server on 127.0.0.1 with a data folder under their temp dir (the system cluster stays unused).
+if ! compgen -G "/usr/share/postgresql/*/extension/postgis.control" >/dev/null; then
+  echo "==> installing postgresql and postgis (apt) for the PostGIS store tests" >&2
+  as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends postgresql postgresql-postgis >/dev/null \
+    || echo "warning: could not install postgresql/postgis; PostGIS tests will fail under CI" >&2
+fi
 # Leaflet for the browser tests: installed from the npm registry into a cache, never committed.
 NPM_DIR="$ROOT/.cache/npm"
 if [ ! -f "$NPM_DIR/node_modules/leaflet/dist/leaflet.js" ] && command -v npm >/dev/null; then

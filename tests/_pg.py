@@ -116,13 +116,15 @@ class PgServer:
         pwfile.write_text(PASSWORD + "\n")
         if self._as:
             shutil.chown(pwfile, "postgres")
-        subprocess.run([*self._as, str(self.bindir / "initdb"), "-D", str(self.data), "-U", USER,
-                        "--pwfile", str(pwfile), "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8",
-                        "--no-sync"], check=True, capture_output=True, timeout=120)
+        done = subprocess.run([*self._as, str(self.bindir / "initdb"), "-D", str(self.data), "-U", USER,
+                               "--pwfile", str(pwfile), "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8",
+                               "--no-sync"], capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed in {self.data}: {done.stderr.strip()[-2000:]}")
         pwfile.unlink()
         for _attempt in range(5):
             self.port = _free_port()
-            log = open(self.log, "ab")  # noqa: SIM115 - handed to the server process
+            log = open(self.log, "ab")
             self.proc = subprocess.Popen(
                 [*self._as, str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port),
                  "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "fsync=off",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,19 @@ from geoplan.layers.schemas import SCHEMAS, LayerSchema, LayerSet, Problem, _coe
 
 _VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".fgb", ".shp")
 _META_FILE = "layerset.json"
+
+#: Layer sets that live in a database rather than in files: URL scheme -> the store module whose
+#: ``read_url(url, required=...)`` reads one. The module is imported by name on first use: the
+#: stores build on this package, so it must not import them itself.
+URL_READERS: dict[str, str] = {"postgresql": "geoplan.store.postgis", "postgres": "geoplan.store.postgis"}
+
+
+def layer_url_scheme(path: object) -> str | None:
+    """Return the scheme of a layer-set URL (``"postgresql"``), or ``None`` for a file path."""
+    if not isinstance(path, str) or "://" not in path:
+        return None
+    scheme = path.split("://", 1)[0].strip().lower()
+    return scheme if scheme.isalpha() else None
 
 
 # --------------------------------------------------------------------------------------
@@ -232,7 +247,19 @@ def read_layers(path: str | os.PathLike[str], *, required: tuple[str, ...] = ("t
       and reported (``truncated_column``). GeoPackage has no such limit.
     - A geometry GEOS cannot build (a one-point line) becomes empty and is reported as
       ``invalid_geometry``, rather than making the whole layer unreadable.
+    - ``path`` may also be a ``postgresql://user@host:port/db?schema=kz`` URL: the layer set
+      pushed to that PostGIS schema (see :mod:`geoplan.store.postgis`).
     """
+    scheme = layer_url_scheme(path)
+    if scheme is not None:
+        module = URL_READERS.get(scheme)
+        if module is None:
+            shown = re.sub(r"://([^:@/]*):[^@/]*@", r"://\1:***@", str(path))
+            raise LayerReadError(f"{shown}: {scheme}:// is not a place geoplan reads layer sets from",
+                                 fix="pass a folder, a GeoPackage or a postgresql://user@host:port/db?schema=NAME URL")
+        reader = importlib.import_module(module).read_url
+        result: LayerSet = reader(str(path), required=required)
+        return result
     root = Path(path)
     try:
         exists = root.exists()

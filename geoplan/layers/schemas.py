@@ -74,6 +74,9 @@ class Field:
         Upper bound for numbers (inclusive).
     description
         What the column means; shown in reports and docs.
+    references
+        Layers whose ``id`` a value must be (empty values excepted). A PostGIS store turns a
+        reference to one layer present in the set into a foreign key.
     """
 
     name: str
@@ -85,6 +88,7 @@ class Field:
     exclusive_minimum: bool = False
     maximum: float | None = None
     description: str = ""
+    references: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -213,7 +217,8 @@ RAIL_STATIONS = LayerSchema(
         _ID,
         Field("name_en", "str", required=True, nullable=False, description="English name"),
         Field("name_ru", "str", description="Russian name"),
-        Field("serves", "str", description="id of the town or centre the station serves; empty for junctions"),
+        Field("serves", "str", description="id of the town or centre the station serves; empty for junctions",
+              references=("towns", "centres")),
         Field("kind", "str", allowed=STATION_KINDS, description="city, town, junction or border station"),
         Field("source", "str", description="where the coordinates come from"),
     ),
@@ -225,8 +230,10 @@ RAIL = LayerSchema(
     "LineString",
     (
         _ID,
-        Field("from_station", "str", required=True, nullable=False, description="rail_stations id at one end"),
-        Field("to_station", "str", required=True, nullable=False, description="rail_stations id at the other end"),
+        Field("from_station", "str", required=True, nullable=False, description="rail_stations id at one end",
+              references=("rail_stations",)),
+        Field("to_station", "str", required=True, nullable=False, description="rail_stations id at the other end",
+              references=("rail_stations",)),
         Field("line", "str", description="name of the railway line"),
         Field("km", "float", required=True, nullable=False, minimum=0, exclusive_minimum=True,
               description="track length between the stations (not the length of the drawn line)"),

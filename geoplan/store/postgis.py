@@ -70,6 +70,7 @@ __all__ = [
     "connect",
     "layer_table_sql",
     "read_postgis",
+    "read_url",
     "push_layers",
     "PushReport",
     "pull_layers",
@@ -151,7 +152,7 @@ class PgLocation:
         return f"{host}:{port}"
 
     def with_schema(self, schema: str) -> PgLocation:
-        """The same database, another schema."""
+        """Return the same location with another schema."""
         base = self.display.split("?", 1)[0]
         query = [(k, v) for k, v in self.params] + [("schema", schema)]
         display = base + "?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in query)
@@ -305,14 +306,14 @@ def _fk_targets(schema: LayerSchema, present: set[str]) -> dict[str, str]:
     """Column -> layer whose ``id`` it must name, for references to a single present layer."""
     out: dict[str, str] = {}
     for f in schema.fields:
-        refs = tuple(getattr(f, "references", ()) or ())
+        refs = f.references
         if len(refs) == 1 and refs[0] in present:
             out[f.name] = refs[0]
     return out
 
 
 def _constraint_name(text: str) -> str:
-    """A constraint name that reads as the rule (at most 63 bytes, PostgreSQL's limit)."""
+    """Return a constraint name that reads as the rule (at most 63 bytes, PostgreSQL's limit)."""
     raw = text.encode("utf-8")
     return raw[:63].decode("utf-8", "ignore") if len(raw) > 63 else text
 
@@ -348,7 +349,7 @@ def _checks(schema: LayerSchema, columns: list[str]) -> list[tuple[str, str]]:
 
 
 def layer_table_sql(schema_name: str, layer: str, columns: list[str], present: set[str] | None = None) -> list[str]:
-    """The SQL statements that create one layer's table, constraints and spatial index.
+    """Return the SQL statements that create one layer's table, constraints and spatial index.
 
     Parameters
     ----------
@@ -425,7 +426,7 @@ def _columns(conn: psycopg.Connection[Any], schema: str, table: str) -> dict[str
 
 @contextmanager
 def _read_transaction(conn: psycopg.Connection[Any], marker: str) -> Iterator[None]:
-    """A read-only REPEATABLE READ transaction that first locks ``marker`` (ACCESS SHARE).
+    """Open a read-only REPEATABLE READ transaction that first locks ``marker`` (ACCESS SHARE).
 
     The lock comes before any query, so the snapshot is taken after it: a writer that replaces a
     set takes the same table first (ACCESS EXCLUSIVE), so a reader sees the set before or after
@@ -440,15 +441,17 @@ def _read_transaction(conn: psycopg.Connection[Any], marker: str) -> Iterator[No
 
 
 def _frame_from_rows(rows: list[tuple[Any, ...]], columns: list[tuple[str, str]]) -> gpd.GeoDataFrame:
-    """A GeoDataFrame as a GeoJSON reader would give it: whole numbers with gaps as float."""
+    """Build a GeoDataFrame as a GeoJSON reader would give it: whole numbers with gaps as float."""
     data: dict[str, Any] = {}
     for j, (name, kind) in enumerate(columns):
         vals = [r[j] for r in rows]
         if kind == "int":
             if any(v is None for v in vals):
                 data[name] = np.array([np.nan if v is None else float(v) for v in vals], dtype=float)
-            else:
-                data[name] = np.array(vals, dtype=np.int64)
+            else:  # GDAL's Integer (32-bit) where the values fit, else Integer64, as from a file
+                arr = np.array(vals, dtype=np.int64)
+                fits = arr.size == 0 or (arr.min() >= -(2**31) and arr.max() < 2**31)
+                data[name] = arr.astype(np.int32) if fits else arr
         elif kind == "float":
             data[name] = np.array([np.nan if v is None else float(v) for v in vals], dtype=float)
         else:
@@ -468,7 +471,7 @@ def _not_layerset(loc: PgLocation, schema: str, tables: list[str]) -> StoreError
 
 
 def _check_table(conn: psycopg.Connection[Any], loc: PgLocation, schema: str, layer: str) -> list[str]:
-    """The declared columns of an existing layer table; a clear error for extra or missing ones."""
+    """Return the declared columns of an existing layer table; fail clearly on extra or missing ones."""
     spec = SCHEMAS[layer]
     have = _columns(conn, schema, layer)
     table = f"{schema}.{layer}"
@@ -586,8 +589,12 @@ def read_postgis(url: str, *, required: tuple[str, ...] = ("towns", "centres", "
     return LayerSet(layers, sources, meta, native, [])
 
 
+#: What :func:`geoplan.read_layers` calls for a ``postgresql://`` URL.
+read_url = read_postgis
+
+
 def _db_error(exc: Exception, loc: PgLocation, what: str) -> StoreError:
-    """A database error during ``what`` as a StoreError naming the table and rule."""
+    """Turn a database error during ``what`` into a StoreError naming the table and rule."""
     import psycopg
 
     diag = getattr(exc, "diag", None)
@@ -651,9 +658,7 @@ class PushReport:
 
 def _rows_for(gdf: gpd.GeoDataFrame, layer: str, columns: list[str]) -> list[tuple[Any, ...]]:
     spec = SCHEMAS[layer]
-    geoms = gdf.geometry.to_numpy()
-    single = (shapely.get_type_id(geoms) >= 4) & (shapely.get_num_geometries(geoms) == 1)
-    geoms = shapely.force_2d(np.where(single, shapely.get_geometry(geoms, 0), geoms))
+    geoms = _as_declared_type(gdf.geometry.to_numpy(), spec.geometry_type)
     wkb = shapely.to_wkb(shapely.set_srid(geoms, 4326), hex=True, include_srid=True, output_dimension=2)
     cols = []
     for c in columns:
@@ -664,13 +669,28 @@ def _rows_for(gdf: gpd.GeoDataFrame, layer: str, columns: list[str]) -> list[tup
             if v is None or v is pd.NA or (isinstance(v, (float, np.floating)) and math.isnan(float(v))):
                 out.append(None)
             elif kind == "int":
-                out.append(int(round(float(v))))
+                out.append(round(float(v)))
             elif kind == "float":
                 out.append(float(v))
             else:
                 out.append(str(v))
         cols.append(out)
-    return [tuple(col[i] for col in cols) + (wkb[i],) for i in range(len(gdf))]
+    return [(*(col[i] for col in cols), wkb[i]) for i in range(len(gdf))]
+
+
+def _as_declared_type(geoms: np.ndarray, declared: str) -> np.ndarray:
+    """2-D geometries of the declared type: single-part multis unwrapped, or singles wrapped when Multi*."""
+    types = shapely.get_type_id(geoms)
+    if declared.startswith("Multi"):
+        wrap = {"MultiPoint": shapely.multipoints, "MultiLineString": shapely.multilinestrings,
+                "MultiPolygon": shapely.multipolygons}[declared]
+        single = (types >= 0) & (types < 4)
+        out = geoms.copy()
+        out[single] = [wrap([g]) for g in geoms[single]]
+    else:
+        single = (types >= 4) & (shapely.get_num_geometries(geoms) == 1)
+        out = np.where(single, shapely.get_geometry(geoms, 0), geoms)
+    return np.asarray(shapely.force_2d(out))
 
 
 def _check_pushable(layers: LayerSet, label: str) -> None:
@@ -764,7 +784,7 @@ def _push(conn: psycopg.Connection[Any], loc: PgLocation, schema: str, layers: L
                 f"({', '.join(foreign[:10])}); geoplan does not overwrite them",
                 fix="push to another schema (?schema=NAME; it is created), or move those tables elsewhere")
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
-    conn.execute(f"CREATE TABLE IF NOT EXISTS {s}.{LAYERSET_TABLE} (key text PRIMARY KEY, value jsonb NOT NULL)")
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {s}.{LAYERSET_TABLE} (key text PRIMARY KEY, value json NOT NULL)")
     conn.execute(f"COMMENT ON TABLE {s}.{LAYERSET_TABLE} IS 'geoplan layer set: metadata (layerset.json); marks this "
                  "schema as a layer set geoplan reads and pushes'")
     conn.execute(
@@ -805,7 +825,7 @@ def _push(conn: psycopg.Connection[Any], loc: PgLocation, schema: str, layers: L
             for stmt in _foreign_key_sql(schema, name, set(plan)):
                 conn.execute(stmt)
     conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # deferred foreign keys: fail here, named, not at COMMIT
-    conn.execute(f"INSERT INTO {s}.{LAYERSET_TABLE} (key, value) VALUES ('meta', %s::jsonb), ('format', %s::jsonb) "
+    conn.execute(f"INSERT INTO {s}.{LAYERSET_TABLE} (key, value) VALUES ('meta', %s::json), ('format', %s::json) "
                  "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
                  (json.dumps(layers.meta, ensure_ascii=False), json.dumps(STORE_FORMAT)))
     row = conn.execute(f"SELECT coalesce(max(push), 0) + 1 FROM {s}.{VERSIONS_TABLE}").fetchone()
@@ -854,7 +874,7 @@ def pull_layers(url: str, dest: str | os.PathLike[str]) -> Path:
 
 
 def layer_versions(url: str) -> pd.DataFrame:
-    """The push history of a PostGIS layer set, newest first.
+    """Return the push history of a PostGIS layer set, newest first.
 
     Returns
     -------

@@ -39,7 +39,7 @@ COORD_DECIMALS = 9
 
 
 def _value(v: Any, kind: str) -> Any:
-    """A JSON-safe canonical value, ``None`` for every kind of empty."""
+    """Return a JSON-safe canonical value, ``None`` for every kind of empty."""
     if v is None or v is pd.NA or v is pd.NaT:
         return None
     if isinstance(v, (float, np.floating)) and math.isnan(float(v)):
@@ -170,4 +170,5 @@ def diff_layers(a: LayerSet, b: LayerSet) -> pd.DataFrame:
                     for c in changed)
                 rows.append({"layer": layer, "id": key, "change": "changed", "columns": ", ".join(changed),
                              "detail": detail})
+    rows.sort(key=lambda r: (r["layer"], r["id"]))
     return pd.DataFrame(rows, columns=["layer", "id", "change", "columns", "detail"])
