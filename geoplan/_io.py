@@ -661,8 +661,9 @@ def _check_target(t: Path, inputs: list[Path], *, removing: bool) -> None:
     if os.path.lexists(t):
         st = os.stat(t) if os.path.exists(t) else os.lstat(t)
         if stat.S_ISDIR(st.st_mode):
-            raise OutputError(f"{t}: is a folder; the output file cannot replace it",
-                              fix="remove or rename that folder, or choose another output name or folder", path=t)
+            raise OutputError(f"{t}: is an existing folder; an output file cannot replace it",
+                              fix=f"name the output file itself (e.g. {t / ('output' + (t.suffix or '.ext'))}), or "
+                                  "move that folder out of the way", path=t)
         if not stat.S_ISREG(st.st_mode):
             raise OutputError(f"{t}: is not a regular file (a FIFO, socket or device); it cannot be replaced",
                               fix="remove it, or choose another output name", path=t)

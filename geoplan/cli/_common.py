@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import click
 import typer
@@ -14,6 +16,9 @@ from geoplan.layers import (
     embedded_layers_path,
     read_layers,
 )
+
+if TYPE_CHECKING:
+    from geoplan._io import OutputSet
 
 app = typer.Typer(
     name="geoplan",
@@ -95,3 +100,40 @@ def pd_display() -> AbstractContextManager[None]:
     return pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 40)
 
 MainRoads = Annotated[bool, typer.Option("--main-roads", help="Keep motorway..secondary and their links only.")]
+
+
+# --------------------------------------------------------------------------------------
+# numeric options and single-file outputs
+
+
+def number_check(*, minimum: float = 0.0, inclusive: bool = False, unit: str = "") -> Callable[..., float | None]:
+    """A typer option callback refusing NaN, infinities and numbers below ``minimum``.
+
+    ``inclusive`` allows ``minimum`` itself (e.g. a snap distance of 0).
+    """
+    bound = f"at least {minimum:g}" if inclusive else ("a positive number" if minimum == 0 else f"above {minimum:g}")
+
+    def check(param: typer.CallbackParam, value: float | None) -> float | None:
+        if value is None:
+            return None
+        if not math.isfinite(value) or value < minimum or (value == minimum and not inclusive):
+            example = f", e.g. {unit}" if unit else ""
+            raise click.BadParameter(f"must be {bound}, got {value:g}{example}",
+                                     param_hint=f"'{param.opts[0]}'" if param.opts else None)
+        return value
+
+    return check
+
+
+def plan_single(out: Path, *inputs: Path | None) -> OutputSet:
+    """Check ``out`` before anything runs; write it later with ``with plan.writing() as staging:``.
+
+    ``out`` naming a folder, a special file, one of the inputs or a file inside the input layer
+    folder is refused here, before any computing (:func:`geoplan._io.plan_outputs`). Writing
+    through the plan's staging path (``staging.path(out)``) locks the folder, verifies the file
+    and replaces ``out`` only once it is complete.
+    """
+    from geoplan._io import plan_outputs
+
+    layers = inputs[0] if inputs else None
+    return plan_outputs([out], inputs=[layers if layers is not None else embedded_layers_path(), *inputs[1:]])

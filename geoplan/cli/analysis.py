@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import click
 import typer
 
 from geoplan._errors import GeoplanError
-from geoplan.cli._common import LayersArg, OsmRoadsOpt, SchedulerOpt, _bands, _echo_err, _layers_for_analysis, app
+from geoplan.cli._common import (
+    LayersArg,
+    OsmRoadsOpt,
+    SchedulerOpt,
+    _bands,
+    _echo_err,
+    _layers_for_analysis,
+    app,
+    number_check,
+    plan_single,
+)
+
+if TYPE_CHECKING:
+    from geoplan.surface import SurfaceResult
 
 
 @app.command("catchments")
@@ -19,7 +32,7 @@ def catchments_cmd(
     bands: Annotated[str, typer.Option("--bands", help="Comma-separated travel-time bands, minutes.")] = "30,60,90,120",
     offroad_kph: Annotated[float | None, typer.Option(
         "--offroad-kph", help="Speed off the roads to the nearest road, km/h [default: 20, as the surface].",
-        show_default=False)] = None,
+        show_default=False, callback=number_check(unit="20"))] = None,
     osm: OsmRoadsOpt = None,
 ) -> None:
     """Write nested travel-time catchments of every growth centre, with the people inside, as GeoJSON polygons."""
@@ -28,13 +41,15 @@ def catchments_cmd(
     from geoplan.network import build_network
     from geoplan.surface import country_area
 
+    plan = plan_single(out, path, osm)
     _, layers, snap = _layers_for_analysis(path, osm)
     net = build_network(layers.roads, snap_tolerance_m=snap, progress=True)
     result = catchments(net, layers.centres, bands=_bands(bands), towns=layers.towns,
                         settlements=layers.layers.get("settlements"),
                         offroad_kph=DEFAULT_OFFROAD_KPH if offroad_kph is None else offroad_kph,
                         area=country_area(layers), progress=True)
-    write_geojson(result, out, id_column=None, name="catchments")
+    with plan.writing() as staging:
+        write_geojson(result, staging.path(out), id_column=None, name="catchments")
     typer.echo(f"wrote {len(result)} catchments ({result['centre'].nunique()} centres x "
                f"{result['band'].nunique()} bands) to {out}")
 
@@ -43,10 +58,11 @@ def catchments_cmd(
 def surface_cmd(
     path: LayersArg = None,
     out: Annotated[Path, typer.Option("--out", help="Output GeoTIFF file.")] = Path("surface.tif"),
-    resolution: Annotated[float, typer.Option("--resolution", help="Cell size, metres.")] = 1000.0,
+    resolution: Annotated[float, typer.Option("--resolution", help="Cell size, metres.",
+                                              callback=number_check(unit="1000"))] = 1000.0,
     offroad_kph: Annotated[float | None, typer.Option(
         "--offroad-kph", help="Speed away from the roads layer, km/h [default: 20, the track speed].",
-        show_default=False)] = None,
+        show_default=False, callback=number_check(unit="20"))] = None,
     study_area: Annotated[Path | None, typer.Option(
         "--study-area", help="Polygon file (e.g. a national boundary; its first layer); cells outside are nodata "
         "[default: the country of the boundaries layer, else the convex hull of roads and places + 10 km].",
@@ -54,6 +70,20 @@ def surface_cmd(
     osm: OsmRoadsOpt = None,
 ) -> None:
     """Write a raster of travel time to the nearest growth centre as a GeoTIFF."""
+    from geoplan.surface import write_surface
+
+    plan = plan_single(out, path, osm, study_area)
+    result = _surface(path, resolution, offroad_kph, study_area, osm)
+    with plan.writing() as staging:
+        write_surface(staging.path(out), result)
+    valid = result.array[result.array != result.nodata]
+    span = f"{valid.min():.0f}-{valid.max():.0f} minutes" if valid.size else "no reachable cell"
+    typer.echo(f"wrote {result.array.shape[1]} x {result.array.shape[0]} cells at {result.resolution_m:g} m "
+               f"({span}) to {out}")
+
+
+def _surface(path: Path | None, resolution: float, offroad_kph: float | None, study_area: Path | None,
+             osm: Path | None) -> SurfaceResult:
     from geoplan.surface import DEFAULT_OFFROAD_KPH, surface
 
     _, layers, _ = _layers_for_analysis(path, osm)
@@ -72,11 +102,8 @@ def surface_cmd(
                                fix="pass a polygon layer GDAL can read (GeoPackage, GeoJSON, Shapefile)") from exc
     result = surface(layers, resolution_m=resolution,
                      offroad_kph=DEFAULT_OFFROAD_KPH if offroad_kph is None else offroad_kph,
-                     study_area=area, out=out, progress=True)
-    valid = result.array[result.array != result.nodata]
-    span = f"{valid.min():.0f}-{valid.max():.0f} minutes" if valid.size else "no reachable cell"
-    typer.echo(f"wrote {result.array.shape[1]} x {result.array.shape[0]} cells at {result.resolution_m:g} m "
-               f"({span}) to {out}")
+                     study_area=area, progress=True)
+    return result
 
 
 _PLACE_LAYERS = ("towns", "centres")
@@ -90,9 +117,11 @@ def traveltime_cmd(
     destinations: Annotated[str, typer.Option(
         "--destinations", help="Destination layer: centres or towns.")] = "centres",
     cutoff: Annotated[float | None, typer.Option(
-        "--cutoff", help="Minutes; pairs farther apart are written as unreachable.", show_default=False)] = None,
+        "--cutoff", help="Minutes; pairs farther apart are written as unreachable.", show_default=False,
+        callback=number_check(unit="120"))] = None,
     max_snap_km: Annotated[float, typer.Option(
-        "--max-snap-km", help="Places farther than this from every road are not attached (unreachable).")] = 25.0,
+        "--max-snap-km", help="Places farther than this from every road are not attached (unreachable).",
+        callback=number_check(unit="25"))] = 25.0,
     osm: OsmRoadsOpt = None,
     mode: Annotated[str, typer.Option(
         "--mode", help="road, or rail: passenger railway (needs the rail_stations and rail layers); places "
@@ -126,6 +155,7 @@ def traveltime_cmd(
         check_scheduler(scheduler)
     if mode == "rail" and osm is not None:
         raise click.BadParameter("--osm replaces the roads; it cannot be combined with --mode rail", param_hint="--osm")
+    plan = plan_single(out, path, osm)
     src, layers, snap = _layers_for_analysis(path, osm)
     places = gpd.GeoDataFrame(pd.concat([layers[name][["id", "geometry"]] for name in _PLACE_LAYERS],
                                         ignore_index=True), crs=layers.towns.crs)
@@ -169,7 +199,8 @@ def traveltime_cmd(
     table = od.long()
     table["minutes"] = table["minutes"].round(3)
     table["km"] = table["km"].round(3)
-    write_csv(table, out)
+    with plan.writing() as staging:
+        write_csv(table, staging.path(out))
     n_bad = int((~table["reachable"]).sum())
     typer.echo(f"wrote {len(table)} pairs ({len(od.origins)} {origins} x {len(od.destinations)} {destinations}, "
                f"{n_bad} unreachable) from {src} to {out}")

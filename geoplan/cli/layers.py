@@ -10,11 +10,12 @@ import click
 import typer
 
 from geoplan._errors import GeoplanError
-from geoplan.cli._common import LayersArg, _echo_err, _load, app
+from geoplan.cli._common import LayersArg, _echo_err, _load, app, number_check
 from geoplan.layers import (
     LayerSet,
     Problem,
     ValidationConfig,
+    embedded_layers_path,
     validate,
     write_layers,
 )
@@ -44,8 +45,10 @@ def layers_check(
     path: LayersArg = None,
     fmt: Annotated[str, typer.Option("--format", help="Report format: text or json.")] = "text",
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 on warnings too.")] = False,
-    snap_tolerance_m: Annotated[float, typer.Option(help="Report road ends this close to another road.")] = 100.0,
-    max_access_km: Annotated[float, typer.Option(help="Report places farther than this from every road.")] = 25.0,
+    snap_tolerance_m: Annotated[float, typer.Option(
+        help="Report road ends this close to another road.", callback=number_check(inclusive=True, unit="100"))] = 100.0,
+    max_access_km: Annotated[float, typer.Option(
+        help="Report places farther than this from every road.", callback=number_check(unit="25"))] = 25.0,
 ) -> None:
     """Validate a layer set and report every problem (exit 0 clean, 1 problems, 2 unreadable)."""
     if fmt not in ("text", "json"):
@@ -75,6 +78,11 @@ def layers_export(
     force: Annotated[bool, typer.Option("--force", help="Export even if the layer set has errors.")] = False,
 ) -> None:
     """Write a layer set as one GeoPackage (for QGIS) or a folder of RFC 7946 GeoJSON files."""
+    from geoplan._io import plan_outputs
+
+    src = path if path is not None else embedded_layers_path()
+    # Before reading: the target must not be (or lie inside) the layer set being exported.
+    plan_outputs([to] if to.suffix.lower() == ".gpkg" else [to / "towns.geojson"], inputs=[src])
     src, layers = _load(path)
     problems = validate(layers)
     errors = [p for p in problems if p.severity == "error"]

@@ -8,7 +8,9 @@ from typing import Annotated
 import click
 import typer
 
-from geoplan.cli._common import LayersArg, MainRoads, _load, app
+from geoplan._io import plan_outputs
+from geoplan.cli._common import LayersArg, MainRoads, _load, app, number_check
+from geoplan.layers import embedded_layers_path
 
 network_app = typer.Typer(help="Build and export the routable road network.", no_args_is_help=True)
 app.add_typer(network_app, name="network")
@@ -25,16 +27,20 @@ def network_build(
     main_roads: MainRoads = False,
     snap_m: Annotated[float | None, typer.Option(
         "--snap-m", help="Snap dangling segment ends this close to another node, metres "
-        "[default: 1 for a layer set, 0 for OSM].", show_default=False)] = None,
+        "[default: 1 for a layer set, 0 for OSM].", show_default=False,
+        callback=number_check(inclusive=True, unit="1"))] = None,
 ) -> None:
     """Build the road network and write its edges and nodes; print node, edge and component counts."""
     import numpy as np
 
     from geoplan.network import build_network, write_network
 
+    if osm is not None and path is not None:
+        raise click.BadParameter("give either a layer set or --osm, not both", param_hint="--osm")
+    # Every file write_network writes, checked before anything is built.
+    nodes = out.with_name(f"{out.stem}.nodes.geojson") if out.suffix.lower() == ".geojson" else None
+    plan_outputs([out, *([nodes] if nodes else [])], inputs=[osm if osm is not None else (path or embedded_layers_path())])
     if osm is not None:
-        if path is not None:
-            raise click.BadParameter("give either a layer set or --osm, not both", param_hint="--osm")
         from geoplan.osm import read_osm
 
         src: Path = osm

@@ -8,7 +8,7 @@ from typing import Annotated
 import click
 import typer
 
-from geoplan.cli._common import MainRoads, app
+from geoplan.cli._common import MainRoads, app, plan_single
 
 osm_app = typer.Typer(help="Turn OpenStreetMap data into a roads layer.", no_args_is_help=True)
 app.add_typer(osm_app, name="osm")
@@ -31,8 +31,11 @@ def osm_convert(
     """Convert an OSM extract into a roads layer (segments split at junctions)."""
     from geoplan.osm import read_osm, roads_summary, write_roads
 
+    plan = plan_single(to, None, file)
     roads = read_osm(file, road_classes=_osm_classes(road_classes), main_roads=main_roads, progress=True)
-    typer.echo(f"wrote {roads_summary(roads)} to {write_roads(roads, to)}")
+    with plan.writing() as staging:
+        write_roads(roads, staging.path(to))
+    typer.echo(f"wrote {roads_summary(roads)} to {to}")
 
 
 @osm_app.command("download")

@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from geoplan.cli._common import LayersOpt, ScenarioOpt, SchedulerOpt, _echo_err, app, pd_display
+from geoplan.cli._common import (
+    LayersOpt,
+    ScenarioOpt,
+    SchedulerOpt,
+    _echo_err,
+    app,
+    pd_display,
+    plan_single,
+)
 
 
 @app.command("run")
@@ -65,6 +73,7 @@ def compare_cmd(
     from geoplan._io import write_csv
     from geoplan.pipeline import compare
 
+    plan = plan_single(out, layers, a, b) if out is not None else None
     changes = compare(a, b, layers=layers)
     if changes.empty:
         typer.echo("no town changes category, nearest centre, travel time or destination")
@@ -72,6 +81,7 @@ def compare_cmd(
         with pd_display():
             typer.echo(changes.to_string(index=False))
         typer.echo(f"{len(changes)} town(s) change")
-    if out is not None:
-        write_csv(changes, out)
+    if plan is not None and out is not None:
+        with plan.writing() as staging:
+            write_csv(changes, staging.path(out))
         typer.echo(f"wrote {out}")

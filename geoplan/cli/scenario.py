@@ -28,6 +28,10 @@ def scenario_show(
     """Print a scenario with every default filled in (a starting point for a new scenario)."""
     from geoplan.scenario import Scenario, dump_scenario, load_scenario
 
+    if out is not None:
+        from geoplan._io import plan_outputs
+
+        plan_outputs([out], inputs=[scenario])
     s = load_scenario(scenario) if scenario is not None else Scenario.baseline()
     typer.echo(dump_scenario(s, out), nl=False)
     if out is not None:

@@ -13,13 +13,13 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from geoplan._errors import ScenarioError
-from geoplan._io import write_text_atomic
+from geoplan._io import BoundedSafeLoader, write_text_atomic
 from geoplan.layers import ROAD_CLASSES
 from geoplan.scenario.models import Scenario
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe loader that rejects duplicate keys (PyYAML silently keeps the last one)."""
+class _UniqueKeyLoader(BoundedSafeLoader):
+    """A safe loader that rejects duplicate keys (PyYAML silently keeps the last one) and alias bombs."""
 
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
@@ -199,11 +199,14 @@ def parse_scenario(text: str, *, source: str = "<string>", base_dir: str | os.Pa
 def _yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=BoundedSafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         problem = exc.problem or exc.context or "invalid YAML"
+        if "alias" in problem:  # refused by BoundedSafeLoader: an alias bomb or a recursive alias
+            raise ScenarioError(f"{where}: {problem}",
+                                fix="write the values out instead of nesting aliases (&name / *name)") from None
         raise ScenarioError(f"{where}: YAML syntax error: {problem}",
                             fix="fix the YAML at that line (indent with spaces, 'key: value', lists with '- ')",
                             ) from exc
