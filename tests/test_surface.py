@@ -265,4 +265,4 @@ def test_cli_surface(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["surface", "--out", str(out), "--resolution", "-1"])
     assert exc.value.code == 2
-    assert "resolution_m" in capsys.readouterr().err
+    assert "--resolution" in capsys.readouterr().err  # refused by the option itself, before any work
