@@ -38,6 +38,7 @@ CATEGORY_LABELS: dict[str, str] = {
     "diversification": "Diversification",
     "relocation": "Relocation",
     "monitor": "Monitor",
+    "not_assessed": "Not assessed (left the list)",
 }
 
 #: Okabe–Ito blue, bluish green, vermillion and a neutral grey.
@@ -46,6 +47,7 @@ CATEGORY_COLOURS: dict[str, str] = {
     "diversification": "#009E73",
     "relocation": "#D55E00",
     "monitor": "#999999",
+    "not_assessed": "#DDDDDD",
 }
 
 CENTRE_COLOUR = "#333333"

@@ -43,6 +43,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
@@ -452,7 +453,7 @@ def composite(
                                 "towns with missing values are scored")
     if grouping == "fixed":
         cuts = list(cutoffs or [])
-        if len(cuts) != k - 1 or any(b >= a for a, b in zip(cuts, cuts[1:], strict=False)):
+        if len(cuts) != k - 1 or any(b >= a for a, b in itertools.pairwise(cuts)):
             raise AnalysisError(f"{key}.groups.cutoffs: need {k - 1} decreasing score limits for the groups "
                                 f"{', '.join(names)} (got {cuts})", fix="e.g. cutoffs: [60, 40] for high/medium/low")
     g = groups_of(score[None], grouping, k, cutoffs)[0]
@@ -475,7 +476,7 @@ def composite(
     rank = pd.Series(score).rank(ascending=False, method="min")
     out = pd.DataFrame({"id": ids, "score": score,
                         "rank": pd.array(np.where(finite, rank, np.nan), dtype="Int64")})
-    out["group"] = [names[i] if i >= 0 else None for i in g]
+    out["group"] = pd.Series([names[i] if i >= 0 else None for i in g], dtype=object)
     out["group_number"] = pd.array([int(i) + 1 if i >= 0 else None for i in g], dtype="Int64")
     out["coverage"] = coverage
     miss = []

@@ -235,7 +235,7 @@ class Catalogue:
         return iter(self.indicators)
 
     def __len__(self) -> int:
-        """Number of declared indicators."""
+        """Return the number of declared indicators."""
         return len(self.indicators)
 
     @property
@@ -249,11 +249,11 @@ class Catalogue:
         return list(dict.fromkeys(i.group for i in self.indicators))
 
     def in_index(self) -> list[Indicator]:
-        """Indicators that enter the composite index by default."""
+        """Return the indicators that enter the composite index by default."""
         return [i for i in self.indicators if i.in_index]
 
     def user(self) -> list[Indicator]:
-        """Declared indicators that geoplan does not compute (columns of the user's table)."""
+        """Return the declared indicators geoplan does not compute (the user's table columns)."""
         return [i for i in self.indicators if not i.computed]
 
     def frame(self) -> pd.DataFrame:
@@ -308,7 +308,8 @@ def read_catalogue(path: str | os.PathLike[str], *, with_builtin: bool = True) -
     lost = [c for c in required if c not in header]
     if not rows or lost:
         raise AnalysisError(f"{label}: " + ("no rows" if not rows else f"missing column(s) {', '.join(lost)}"),
-                            fix="the catalogue needs one row per indicator with columns " + ", ".join(CATALOGUE_COLUMNS))
+                            fix="the catalogue needs one row per indicator with columns "
+                                + ", ".join(CATALOGUE_COLUMNS))
     builtin = {i.name: i for i in BUILTIN}
     out: dict[str, Indicator] = dict(builtin) if with_builtin else {}
     seen: set[str] = set()
@@ -412,7 +413,7 @@ def read_table(
             raise AnalysisError(f"{name}: town {r['id']} has indicator {r['indicator']} more than once",
                                 fix="keep one row per town and indicator")
         raw = raw[raw["indicator"].isin(users)]
-        wide = raw.pivot(index="id", columns="indicator", values="value").reset_index()
+        wide = raw.pivot_table(index="id", columns="indicator", values="value", aggfunc="first").reset_index()
         wide.columns.name = None
         for u in users:
             if u not in wide.columns and u in set(raw["indicator"]):
@@ -710,8 +711,8 @@ def compute(
     not_self = t_id[:, None] != c_id[None, :]
     n = len(t_id)
 
-    def pick(arr: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        return np.array([arr[j] if j >= 0 else None for j in idx], dtype=object)
+    def pick(arr: np.ndarray, idx: np.ndarray) -> pd.Series:
+        return pd.Series([arr[j] if j >= 0 else None for j in idx], dtype=object)
 
     qualifies = not_self & (c_pop[None, :] >= min_centre_population)
     if centre_larger_than_town:
@@ -781,7 +782,7 @@ def compute(
     out["regional_centre_name"] = pick(c_name, reg)
     out["city"] = pick(c_id, city)
     out["city_name"] = pick(c_name, city)
-    out["centre_role"] = centre_role
+    out["centre_role"] = pd.Series(centre_role, dtype=object)
     out["trend_years"] = trend["trend_years"].to_numpy()
     out["trend_basis"] = trend["trend_basis"].to_numpy()
     out["snap_km"] = snap_km
@@ -795,7 +796,7 @@ def compute(
     value_cols = [c for c in out.columns if c not in _DESCRIPTIVE]
     missing = []
     for i in range(n):
-        missing.append(", ".join(c for c in value_cols if not np.isfinite(out.at[i, c])))
+        missing.append(", ".join(c for c in value_cols if not np.isfinite(out[c].iloc[i])))
     out["missing"] = missing
     return out
 
@@ -840,3 +841,64 @@ def catalogue_for(frame: pd.DataFrame, catalogue: Catalogue | None = None) -> Ca
 def group_map(catalogue: Catalogue, names: Iterable[str]) -> Mapping[str, str]:
     """Group of each named indicator."""
     return {n: catalogue[n].group for n in names}
+
+
+# --------------------------------------------------------------------------------------
+# the scenario's inputs
+
+
+def layer_folder(sources: Mapping[str, str]) -> Path | None:
+    """Folder the towns layer was read from (``LayerSet.sources``), where the tables live beside it."""
+    src = sources.get("towns")
+    if not src:
+        return None
+    p = Path(src)
+    if not p.exists() and ":" in src:
+        p = Path(src.rsplit(":", 1)[0])
+    return p.parent if p.exists() else None
+
+
+def load_inputs(
+    config: Any,
+    town_ids: Sequence[str],
+    *,
+    folder: Path | None = None,
+) -> tuple[Catalogue, pd.DataFrame | None]:
+    """Read the catalogue and the user's table named by a scenario, or found beside the layers.
+
+    Parameters
+    ----------
+    config
+        The scenario (its ``indicators`` section; paths resolve against the scenario file).
+    town_ids
+        The towns of the run.
+    folder
+        The layer folder: ``indicator_catalogue.csv`` and ``indicators.csv`` there are used
+        when the scenario names no files.
+
+    Returns
+    -------
+    catalogue, table
+        The catalogue (built-in only when no file is found) and the user's table (``None``
+        when the catalogue declares no user indicator).
+
+    Raises
+    ------
+    AnalysisError
+        As :func:`read_catalogue` and :func:`read_table`, or when the catalogue declares user
+        indicators but no table is given.
+    """
+    section = config.indicators
+    cat_path = config.resolve(section.catalogue) if section.catalogue else (
+        folder / "indicator_catalogue.csv" if folder is not None else None)
+    catalogue = (read_catalogue(cat_path) if cat_path is not None and (section.catalogue or cat_path.is_file())
+                 else Catalogue.builtin())
+    if not catalogue.user():
+        return catalogue, None
+    tab_path = config.resolve(section.table) if section.table else (
+        folder / "indicators.csv" if folder is not None else None)
+    if tab_path is None or not tab_path.is_file():
+        raise AnalysisError(f"{catalogue.source} declares indicator(s) {', '.join(i.name for i in catalogue.user())} "
+                            f"but there is no indicator table ({tab_path or 'indicators.table not set'})",
+                            fix="set indicators.table in the scenario to the CSV holding their values")
+    return catalogue, read_table(tab_path, catalogue, town_ids)

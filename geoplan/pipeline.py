@@ -44,6 +44,7 @@ from geoplan.classify import compare_results, indicators
 from geoplan.distributed import check_scheduler
 from geoplan.distributed import od_matrix as distributed_od_matrix
 from geoplan.export import export_results
+from geoplan.indicators import layer_folder, load_inputs
 from geoplan.layers import LayerSet, Problem, read_layers, require_valid
 from geoplan.maps import agglomeration_map, category_png, relocation_map, save_map
 from geoplan.network import RoadNetwork, attach_places, build_network
@@ -254,8 +255,9 @@ def run(
                                                              progress=progress))
 
     def _classify_towns() -> gpd.GeoDataFrame:
-        ind = indicators(towns, centres, od, config=sc, snaps=snaps)
-        return _classify(towns, ind, config=sc)
+        catalogue, table = load_inputs(sc, list(towns["id"].astype(str)), folder=layer_folder(lset.sources))
+        ind = indicators(towns, centres, od, config=sc, snaps=snaps, table=table)
+        return _classify(towns, ind, config=sc, catalogue=catalogue)
 
     classified = stage("classify towns", _classify_towns)
     rel = stage("relocation allocation", lambda: relocate(classified, centres, od, config=sc, route=net))

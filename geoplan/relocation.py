@@ -157,7 +157,7 @@ def rank_destinations(
     c_name = centres.get("name_en", centres["id"]).astype(str).to_numpy(dtype=object)
     c_pop = _populations(centres, "centres")
     cap = capacities(centres, share=rc.capacity_share).to_numpy()
-    growth, _ = growth_rate(centres, census=cfg.categories.trend_census)
+    growth, _ = growth_rate(centres, min_years=cfg.indicators.min_trend_years)
     minutes, km = od_arrays(od, o_id, c_id)
     allowed = ((o_id[:, None] != c_id[None, :]) & np.isfinite(minutes) & (minutes <= rc.max_minutes)
                & (c_pop[None, :] >= rc.min_destination_population))

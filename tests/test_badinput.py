@@ -293,8 +293,9 @@ SCENARIOS: dict[str, Builder] = {
                                     ScenarioError, "duplicate key 'agglomeration' (first given on line 2)"),
     "CP1251 text": _scenario_case("name: x\ndescription: Центр — Запад\n".encode("cp1251", errors="replace"),
                                   ScenarioError, "not UTF-8 text", "save the file as UTF-8"),
-    "inconsistent thresholds": _scenario_case("categories:\n  fast_decline_pct_per_year: 2\n", ScenarioError,
-                                              "fast_decline_pct_per_year (2) must not be above shrinking_pct_per_year"),
+    "decision table without a catch-all": _scenario_case(
+        "categories:\n  rules:\n    - {category: monitor, small: true}\n", ScenarioError,
+        "categories: the last rule must have no conditions"),
     "added road not connected": added_road_not_connected,
     "extends cycle": extends_cycle,
     "edits close every road": closes_every_road,

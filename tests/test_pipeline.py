@@ -31,7 +31,7 @@ from geoplan.pipeline import RunResult
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
 KZ = geoplan.embedded_layers_path()
-CATEGORIES = {"agglomeration", "diversification", "relocation", "monitor"}
+CATEGORIES = {"agglomeration", "diversification", "relocation", "monitor", "not_assessed"}
 OUTPUTS = ("towns.geojson", "catchments.geojson", "flows.geojson", "centres.geojson", "towns.csv", "results.gpkg",
            "surface.tif", "agglomeration.html", "relocation.html", "categories.png")
 STAGES = ("read and validate layers", "build network and attach places", "travel times towns x centres", "catchments",
@@ -80,8 +80,14 @@ def test_every_town_has_its_figures(baseline: dict) -> None:
     assert sorted(towns) == sorted(layer["id"])  # all 29, nothing lost or added
     for tid, t in towns.items():
         assert t["category"] in CATEGORIES, tid
-        # The reasons say which centre and how far, in words a planner can check.
-        assert isinstance(t["reasons"], str) and t["nearest_centre_name"] in t["reasons"], (tid, t["reasons"])
+        # The reasons say which centre and how far, in words a planner can check (a town not
+        # assessed says why; a growth point is not measured against another centre).
+        if t["status"] == "exited":
+            assert t["category"] == "not_assessed" and t["reasons"].startswith("Left the monotown list"), tid
+        elif t["growth_point"]:
+            assert t["reasons"].startswith("itself a growth centre"), tid
+        else:
+            assert isinstance(t["reasons"], str) and t["nearest_centre_name"] in t["reasons"], (tid, t["reasons"])
         assert isinstance(t["nearest_centre"], str) and t["nearest_centre"] != tid
         assert t["minutes"] > 0 and t["km"] > 0, tid
         # Faster than 130 km/h door to door is impossible on these roads; slower than 15 km/h too.
@@ -129,13 +135,15 @@ def test_towns_that_are_centres_never_serve_themselves(baseline: dict) -> None:
     assert towns["temirtau"]["nearest_centre"] == "karaganda"
 
 
-def test_saran_is_an_agglomeration_candidate(baseline: dict) -> None:
+def test_saran_has_left_the_list_and_is_measured_but_not_assessed(baseline: dict) -> None:
     saran = _props(baseline["api"] / "towns.geojson")["saran"]
-    assert saran["category"] == "agglomeration"
+    # Saran left the monotown list in 2024: reported, its indicators computed, no category.
+    assert saran["status"] == "exited" and saran["category"] == "not_assessed"
+    assert saran["score"] is None and saran["rank"] is None
     assert saran["nearest_centre"] == "karaganda"
     # About 24 km by road (published distance), well within the 90-minute reach.
     assert 20 <= saran["km"] <= 28 and saran["minutes"] <= 90
-    assert "Karaganda (515,632)" in saran["reasons"]  # the centres layer's population
+    assert "Left the monotown list (exited_2024)" in saran["reasons"]
 
 
 def test_outputs_are_rfc7946(baseline: dict) -> None:

@@ -130,9 +130,10 @@ def test_wrong_type(tmp_path):
 
 
 def test_unknown_allowed_value(tmp_path):
-    msg = _error("categories:\n  relocation_resources: [depleted, exhausted]\n", tmp_path)
-    assert "categories.relocation_resources[1]: 'exhausted' is not allowed" in msg
-    assert "'declining'" in msg
+    msg = _error("categories:\n  rules:\n    - {category: relocate, small: true}\n    - {category: monitor}\n",
+                 tmp_path)
+    assert "categories.rules[0].category: 'relocate' is not allowed" in msg
+    assert "'relocation'" in msg
 
 
 def test_unknown_road_class_in_speeds(tmp_path):
@@ -150,14 +151,22 @@ def test_several_problems_listed_together(tmp_path):
     assert "line 2: agglomeration.max_minutes" in msg and "line 4: relocation.share_to_move" in msg
 
 
-def test_inconsistent_thresholds(tmp_path):
-    msg = _error("categories:\n  shrinking_pct_per_year: -2\n", tmp_path)
-    assert "fast_decline_pct_per_year (-1) must not be above shrinking_pct_per_year (-2)" in msg
+def test_decision_table_needs_a_catch_all(tmp_path):
+    msg = _error("categories:\n  rules:\n    - {category: monitor, small: true}\n", tmp_path)
+    assert "the last rule must have no conditions" in msg
 
 
-def test_status_in_both_rules(tmp_path):
-    msg = _error("categories:\n  diversification_resources: [stable, declining]\n", tmp_path)
-    assert "declining is in both" in msg
+def test_decision_table_groups_must_exist(tmp_path):
+    msg = _error("categories:\n  rules:\n    - {category: relocation, group: lowest}\n    - {category: monitor}\n",
+                 tmp_path)
+    assert "categories.rules[0].group: 'lowest' is not one of composite.groups.names (high, medium, low)" in msg
+
+
+def test_bad_weights_and_groups(tmp_path):
+    assert "weights must be >= 0" in _error("composite:\n  weights: {population: -1}\n", tmp_path)
+    assert "weights must be >= 0" in _error("composite:\n  group_weights: {demography: -0.5}\n", tmp_path)
+    msg = _error("composite:\n  groups: {method: fixed, cutoffs: [40, 60]}\n", tmp_path)
+    assert "method fixed needs 2 decreasing cutoffs" in msg
 
 
 def test_bands_must_increase(tmp_path):

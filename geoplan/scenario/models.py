@@ -15,6 +15,14 @@ from pyproj import Geod
 from geoplan._errors import ScenarioError
 from geoplan.layers import RESOURCE_STATUS, ROAD_CLASSES, embedded_layers_path
 from geoplan.network import DEFAULT_SPEEDS_KPH
+from geoplan.scenario.assessment import (
+    CategoriesConfig,
+    CompositeConfig,
+    IndicatorsConfig,
+    RelocationConfig,
+    SensitivityConfig,
+    check_consistency,
+)
 
 RoadClass = Literal[ROAD_CLASSES]  # type: ignore[valid-type]
 ResourceStatus = Literal[RESOURCE_STATUS]  # type: ignore[valid-type]
@@ -61,49 +69,6 @@ class AccessibilityConfig(_Section):
     def beta_per_minute(self) -> float:
         """The decay parameter beta in effect, per minute."""
         return self.beta if self.beta is not None else math.log(2) / self.half_life_minutes
-
-
-class CategoriesConfig(_Section):
-    """Thresholds of the category rules (see :mod:`geoplan.classify`)."""
-
-    trend_census: Literal[1999, 2009] = Field(2009, description="census the population trend starts from")
-    min_trend_years: float = Field(5.0, ge=0, le=100, description="shorter trends are treated as unknown, years")
-    shrinking_pct_per_year: float = Field(0.0, ge=-50, le=50, description="relocation: growth below this, %/yr")
-    fast_decline_pct_per_year: float = Field(-1.0, ge=-50, le=50,
-                                             description="diversification: growth at least this, %/yr")
-    diversification_resources: list[ResourceStatus] = Field(
-        default_factory=lambda: ["growing", "stable", "not_resource"],
-        description="resource_status values that allow diversification")
-    relocation_resources: list[ResourceStatus] = Field(
-        default_factory=lambda: ["depleted", "declining"],
-        description="resource_status values that allow relocation")
-    relocation_if_enterprise_closed: bool = Field(True, description="a closed enterprise also allows relocation")
-    relocation_max_population: int = Field(50_000, gt=0, description="larger towns are never relocation candidates")
-    relocation_max_accessibility: float | None = Field(
-        None, gt=0, description="optional: relocation only below this Hansen index (people)")
-
-    @model_validator(mode="after")
-    def _consistent(self) -> CategoriesConfig:
-        if self.fast_decline_pct_per_year > self.shrinking_pct_per_year:
-            raise ValueError(
-                f"fast_decline_pct_per_year ({self.fast_decline_pct_per_year:g}) must not be above "
-                f"shrinking_pct_per_year ({self.shrinking_pct_per_year:g})")
-        both = sorted(set(self.diversification_resources) & set(self.relocation_resources))
-        if both:
-            raise ValueError(f"resource status {', '.join(both)} is in both diversification_resources and "
-                             "relocation_resources; each status may lead to one category only")
-        return self
-
-
-class RelocationConfig(_Section):
-    """Who moves, where to, and how much each destination can take."""
-
-    share_to_move: float = Field(0.2, gt=0, le=1, description="share of a relocation town's population to move")
-    capacity_share: float = Field(0.05, gt=0, le=1,
-                                  description="a destination takes at most this share of its population")
-    max_minutes: float = Field(720.0, gt=0, le=7 * 24 * 60, description="farthest destination by road, minutes")
-    min_destination_population: int = Field(100_000, gt=0, description="smallest destination population")
-    n_candidates: int = Field(3, ge=1, le=100, description="ranked destinations per town the allocation may use")
 
 
 class CatchmentsConfig(_Section):
@@ -173,7 +138,10 @@ class Scenario(_Section):
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     agglomeration: AgglomerationConfig = Field(default_factory=AgglomerationConfig)
     accessibility: AccessibilityConfig = Field(default_factory=AccessibilityConfig)
+    indicators: IndicatorsConfig = Field(default_factory=IndicatorsConfig)
+    composite: CompositeConfig = Field(default_factory=CompositeConfig)
     categories: CategoriesConfig = Field(default_factory=CategoriesConfig)
+    sensitivity: SensitivityConfig = Field(default_factory=SensitivityConfig)
     relocation: RelocationConfig = Field(default_factory=RelocationConfig)
     catchments: CatchmentsConfig = Field(default_factory=CatchmentsConfig)
     surface: SurfaceConfig = Field(default_factory=SurfaceConfig)
@@ -186,6 +154,11 @@ class Scenario(_Section):
     @classmethod
     def _paths(cls, v: str | None) -> str | None:
         return _path_text(v)
+
+    @model_validator(mode="after")
+    def _assessment(self) -> Scenario:
+        check_consistency(self)
+        return self
 
     @field_validator("speeds", mode="after")
     @classmethod
