@@ -51,6 +51,13 @@ __all__ = [
 CATEGORY_VALUES: tuple[str, ...] = ("agglomeration", "diversification", "relocation", "monitor")
 
 
+def _no_nul(v: str | None) -> str | None:
+    """Refuse a path with a NUL character (pathlib would raise a bare ValueError later)."""
+    if v is not None and "\0" in v:
+        raise ValueError("a path cannot contain a NUL character")
+    return v
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, validate_default=True)
 
@@ -67,12 +74,7 @@ class IndicatorsConfig(_Section):
     reach_minutes: list[Annotated[float, Field(gt=0, le=24 * 60)]] = Field(
         default_factory=lambda: [60.0, 90.0], description="bands of population_<minutes>")
 
-    @field_validator("catalogue", "table")
-    @classmethod
-    def _no_nul(cls, v: str | None) -> str | None:
-        if v is not None and "\0" in v:
-            raise ValueError("a path cannot contain a NUL character")
-        return v
+    _paths = field_validator("catalogue", "table")(classmethod(lambda cls, v: _no_nul(v)))
 
 
 class GroupsConfig(_Section):
@@ -234,12 +236,7 @@ class PolicyConfig(_Section):
         "repeat_last", description="years after the last published quota: repeat it, or no quota")
     min_destination_population: int = Field(10_000, gt=0, description="smallest receiving place")
 
-    @field_validator("quota_table")
-    @classmethod
-    def _no_nul(cls, v: str | None) -> str | None:
-        if v is not None and "\0" in v:
-            raise ValueError("a path cannot contain a NUL character")
-        return v
+    _paths = field_validator("quota_table")(classmethod(lambda cls, v: _no_nul(v)))
 
 
 class RelocationConfig(_Section):
