@@ -50,6 +50,7 @@ from geoplan.maps import agglomeration_map, category_png, relocation_map, save_m
 from geoplan.network import RoadNetwork, attach_places, build_network
 from geoplan.relocation import RelocationResult, relocate
 from geoplan.scenario import Scenario, apply_edits, load_scenario
+from geoplan.store import check_results_target, is_postgres_url, parse_url, redact_url, write_results
 from geoplan.surface import SurfaceResult, country_area, write_surface
 from geoplan.surface import surface as _surface
 from geoplan.traveltime import ODMatrix, od_matrix
@@ -88,6 +89,9 @@ class RunResult:
         Written files by name.
     timings
         Seconds per stage.
+    database
+        Where the results went when ``out_dir`` was a ``postgresql://`` URL: the URL (password
+        masked) with ``?schema=`` naming the results schema.
     """
 
     scenario: Scenario
@@ -104,6 +108,7 @@ class RunResult:
     relocation: RelocationResult | None = None
     outputs: dict[str, Path] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    database: str | None = None
 
 
 class _Stages:
@@ -166,7 +171,11 @@ def run(
     out_dir
         Folder for the data outputs (``towns.geojson``, ``catchments.geojson``,
         ``flows.geojson``, ``centres.geojson``, ``results.gpkg``, ``towns.csv``,
-        ``surface.tif``). Nothing is written when ``None``.
+        ``surface.tif``). Nothing is written when ``None``. A ``postgresql://`` URL writes the
+        result layers (towns, centres, catchments, flows) to the schema ``<scenario>_results``
+        of that database instead (or the URL's ``?schema=``), replacing the previous run's
+        tables in one transaction (see :func:`geoplan.store.write_results`); maps then need
+        ``maps_dir``.
     maps_dir
         Folder for ``agglomeration.html``, ``relocation.html`` and ``categories.png``;
         default ``out_dir``.
@@ -198,6 +207,11 @@ def run(
     """
     check_scheduler(scheduler)
     sc = _scenario(scenario)
+    db_out: str | None = None
+    if is_postgres_url(out_dir):
+        # Results to PostGIS: reachable and writable before any computing (fails fast).
+        db_out, out_dir = str(out_dir), None
+        check_results_target(db_out, scenario=sc.name)
     writes = out_dir is not None or (with_maps and maps_dir is not None)
     plan = None
     if writes:
@@ -206,7 +220,7 @@ def run(
         scenario_file = Path(sc.source) if sc.source != Scenario.baseline().source else None
         plan = plan_run_outputs(out_dir, maps_dir, with_surface=with_surface, with_maps=with_maps,
                                 inputs=[source, scenario_file])
-    n = 6 + int(with_surface) + int(writes)
+    n = 6 + int(with_surface) + int(writes) + int(db_out is not None)
     stage = _Stages(n, progress, source=None if sc.source == Scenario.baseline().source else sc.source)
 
     def _load() -> tuple[LayerSet, list[Problem]]:
@@ -265,6 +279,14 @@ def run(
                        relocation=rel, timings=stage.timings)
     if plan is not None:
         result.outputs = stage("write outputs", lambda: _write(result, plan, out_dir, maps_dir, with_maps))
+    if db_out is not None:
+        layer_source = "layer set object" if isinstance(layers, LayerSet) else str(
+            layers if layers is not None else sc.layers_path())
+        tables = {"towns": result.towns, "centres": result.centres, "catchments": result.catchments,
+                  "flows": result.flows}
+        schema = stage("write results to PostGIS", lambda: write_results(
+            db_out, tables, scenario=sc.name, info={"layers": redact_url(layer_source), "scenario_file": sc.source}))
+        result.database = parse_url(db_out).with_schema(schema).display
     return result
 
 

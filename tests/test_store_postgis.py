@@ -550,3 +550,64 @@ def test_results_never_overwrite_a_layer_set(kz: geoplan.LayerSet, url: str) -> 
     with pytest.raises(StoreError, match="holds a geoplan layer set"):
         write_results(url, _result_tables(1), scenario="x")
     assert diff_layers(kz, read_postgis(url)).empty
+
+
+# --------------------------------------------------------------------------------------
+# the command line: push, check, diff, pull, log, run --layers URL --out URL
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Any:
+    """Run ``geoplan ARGS`` in this process (as the console script does); returns exit code, stdout, stderr."""
+    from geoplan.cli import main
+
+    def call(*args: str) -> subprocess.CompletedProcess[str]:
+        capsys.readouterr()
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out = capsys.readouterr()
+        return subprocess.CompletedProcess(list(args), code, out.out, out.err)
+
+    return call
+
+
+def test_cli_team_workflow(url: str, pg: Any, sql: psycopg.Connection[Any], tmp_path: Path, cli: Any) -> None:
+    _geoplan = cli
+    kz_dir = str(geoplan.embedded_layers_path())
+    s = _schema(url)
+    done = _geoplan("layers", "push", kz_dir, url, "-m", "initial load")
+    assert done.returncode == 0, done.stderr
+    assert f"pushed to {url} as push 1 (tables created" in done.stdout
+    done = _geoplan("layers", "check", url)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith(f"layer set: {url} (towns 29, centres 21, roads 176")
+    # a colleague edits in QGIS (here: the same UPDATE QGIS sends)
+    sql.execute(f"UPDATE {s}.towns SET population = 1500 WHERE id = 'karazhal'")
+    done = _geoplan("layers", "diff", kz_dir, url)
+    assert done.returncode == 1, done.stderr
+    assert "changed       towns          karazhal             population" in done.stdout
+    assert "1 changed" in done.stdout
+    done = _geoplan("layers", "pull", url, str(tmp_path / "pulled.gpkg"))
+    assert done.returncode == 0, done.stderr
+    pulled = geoplan.read_layers(tmp_path / "pulled.gpkg")
+    assert pulled.towns.set_index("id").loc["karazhal", "population"] == 1500
+    done = _geoplan("layers", "push", str(tmp_path / "pulled.gpkg"), url, "-m", "after QGIS edit")
+    assert done.returncode == 0 and "tables refilled" in done.stdout, done.stderr
+    done = _geoplan("layers", "log", url)
+    assert done.returncode == 0, done.stderr
+    assert "push 2" in done.stdout and "after QGIS edit" in done.stdout and "push 1" in done.stdout
+    # geoplan run reads the edited set and writes its results to <scenario>_results
+    done = _geoplan("run", "--layers", url, "--out", pg.url(), "--no-surface", "-q")
+    assert done.returncode == 0, done.stderr
+    assert "wrote towns, centres, catchments, flows to" in done.stdout or done.stdout == ""
+    res = read_results(pg.url(), scenario="baseline")
+    assert res["towns"].set_index("id").loc["karazhal", "population"] == 1500
+    assert res["run_info"].loc[0, "layers"] == url
+    assert set(res) == {"run_info", "towns", "centres", "catchments", "flows"}
+    # a bad URL: exit 2, message naming host and port, no traceback
+    done = _geoplan("layers", "check", url.replace(f":{pg.port}/", ":1/"))
+    assert done.returncode == 2 and "127.0.0.1:1: connection refused" in done.stderr
+    assert "Traceback" not in done.stderr

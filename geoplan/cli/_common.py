@@ -30,9 +30,15 @@ app = typer.Typer(
 )
 
 
+def _layer_location(text: str) -> Path | str:
+    """Parse a layer-set argument: a ``postgresql://`` URL stays text (a Path would mangle ``//``)."""
+    return text if "://" in text else Path(text)
+
+
 LayersArg = Annotated[
     Path | None,
-    typer.Argument(help="Layer folder or GeoPackage (default: the embedded Kazakhstan layers).", show_default=False),
+    typer.Argument(help="Layer folder, GeoPackage or postgresql://user@host:port/db?schema=NAME URL "
+                   "(default: the embedded Kazakhstan layers).", show_default=False, parser=_layer_location),
 ]
 
 
@@ -40,9 +46,16 @@ def _echo_err(text: str) -> None:
     typer.echo(text, err=True)
 
 
-def _load(path: Path | None, required: tuple[str, ...] = ("towns", "centres", "roads")) -> tuple[Path, LayerSet]:
+def _load(path: Path | str | None,
+          required: tuple[str, ...] = ("towns", "centres", "roads")) -> tuple[Path | str, LayerSet]:
+    """Read a layer set; return it with the name to show for it (a URL without its password)."""
     src = path if path is not None else embedded_layers_path()
-    return src, read_layers(src, required=required)
+    layers = read_layers(src, required=required)
+    if isinstance(src, str) and "://" in src:
+        from geoplan.store import redact_url
+
+        return redact_url(src), layers
+    return src, layers
 
 
 @app.callback()
@@ -59,7 +72,7 @@ OsmRoadsOpt = Annotated[Path | None, typer.Option(
     "layer set's roads layer; towns and centres still come from the layer set.", show_default=False)]
 
 
-def _layers_for_analysis(path: Path | None, osm: Path | None) -> tuple[Path, LayerSet, float]:
+def _layers_for_analysis(path: Path | str | None, osm: Path | None) -> tuple[Path | str, LayerSet, float]:
     """Read and validate the layer set; swap in OSM roads if asked. Returns the snap tolerance to use."""
     from geoplan.layers import require_valid
 
@@ -85,7 +98,8 @@ def _bands(text: str) -> list[float]:
 
 ScenarioOpt = Annotated[Path | None, typer.Option("--scenario", "-s", help="Scenario YAML (default: baseline).")]
 LayersOpt = Annotated[Path | None, typer.Option(
-    "--layers", help="Layer folder or GeoPackage (default: the scenario's, else embedded).")]
+    "--layers", help="Layer folder, GeoPackage or postgresql://user@host:port/db?schema=NAME URL (default: the "
+    "scenario's, else embedded).", parser=_layer_location)]
 
 
 SchedulerOpt = Annotated[str | None, typer.Option(

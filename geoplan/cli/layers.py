@@ -10,7 +10,7 @@ import click
 import typer
 
 from geoplan._errors import GeoplanError
-from geoplan.cli._common import LayersArg, _echo_err, _load, app, number_check
+from geoplan.cli._common import LayersArg, _echo_err, _layer_location, _load, app, number_check
 from geoplan.layers import (
     LayerSet,
     Problem,
@@ -20,11 +20,12 @@ from geoplan.layers import (
     write_layers,
 )
 
-layers_app = typer.Typer(help="Check, inspect and export layer sets.", no_args_is_help=True)
+layers_app = typer.Typer(help="Check, inspect, export, push to and pull from PostGIS, and diff layer sets.",
+                         no_args_is_help=True)
 app.add_typer(layers_app, name="layers")
 
 
-def _format_report(src: Path, layers: LayerSet, problems: list[Problem]) -> str:
+def _format_report(src: Path | str, layers: LayerSet, problems: list[Problem]) -> str:
     counts = ", ".join(f"{n} {len(layers.layers[n])}" for n in layers.names)
     lines = [f"layer set: {src} ({counts})"]
     # Columns as wide as their longest entry, so rows line up for any layer and id.
@@ -93,3 +94,87 @@ def layers_export(
                            fix="fix them, or pass --force to export anyway")
     out = write_layers(layers, to)
     typer.echo(f"wrote {', '.join(f'{n} ({len(g)})' for n, g in layers.layers.items())} to {out}")
+
+
+# --------------------------------------------------------------------------------------
+# PostGIS: push, pull, diff, log
+
+UrlArg = Annotated[str, typer.Argument(
+    help="postgresql://user@host:port/db?schema=NAME (password from PGPASSWORD or ~/.pgpass, never printed).",
+    show_default=False)]
+
+
+@layers_app.command("push")
+def layers_push(
+    source: Annotated[Path, typer.Argument(
+        help="Layer folder, GeoPackage or postgresql:// URL to copy.", parser=_layer_location, show_default=False)],
+    url: UrlArg,
+    message: Annotated[str, typer.Option("--message", "-m", help="A note stored with the push (layer_versions).")] = "",
+) -> None:
+    """Copy a layer set into a PostGIS schema: every layer in one transaction, with constraints and spatial indexes."""
+    from geoplan.store import push_layers
+
+    report = push_layers(source, url, message=message)
+    for _, row in report.layers.iterrows():
+        typer.echo(f"  {row['layer']:14s} {row['features']:6d} features  +{row['added']} -{row['removed']} "
+                   f"~{row['changed']}  {row['content_hash'][:19]}")
+    how = "tables created" if report.recreated else "tables refilled"
+    typer.echo(f"pushed to {report.url} as push {report.push} ({how}, {report.bytes / 1e6:.2f} MB, "
+               f"{report.seconds:.2f} s); {len(report.warnings)} warning(s): geoplan layers check URL lists them")
+
+
+@layers_app.command("pull")
+def layers_pull(
+    url: UrlArg,
+    dest: Annotated[Path, typer.Argument(help="Output .gpkg file, or a folder for GeoJSON files.", show_default=False)],
+) -> None:
+    """Copy a layer set from a PostGIS schema into a GeoPackage or a folder of GeoJSON files."""
+    from geoplan.store import pull_layers, redact_url
+
+    out = pull_layers(url, dest)
+    typer.echo(f"wrote the layer set of {redact_url(url)} to {out}")
+
+
+@layers_app.command("diff")
+def layers_diff(
+    a: Annotated[Path, typer.Argument(help="First layer set: folder, GeoPackage or postgresql:// URL.",
+                                      parser=_layer_location, show_default=False)],
+    b: Annotated[Path, typer.Argument(help="Second layer set.", parser=_layer_location, show_default=False)],
+    fmt: Annotated[str, typer.Option("--format", help="text, csv or json.")] = "text",
+) -> None:
+    """List the features added, removed and changed from A to B (exit 0 same, 1 different)."""
+    from geoplan.store import diff_layers
+
+    if fmt not in ("text", "csv", "json"):
+        raise click.BadParameter("must be 'text', 'csv' or 'json'", param_hint="--format")
+    (name_a, set_a), (name_b, set_b) = _load(a, required=()), _load(b, required=())
+    changes = diff_layers(set_a, set_b)
+    if fmt == "csv":
+        typer.echo(changes.to_csv(index=False, lineterminator="\n"), nl=False)
+    elif fmt == "json":
+        typer.echo(json.dumps({"a": str(name_a), "b": str(name_b), "changes": changes.to_dict("records")},
+                              indent=2, ensure_ascii=False))
+    elif changes.empty:
+        typer.echo(f"{name_a} and {name_b} hold the same features")
+    else:
+        for _, row in changes.iterrows():
+            typer.echo(f"{row['change']:13s} {row['layer']:14s} {row['id']:20s} {row['detail']}")
+        counts = changes["change"].value_counts()
+        typer.echo(", ".join(f"{v} {k}" for k, v in counts.items()) + f" ({name_a} -> {name_b})")
+    raise typer.Exit(1 if len(changes) else 0)
+
+
+@layers_app.command("log")
+def layers_log(url: UrlArg) -> None:
+    """Show the push history of a PostGIS layer set: who, when, from where, and what changed per layer."""
+    from geoplan.store import layer_versions
+
+    hist = layer_versions(url)
+    for push, rows in hist.groupby("push", sort=False):
+        first = rows.iloc[0]
+        note = f" — {first['message']}" if first["message"] else ""
+        typer.echo(f"push {push}  {first['pushed_at']:%Y-%m-%d %H:%M:%S %Z}  by {first['pushed_by']} "
+                   f"({first['client']}) from {first['source']}{note}")
+        for _, r in rows.iterrows():
+            typer.echo(f"    {r['layer']:14s} {r['features']:6d} features  +{r['added']} -{r['removed']} "
+                       f"~{r['changed']}  {r['content_hash'][:19]}")

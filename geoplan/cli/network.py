@@ -43,7 +43,7 @@ def network_build(
     if osm is not None:
         from geoplan.osm import read_osm
 
-        src: Path = osm
+        src: Path | str = osm
         roads = read_osm(osm, main_roads=main_roads, progress=True)
         tolerance: float | None = 0.0 if snap_m is None else snap_m  # OSM topology comes from shared node ids
     else:

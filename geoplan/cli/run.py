@@ -12,6 +12,7 @@ from geoplan.cli._common import (
     ScenarioOpt,
     SchedulerOpt,
     _echo_err,
+    _layer_location,
     app,
     pd_display,
     plan_single,
@@ -22,7 +23,9 @@ from geoplan.cli._common import (
 def run_cmd(
     scenario: ScenarioOpt = None,
     out: Annotated[Path, typer.Option(
-        "--out", "-o", help="Folder for GeoJSON, GeoPackage, CSV and GeoTIFF outputs.")] = Path("out"),
+        "--out", "-o", help="Folder for GeoJSON, GeoPackage, CSV and GeoTIFF outputs, or a "
+        "postgresql://user@host:port/db URL: the result layers go to its schema <scenario>_results, replaced "
+        "atomically (no maps unless --maps).", parser=_layer_location)] = Path("out"),
     maps: Annotated[Path | None, typer.Option(
         "--maps", help="Folder for the HTML and PNG maps (default: --out).")] = None,
     layers: LayersOpt = None,
@@ -46,7 +49,10 @@ def run_cmd(
     typer.echo("categories: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     moved = int(result.flows["people"].sum()) if len(result.flows) else 0
     typer.echo(f"relocation: {moved:,} people in {len(result.flows)} flows")
-    typer.echo("wrote: " + ", ".join(str(p) for p in result.outputs.values()))
+    if result.outputs:
+        typer.echo("wrote: " + ", ".join(str(p) for p in result.outputs.values()))
+    if result.database is not None:
+        typer.echo(f"wrote towns, centres, catchments, flows to {result.database}")
 
 
 @app.command("export")

@@ -76,6 +76,7 @@ __all__ = [
     "pull_layers",
     "layer_versions",
     "results_schema_name",
+    "check_results_target",
     "write_results",
     "read_results",
 ]
@@ -974,6 +975,38 @@ def _write_result_table(conn: psycopg.Connection[Any], schema: str, name: str, g
     conn.execute(f"CREATE INDEX {_ident(name + '_geom_idx')} ON {table} USING GIST (geom)")
 
 
+def _check_results_schema(conn: psycopg.Connection[Any], loc: PgLocation, target: str) -> None:
+    if not _schema_exists(conn, target):
+        return
+    existing = _tables(conn, target)
+    if RUN_TABLE not in existing:
+        what = "a geoplan layer set" if LAYERSET_TABLE in existing else "tables geoplan did not write"
+        raise StoreError(
+            f"{loc.display}: schema '{target}' holds {what} ({', '.join(existing[:10]) or 'empty'}); "
+            "run results are written to a schema of their own",
+            fix="write the results elsewhere: leave ?schema= out (they go to <scenario>_results) or "
+                "name an unused schema")
+
+
+def check_results_target(url: str, *, scenario: str) -> str:
+    """Check, before a run computes anything, that its results can go to ``url``; return the schema.
+
+    Connects (failing fast for an unreachable server or a wrong password), checks for PostGIS
+    and that the results schema is free or holds earlier geoplan results. Writes nothing.
+
+    Raises
+    ------
+    StoreError
+        As :func:`write_results` would, but before any computing.
+    """
+    loc = parse_url(url)
+    target = loc.schema or results_schema_name(scenario)
+    with connect(loc, autocommit=True) as conn:
+        _need_postgis(conn, loc)
+        _check_results_schema(conn, loc, target)
+    return target
+
+
 def write_results(url: str, tables: Mapping[str, gpd.GeoDataFrame], *, scenario: str,
                   info: Mapping[str, Any] | None = None) -> str:
     """Write result layers to their own schema, replacing the previous run's tables atomically.
@@ -1021,15 +1054,7 @@ def write_results(url: str, tables: Mapping[str, gpd.GeoDataFrame], *, scenario:
             _need_postgis(conn, loc)
             # One writer per results schema at a time; released when the connection closes.
             conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"geoplan results {target}",))
-            if _schema_exists(conn, target):
-                existing = _tables(conn, target)
-                if RUN_TABLE not in existing:
-                    what = "a geoplan layer set" if LAYERSET_TABLE in existing else "tables geoplan did not write"
-                    raise StoreError(
-                        f"{loc.display}: schema '{target}' holds {what} ({', '.join(existing[:10]) or 'empty'}); "
-                        "run results are written to a schema of their own",
-                        fix="write the results elsewhere: leave ?schema= out (they go to <scenario>_results) or "
-                            "name an unused schema")
+            _check_results_schema(conn, loc, target)
             with conn.transaction():
                 conn.execute(f"DROP SCHEMA IF EXISTS {_ident(scratch)} CASCADE")  # left by a killed run
                 conn.execute(f"CREATE SCHEMA {_ident(scratch)}")
