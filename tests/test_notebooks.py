@@ -39,6 +39,7 @@ def test_notebooks_exist() -> None:
         "04_relocation.ipynb",
         "05_scenarios.ipynb",
         "06_openstreetmap.ipynb",
+        "07_team_postgis.ipynb",
     ]
 
 
@@ -199,6 +200,37 @@ def _check_06(nb: nbformat.NotebookNode, text: str) -> None:
         assert _count(nb, "image/png") == 0
 
 
+def _check_07(nb: nbformat.NotebookNode, text: str) -> None:
+    if os.environ.get("GEOPLAN_PG_URL"):
+        assert "pushed as push 1" in text
+        assert "geoplan_demo.towns: POINT, EPSG:4326" in text
+        assert 'violates check constraint "population must be greater than 0"' in text
+        assert "0 errors" in text
+        assert "karazhal" in text and "changed" in text  # the diff against the files
+        assert "the run sees the edit: karazhal population 1500" in text
+        assert "after the QGIS edit" in text
+        assert "dropped the demo schemas" in text
+        assert "geoplan-test-pw" not in text  # the password never shows
+    else:
+        assert "No PostgreSQL server configured" in text
+
+
+def _postgis_for(path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Notebook 07 gets a private PostGIS server (tests/_pg.py) when Debian's packages are installed."""
+    monkeypatch.delenv("GEOPLAN_PG_URL", raising=False)
+    if path.stem != "07_team_postgis":
+        return
+    from _pg import PASSWORD, find_bindir
+
+    if find_bindir() is None:
+        # Like the pg fixture: CI must exercise the database path.
+        assert os.environ.get("CI") != "true", "PostgreSQL with PostGIS is not installed; scripts/test.sh installs it"
+        return
+    server = request.getfixturevalue("pg")
+    monkeypatch.setenv("GEOPLAN_PG_URL", server.url())
+    monkeypatch.setenv("PGPASSWORD", PASSWORD)
+
+
 CHECKS = {
     "01_layers": _check_01,
     "02_travel_times": _check_02,
@@ -206,12 +238,15 @@ CHECKS = {
     "04_relocation": _check_04,
     "05_scenarios": _check_05,
     "06_openstreetmap": _check_06,
+    "07_team_postgis": _check_07,
 }
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs(path: Path, kernel_name: str) -> None:
+def test_notebook_runs(path: Path, kernel_name: str, request: pytest.FixtureRequest,
+                      monkeypatch: pytest.MonkeyPatch) -> None:
+    _postgis_for(path, request, monkeypatch)
     before = sorted(p.name for p in NB_DIR.iterdir())
     nb = _execute(path, kernel_name)
     errors = [o for o in _outputs(nb) if o.output_type == "error"]
