@@ -1,22 +1,15 @@
-"""OpenStreetMap readers: OSM XML, PBF and the Overpass API into a geoplan roads layer.
+"""Read OpenStreetMap extracts (PBF, XML) into a geoplan roads layer.
 
 :func:`read_osm` turns an OSM extract into a ``roads`` layer (see :data:`geoplan.layers.ROADS`):
 one LineString per piece of an OSM way between two junctions, so that segment ends are the
-network's nodes. ``.osm.pbf`` files are read with pyosmium and split with numpy; OSM XML
+network's nodes. ``.osm.pbf`` files are streamed with pyosmium in two passes (the kept ways,
+then only the nodes they use), so memory follows the roads kept, not the file; OSM XML
 (``.osm``, ``.osm.bz2``, ``.osm.gz``) goes through :func:`osmnx.graph_from_xml`.
-:func:`download_osm` fetches the same data from an Overpass server through osmnx.
 
 Splitting rule (both readers): a way is cut at every node it shares with another kept way (or
 visits twice), at both ends of an open way, and where it doubles back on itself. A closed way
 that touches no other kept way stays one ring segment starting at its smallest node id. Pieces
 of a way that run through nodes missing from a clipped extract are dropped at the gap.
-
-Examples
---------
->>> import geoplan
->>> roads = geoplan.read_osm("monaco.osm.pbf", main_roads=True)  # doctest: +SKIP
->>> net = geoplan.network.build_network(roads, snap_tolerance_m=0)  # doctest: +SKIP
-
 """
 
 from __future__ import annotations
@@ -24,7 +17,6 @@ from __future__ import annotations
 import bz2
 import contextlib
 import gzip
-import math
 import os
 import re
 from array import array
@@ -38,207 +30,24 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from tqdm import tqdm
 
-from geoplan._errors import LayerError, LayerReadError
-from geoplan._io import atomic_path, write_geojson
-from geoplan.layers import ROAD_CLASSES, metric_crs
+from geoplan._errors import LayerReadError
+from geoplan.osm.roads import (
+    _ONEWAY_AGAINST,
+    _WAY_TAGS,
+    _finish,
+    _no_roads,
+    _road_classes,
+)
 
-__all__ = [
-    "MAIN_ROAD_CLASSES",
-    "SURFACE_OF",
-    "ZONE_SPEEDS_KPH",
-    "download_osm",
-    "parse_maxspeed",
-    "read_osm",
-    "roads_summary",
-    "write_roads",
-]
+__all__ = ["read_osm"]
 
-#: ``main_roads=True`` keeps these: the inter-city network (motorway to secondary, with links).
-MAIN_ROAD_CLASSES: tuple[str, ...] = ROAD_CLASSES[: ROAD_CLASSES.index("tertiary")]
-
-#: OSM ``surface=*`` values mapped onto the layer vocabulary (:data:`geoplan.layers.SURFACES`).
-SURFACE_OF: dict[str, str] = {
-    "asphalt": "asphalt",
-    "chipseal": "asphalt",
-    "concrete": "concrete",
-    "concrete:plates": "concrete",
-    "concrete:lanes": "concrete",
-    "paved": "paved",
-    "paving_stones": "paved",
-    "sett": "paved",
-    "cobblestone": "paved",
-    "unhewn_cobblestone": "paved",
-    "stone": "paved",
-    "bricks": "paved",
-    "metal": "paved",
-    "wood": "paved",
-    "gravel": "gravel",
-    "fine_gravel": "gravel",
-    "pebblestone": "gravel",
-    "compacted": "gravel",
-    "unpaved": "unpaved",
-    "grass_paver": "unpaved",
-    "sand": "unpaved",
-    "grass": "unpaved",
-    "rock": "unpaved",
-    "dirt": "dirt",
-    "earth": "dirt",
-    "ground": "dirt",
-    "mud": "dirt",
-}
-
-_MPH = 1.609344  # km per international mile
-_KNOT = 1.852  # km per nautical mile
-
-#: Implicit ``maxspeed`` values (``<country>:<zone>``) in km/h, from national traffic rules.
-#: Kazakhstan: 60 in settlements, 100 on ordinary rural roads (categories II-III), 140 on
-#: motorways (category I-a), per the Kazakh traffic rules as published by KazAvtoZhol.
-ZONE_SPEEDS_KPH: dict[str, float] = {
-    "KZ:urban": 60, "KZ:rural": 100, "KZ:motorway": 140, "KZ:living_street": 20,
-    "RU:urban": 60, "RU:rural": 90, "RU:motorway": 110, "RU:living_street": 20,
-    "BY:urban": 60, "BY:rural": 90, "BY:motorway": 120, "BY:living_street": 20,
-    "UA:urban": 50, "UA:rural": 90, "UA:motorway": 130, "UA:living_street": 20,
-    "KG:urban": 60, "KG:rural": 90,
-    "UZ:urban": 70, "UZ:rural": 100,
-    "DE:urban": 50, "DE:rural": 100, "DE:living_street": 7,
-    "AT:urban": 50, "AT:rural": 100, "AT:motorway": 130,
-    "CH:urban": 50, "CH:rural": 80, "CH:motorway": 120,
-    "FR:urban": 50, "FR:rural": 80, "FR:motorway": 130,
-    "IT:urban": 50, "IT:rural": 90, "IT:motorway": 130,
-    "PL:urban": 50, "PL:rural": 90, "PL:motorway": 140,
-    "FI:urban": 50, "FI:rural": 80,
-    "GB:nsl_single": 60 * _MPH, "GB:nsl_dual": 70 * _MPH, "GB:motorway": 70 * _MPH,
-    "walk": 5,
-}
-
-# osmnx's vocabulary for one-way travel (its XML reader reverses the "against" values, so the
-# PBF reader must do the same); "T"/"F" are legacy export values for against/along.
-_ONEWAY_ALONG = frozenset({"yes", "true", "1", "F"})
-_ONEWAY_AGAINST = frozenset({"-1", "reverse", "T"})
-_ONEWAY_NO = frozenset({"no", "false", "0"})
-
-#: Way tags the readers keep (osmnx ``useful_tags_way`` while reading).
-_WAY_TAGS = ("highway", "name", "ref", "lanes", "maxspeed", "oneway", "junction", "surface")
-#: Segments shorter than this are merged into one node (the layer validator rejects them).
-_MIN_SEGMENT_M = 0.5
 _SPLIT_ATTR = "geoplan_split"
-_SPEED_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(km/h|kmh|kph|mph|knots)?\s*$", re.IGNORECASE)
 _PBF_SUFFIXES = (".osm.pbf", ".pbf")
 _XML_SUFFIXES = (".osm", ".osm.bz2", ".osm.gz", ".xml", ".xml.bz2", ".xml.gz")
-
-
-# --------------------------------------------------------------------------------------
-# tag parsing
-
-
-def parse_maxspeed(value: object) -> float | None:
-    """Speed limit in km/h from an OSM ``maxspeed`` value, or ``None`` when it has none.
-
-    Understands plain numbers (km/h), ``km/h``/``mph``/``knots`` units, implicit zone values
-    such as ``RU:urban`` or ``KZ:rural`` (see :data:`ZONE_SPEEDS_KPH`) and ``walk``. For
-    several values separated by ``;`` (per lane or per time), the lowest is used. ``none``,
-    ``signals``, unknown zones and values outside 0-200 km/h give ``None``.
-
-    Examples
-    --------
-    >>> parse_maxspeed("90"), parse_maxspeed("RU:urban"), round(parse_maxspeed("50 mph"), 2)
-    (90.0, 60.0, 80.47)
-    >>> parse_maxspeed("none") is None
-    True
-
-    """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    speeds = [s for s in (_parse_one_speed(part) for part in str(value).split(";")) if s is not None]
-    if not speeds:
-        return None
-    best = min(speeds)
-    return best if 0 < best <= 200 else None
-
-
-def _parse_one_speed(text: str) -> float | None:
-    text = text.strip()
-    if text in ZONE_SPEEDS_KPH:
-        return float(ZONE_SPEEDS_KPH[text])
-    country, sep, zone = text.partition(":")
-    if sep and f"{country.upper()}:{zone.lower()}" in ZONE_SPEEDS_KPH:
-        return float(ZONE_SPEEDS_KPH[f"{country.upper()}:{zone.lower()}"])
-    match = _SPEED_RE.match(text)
-    if match is None:
-        return None
-    number = float(match.group(1))
-    unit = (match.group(2) or "").lower()
-    return number * _MPH if unit == "mph" else number * _KNOT if unit == "knots" else number
-
-
-def _parse_lanes(value: object) -> float:
-    text = str(value).strip() if isinstance(value, str) else ""
-    return float(text) if text.isdigit() and 1 <= int(text) <= 12 else np.nan
-
-
-def _surface(value: object) -> str | None:
-    if not isinstance(value, str):
-        return None
-    return SURFACE_OF.get(value.split(";")[0].strip().lower())
-
-
-def _oneway(oneway: pd.Series, junction: pd.Series, highway: pd.Series) -> np.ndarray:
-    """1 where travel is one-way along the (already reversed) geometry, else 0."""
-    raw = oneway.fillna("").astype(str).str.strip()
-    explicit = raw.isin(_ONEWAY_ALONG | _ONEWAY_AGAINST)
-    implied = junction.fillna("").isin(["roundabout", "circular"]) | (highway == "motorway")
-    return (explicit | (implied & ~raw.isin(_ONEWAY_NO))).to_numpy().astype(np.int64)
-
-
-# --------------------------------------------------------------------------------------
-# shared assembly
-
-
-def _road_classes(road_classes: Iterable[str] | None, main_roads: bool) -> tuple[str, ...]:
-    if road_classes is not None and main_roads:
-        raise LayerError("pass either main_roads or road_classes, not both",
-                         fix="drop --main-roads, or list the classes you want in --road-classes")
-    if road_classes is None:
-        return MAIN_ROAD_CLASSES if main_roads else ROAD_CLASSES
-    wanted = [road_classes] if isinstance(road_classes, str) else list(road_classes)
-    classes = tuple(dict.fromkeys(c.strip() for c in wanted if c and c.strip()))
-    unknown = [c for c in classes if c not in ROAD_CLASSES]
-    if unknown or not classes:
-        raise LayerError(f"unknown road class(es): {', '.join(unknown) or '(none given)'}",
-                         fix=f"choose from {', '.join(ROAD_CLASSES)}")
-    return classes
-
-
-def _no_roads(source: str, classes: tuple[str, ...], found: Counter[str], n_ways: int | None) -> LayerReadError:
-    """Explain a source without roads of ``classes``: what it holds instead, and what to change.
-
-    ``found`` counts the source's highway values and ``n_ways`` its ways; ``n_ways`` is ``None``
-    when unknown (an Overpass answer holds only the classes asked for).
-    """
-    if n_ways == 0:
-        return LayerReadError(f"{source}: contains no OSM ways",
-                              fix="pass an extract that includes ways (not only nodes)")
-    if found:
-        detail = "; its highway ways are " + ", ".join(f"{k} ({v})" for k, v in found.most_common(8))
-    elif n_ways is not None:
-        detail = f"; none of its {n_ways} ways has a highway tag"
-    else:
-        detail = ""
-    # Name only options that can help: every command reading OSM has --main-roads, only
-    # `geoplan osm convert` and `geoplan osm download` have --road-classes.
-    if set(classes) == set(ROAD_CLASSES):
-        fix = ("pass an extract that covers roads (highway values that are not roads, such as footway, cycleway "
-               "and path, are never kept)")
-    elif classes == MAIN_ROAD_CLASSES:
-        fix = "pass a larger extract, or leave out --main-roads (main_roads=True) to keep every road class"
-    else:
-        fix = "pass a larger extract, or keep other road classes (--road-classes; road_classes= in Python)"
-    return LayerReadError(f"{source}: no highway ways with classes {', '.join(classes)}{detail}", fix=fix)
 
 
 def _open_bytes(path: Path) -> Any:
@@ -290,86 +99,6 @@ def _count_xml_ways(path: Path) -> int:
             n += len(pattern.findall(buf))
             tail = buf[-4:]  # shorter than a match: a match ending in the next chunk is counted once
     return n
-
-
-def _finish(osm_id: np.ndarray, u: np.ndarray, v: np.ndarray, lines: np.ndarray,
-            ways: pd.DataFrame) -> gpd.GeoDataFrame:
-    """Build the roads layer from segments (way id, end node ids, line) and per-way tags."""
-    tiny, u, v, lines = _merge_tiny_segments(u, v, lines)
-    # A loop needs four points to be a ring; shorter ones are back-and-forth scribbles.
-    keep = ~tiny & ((u != v) | (shapely.get_num_points(lines) >= 4))
-    osm_id, u, v, lines = osm_id[keep], u[keep], v[keep], lines[keep]
-    order = np.lexsort((v, u, osm_id))
-    osm_id, u, v, lines = osm_id[order], u[order], v[order], lines[order]
-    base = "w" + pd.Series(osm_id).astype(str) + ":" + pd.Series(u).astype(str) + "-" + pd.Series(v).astype(str)
-    # A way that runs twice between the same two nodes (rare digitising quirk) needs distinct ids.
-    dup = base.groupby(base).cumcount().to_numpy()
-    ids = np.where(dup > 0, base + "#" + pd.Series(dup + 1).astype(str), base).astype(object)
-
-    tags = ways.reindex(pd.Index(osm_id, name="osm_id"))
-    highway = tags["highway"].astype(str)
-    speed_of = {s: parse_maxspeed(s) for s in tags["maxspeed"].dropna().unique()}
-    frame = pd.DataFrame({
-        "id": ids,
-        "road_class": highway.to_numpy(dtype=object),
-        "road_ref": _text(tags["ref"]),
-        "name": _text(tags["name"]),
-        "lanes": pd.array(tags["lanes"].map(_parse_lanes).to_numpy(dtype=float), dtype="Int64"),
-        "length_km": np.full(len(ids), np.nan),
-        "surface": tags["surface"].map(_surface).to_numpy(dtype=object),
-        "speed_kph": tags["maxspeed"].map(speed_of).astype(float).to_numpy(),
-        "oneway": _oneway(tags["oneway"], tags["junction"], highway),
-        "osm_id": osm_id.astype(np.int64),
-    })
-    frame["surface"] = frame["surface"].where(frame["surface"].notna(), None)
-    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(lines, crs=CRS.from_epsg(4326)), crs=CRS.from_epsg(4326))
-
-
-def _text(values: pd.Series) -> np.ndarray:
-    out = values.to_numpy(dtype=object)
-    blank = pd.isna(out) | (values.astype(str).str.strip() == "").to_numpy()
-    return np.where(blank, None, out)
-
-
-def _merge_tiny_segments(u: np.ndarray, v: np.ndarray, lines: np.ndarray
-                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Collapse segments under :data:`_MIN_SEGMENT_M` into one node.
-
-    OSM has junctions drawn as two nodes a few centimetres apart; a segment between them is
-    below mapping precision and the layer validator rejects it. Every segment end at the
-    merged nodes moves (by less than half a metre) to the node with the smallest id, so the
-    roads stay connected. Returns the mask of tiny segments (to drop) and the updated ends
-    and lines of all segments.
-    """
-    tiny = np.zeros(len(lines), bool)
-    if len(lines) == 0:
-        return tiny, u, v, lines
-    crs = metric_crs(shapely.total_bounds(lines))
-    length_m = gpd.GeoSeries(lines, crs=4326).to_crs(crs).length.to_numpy()
-    tiny = (length_m < _MIN_SEGMENT_M) & (u != v)
-    if not tiny.any():
-        return tiny, u, v, lines
-    nodes, inv = np.unique(np.r_[u, v], return_inverse=True)
-    inv = inv.ravel()
-    n = len(u)
-    iu, iv = inv[:n], inv[n:]
-    graph = coo_matrix((np.ones(int(tiny.sum())), (iu[tiny], iv[tiny])), shape=(len(nodes), len(nodes)))
-    _, label = connected_components(graph, directed=False)
-    rep = np.full(label.max() + 1, len(nodes))
-    np.minimum.at(rep, label, np.arange(len(nodes)))  # nodes are sorted: the smallest id wins
-    ends = np.vstack([shapely.get_coordinates(shapely.get_point(lines, 0)),
-                      shapely.get_coordinates(shapely.get_point(lines, -1))])
-    node_xy = np.empty((len(nodes), 2))
-    node_xy[inv] = ends
-    ru, rv = rep[label[iu]], rep[label[iv]]
-    moved_u, moved_v = ru != iu, rv != iv
-    coords = shapely.get_coordinates(lines)
-    counts = shapely.get_num_points(lines)
-    first = np.r_[0, np.cumsum(counts)[:-1]]
-    coords[first[moved_u]] = node_xy[ru[moved_u]]
-    coords[(first + counts - 1)[moved_v]] = node_xy[rv[moved_v]]
-    lines = np.asarray(shapely.linestrings(coords, indices=np.repeat(np.arange(len(lines)), counts)), dtype=object)
-    return tiny, nodes[ru], nodes[rv], lines
 
 
 # --------------------------------------------------------------------------------------
@@ -727,141 +456,3 @@ def _check_lonlat(roads: gpd.GeoDataFrame, src: Path) -> gpd.GeoDataFrame:
                              "-180..180 / latitude -90..90",
                              fix="the file is damaged or was edited by hand: download or extract it again")
     return roads
-
-
-def download_osm(
-    *,
-    place: str | None = None,
-    bbox: tuple[float, float, float, float] | None = None,
-    road_classes: Iterable[str] | None = None,
-    main_roads: bool = False,
-    overpass_url: str | None = None,
-    nominatim_url: str | None = None,
-    timeout: float = 180.0,
-    cache_folder: str | os.PathLike[str] | None = None,
-    progress: bool = False,
-) -> gpd.GeoDataFrame:
-    """Download roads from an Overpass server (through osmnx) as a geoplan roads layer.
-
-    Parameters
-    ----------
-    place
-        A place name that Nominatim resolves to a boundary, e.g. ``"Temirtau, Kazakhstan"``.
-    bbox
-        ``(west, south, east, north)`` in degrees. Give ``place`` or ``bbox``, not both.
-    road_classes, main_roads
-        Which ``highway=*`` classes to request, as in :func:`read_osm`.
-    overpass_url
-        Overpass API base URL (default: osmnx's, ``https://overpass-api.de/api``).
-    nominatim_url
-        Nominatim base URL for ``place`` (default: osmnx's).
-    timeout
-        Seconds to wait for each server response.
-    cache_folder
-        Keep server responses in this folder and reuse them; ``None`` disables caching.
-    progress
-        Show a progress bar on stderr.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        The roads layer, as from :func:`read_osm` on the same data. Ways crossing the area's
-        edge are cut there.
-
-    Raises
-    ------
-    LayerReadError
-        The server cannot be reached or answers with an error, the place is unknown, or the
-        area holds no roads of the requested classes.
-
-    """
-    classes = _road_classes(road_classes, main_roads)
-    if (place is None) == (bbox is None):
-        raise LayerError("give either a place name or a bounding box", fix="pass --place NAME or --bbox W,S,E,N")
-    if bbox is not None:
-        try:
-            west, south, east, north = (float(b) for b in bbox)
-        except (TypeError, ValueError) as exc:
-            raise LayerError(f"bounding box {bbox!r} is not four numbers", fix="pass W,S,E,N in degrees") from exc
-        if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
-            raise LayerError(f"bounding box {bbox!r} is not west < east, south < north in degrees",
-                             fix="pass W,S,E,N, e.g. 72.9,50.0,73.2,50.1")
-    overrides = _graph_settings()
-    overrides.update(requests_timeout=timeout, use_cache=cache_folder is not None)
-    if cache_folder is not None:
-        overrides["cache_folder"] = str(cache_folder)
-    if overpass_url:
-        overrides["overpass_url"] = overpass_url
-    if nominatim_url:
-        overrides["nominatim_url"] = nominatim_url
-    custom_filter = f'["highway"~"^({"|".join(classes)})$"]'
-    where = f"place {place!r}" if place is not None else f"bbox {bbox}"
-    with tqdm(total=3, desc="downloading OSM roads", disable=None if progress else True, leave=False) as bar, \
-            _osmnx_settings(**overrides) as ox:
-        server = ox.settings.overpass_url
-        try:
-            if place is not None:
-                G = ox.graph_from_place(place, custom_filter=custom_filter, simplify=False, retain_all=True,
-                                        truncate_by_edge=True)
-            else:
-                G = ox.graph_from_bbox((west, south, east, north), custom_filter=custom_filter, simplify=False,
-                                       retain_all=True, truncate_by_edge=True)
-        except Exception as exc:
-            text = _reason(exc)
-            if "No data elements" in text or "Found no graph nodes" in text:
-                raise _no_roads(f"Overpass ({where})", classes, Counter(), None) from exc
-            if "Nominatim" in text or "geocode" in text:
-                raise LayerReadError(f"cannot find {where}: {text}",
-                                     fix="spell the place as Nominatim knows it (e.g. 'Temirtau, Kazakhstan') "
-                                     "or pass --bbox W,S,E,N") from exc
-            raise LayerReadError(f"cannot download roads for {where} from {server}: {text}",
-                                 fix="check the network connection and the server URL (--overpass-url), "
-                                 "or download an .osm.pbf extract and use `geoplan osm convert`") from exc
-        bar.update()
-        if G.number_of_edges() == 0:
-            raise _no_roads(f"Overpass ({where})", classes, Counter(), None)
-        return _roads_from_graph(G, classes, f"Overpass ({where})", bar)
-
-
-def write_roads(roads: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> Path:
-    """Write a roads layer to ``.geojson`` (RFC 7946) or ``.gpkg`` (layer ``roads``), atomically.
-
-    Parameters
-    ----------
-    roads
-        The layer from :func:`read_osm` or :func:`download_osm`.
-    path
-        Output file; its suffix picks the format.
-
-    Returns
-    -------
-    pathlib.Path
-        ``path``.
-
-    """
-    import pyogrio
-
-    target = Path(path)
-    suffix = target.suffix.lower()
-    if suffix in (".geojson", ".json"):
-        return write_geojson(roads, target, name="roads")
-    if suffix == ".gpkg":
-        with atomic_path(target) as tmp:
-            pyogrio.write_dataframe(roads, tmp, layer="roads", driver="GPKG", layer_options={"SPATIAL_INDEX": "YES"})
-        return target
-    raise LayerError(f"{target}: cannot write roads as '{suffix or 'no suffix'}'",
-                     fix="name the output .geojson or .gpkg")
-
-
-def roads_summary(roads: gpd.GeoDataFrame) -> str:
-    """One line describing a roads layer from this module: segments, OSM ways and length.
-
-    Examples
-    --------
-    >>> roads_summary(read_osm("monaco.osm.pbf", main_roads=True))  # doctest: +SKIP
-    '311 road segments (215 OSM ways, 28.4 km)'
-
-    """
-    km = roads.to_crs(metric_crs(roads.total_bounds)).length.sum() / 1000 if len(roads) else 0.0
-    ways = roads["osm_id"].nunique() if "osm_id" in roads.columns else 0
-    return f"{len(roads):,} road segments ({ways:,} OSM ways, {km:,.1f} km)"
