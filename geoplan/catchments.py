@@ -324,7 +324,7 @@ class _Corridors:
         return np.asarray(dijkstra(self.reverse, directed=True, indices=node, limit=limit), dtype=float)
 
     def hulls(self, t: np.ndarray, band: float) -> np.ndarray:
-        """The reach corridors of one band: metric polygons, one per reached line segment.
+        """Return the reach corridors of one band: metric polygons, one per reached line segment.
 
         Along a segment the budget left, and so the off-road radius, changes linearly; the
         points within reach of it are exactly the convex hull of its two end discs.
@@ -360,8 +360,8 @@ class _Corridors:
         for s in range(0, len(pair), _CHUNK):
             a = pair[s:s + _CHUNK]
             ring = np.concatenate([_circle_coords(xy[a], radius[a]), _circle_coords(xy[a + 1], radius[a + 1])], axis=1)
-            out.append(shapely.convex_hull(shapely.multipoints(ring.reshape(-1, 2),
-                                                               indices=np.repeat(np.arange(len(a)), 2 * _CIRCLE_POINTS))))
+            owner = np.repeat(np.arange(len(a)), 2 * _CIRCLE_POINTS)
+            out.append(shapely.convex_hull(shapely.multipoints(ring.reshape(-1, 2), indices=owner)))
         return np.concatenate(out) if out else np.empty(0, dtype=object)
 
 
@@ -586,7 +586,8 @@ def catchments(
         drawn: list[shapely.Geometry] = []
         previous = shapely.Polygon()
         for band in bands_t:
-            pieces = np.r_[corridors.hulls(t, float(band)), _discs(centre_xy[k:k + 1], np.array([band * corridors.m_per_min]))]
+            disc = _discs(centre_xy[k:k + 1], np.array([band * corridors.m_per_min]))
+            pieces = np.r_[corridors.hulls(t, float(band)), disc]
             # Incremental: the band is the previous one plus this band's pieces.
             previous = shapely.union(previous, shapely.union_all(pieces))
             drawn.append(previous if clip is None else shapely.intersection(previous, clip))

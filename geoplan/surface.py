@@ -173,7 +173,7 @@ def _default_crs(roads: gpd.GeoDataFrame) -> CRS:
 
 
 def country_area(layers: LayerSet) -> gpd.GeoSeries | None:
-    """The country outline of a layer set: its ``boundaries`` features at ``level`` 0.
+    """Return the country outline of a layer set: its ``boundaries`` features at ``level`` 0.
 
     Parameters
     ----------

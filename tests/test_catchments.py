@@ -16,6 +16,7 @@ from geoplan.catchments import catchments, reached_edges
 from geoplan.network import attach_places, build_network, network_from_arrays
 from geoplan.surface import sample_surface, surface
 
+COLUMNS = ["centre", "centre_name", "band", "area_km2", "towns", "population", "settlements", "geometry"]
 # A few centimetres in degrees: tolerance for containment after reprojection.
 TOL_DEG = 1e-7
 
@@ -42,7 +43,7 @@ def _town_point(layers, town_id: str) -> shapely.Point:
 
 def test_schema_and_order(kz_catchments, kz_layers):
     c = kz_catchments
-    assert list(c.columns) == ["centre", "centre_name", "band", "area_km2", "towns", "population", "settlements", "geometry"]
+    assert list(c.columns) == COLUMNS
     assert c.crs.to_epsg() == 4326
     assert len(c) == 4 * len(kz_layers.centres)
     assert c[["centre", "band"]].equals(c[["centre", "band"]].sort_values(["centre", "band"]).reset_index(drop=True))
@@ -369,7 +370,7 @@ def test_cli_catchments(tmp_path, capsys):
     assert "42 catchments (21 centres x 2 bands)" in capsys.readouterr().out
     back = gpd.read_file(out)
     assert back.crs.to_epsg() == 4326
-    assert list(back.columns) == ["centre", "centre_name", "band", "area_km2", "towns", "population", "settlements", "geometry"]
+    assert list(back.columns) == COLUMNS
     kar = back[(back["centre"] == "karaganda") & (back["band"] == 60)].iloc[0]
     assert "shakhtinsk" in kar["towns"].split(", ")
     # RFC 7946: exterior rings counter-clockwise.

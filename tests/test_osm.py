@@ -556,3 +556,45 @@ def test_cli_download(overpass: str, osm_dir: Path, tmp_path: Path, capsys: pyte
 def test_write_roads_rejects_unknown_suffix(osm_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(LayerError, match="cannot write roads"):
         write_roads(_read(osm_dir, "West-Oakland.osm.bz2"), tmp_path / "roads.shp")
+
+
+# --------------------------------------------------------------------------------------
+# merging degree-2 chains
+
+
+@pytest.mark.parametrize("name", ["andorra.osm.pbf", "helsinki.osm.pbf", "monaco.osm.pbf"])
+def test_merge_keeps_the_graph(osm_dir: Path, name: str) -> None:
+    from geoplan.network import build_network
+    from geoplan.traveltime import travel_times_from
+
+    split = _read(osm_dir, name)
+    merged = _read(osm_dir, name, merge=True)
+    assert len(merged) < len(split)
+    assert merged["id"].is_unique
+    assert not [p for p in validate(LayerSet({"roads": merged})) if p.severity == "error"]
+    # Same drawing: the same vertices, and per kind of road the same length (a merged feature
+    # joins pieces of one kind only).
+    def vertices(g: gpd.GeoDataFrame) -> set[tuple[float, float]]:
+        return set(map(tuple, shapely.get_coordinates(g.geometry.to_numpy()).round(7)))
+
+    assert vertices(merged) == vertices(split)
+    keys = ["road_class", "road_ref", "name", "lanes", "surface", "speed_kph", "oneway"]
+
+    def km_by_kind(g: gpd.GeoDataFrame) -> pd.Series:
+        kind = g[keys].astype(object).where(g[keys].notna(), "").astype(str).agg("|".join, axis=1)
+        return g.to_crs(metric_crs(split.total_bounds)).length.groupby(kind).sum().sort_index()
+
+    pd.testing.assert_series_equal(km_by_kind(merged), km_by_kind(split), rtol=1e-9)
+    # Same network: the merged graph's nodes are junctions of the split one, with equal times.
+    a, b = build_network(split, snap_tolerance_m=0), build_network(merged, snap_tolerance_m=0)
+    assert a.edge_km.sum() == pytest.approx(b.edge_km.sum(), rel=1e-12)
+    at = {(round(x, 7), round(y, 7)): i for i, (x, y) in enumerate(zip(a.node_x, a.node_y, strict=True))}
+    same_node = np.array([at[(round(x, 7), round(y, 7))] for x, y in zip(b.node_x, b.node_y, strict=True)])
+    src = np.arange(0, b.n_nodes, max(1, b.n_nodes // 25))
+    ta = travel_times_from(a, same_node[src])[:, same_node]
+    tb = travel_times_from(b, src)
+    np.testing.assert_allclose(np.nan_to_num(tb, posinf=-1), np.nan_to_num(ta, posinf=-1), atol=1e-9)
+    # Deterministic.
+    again = read_osm(osm_dir / name, merge=True)
+    assert again.drop(columns="geometry").equals(merged.drop(columns="geometry"))
+    assert all(x.equals_exact(y, 0) for x, y in zip(again.geometry, merged.geometry, strict=True))

@@ -172,7 +172,8 @@ def test_agrees_with_network_travel_times(kz_layers):
 
     The surface burns each road at ``speed x drawn length / length_km``, so a road takes as long
     in the raster as in the network (which uses the published ``length_km``); the network's
-    access legs use the same off-road speed; both then model the same roads at the same speeds. What remains is the 8-connected grid
+    access legs use the same off-road speed; both then model the same roads at the same speeds.
+    What remains is the 8-connected grid
     (up to 8 % longer than a straight line) and where points fall in their cells (up to about a
     cell at each end, at off-road speed in the worst case), so the tolerance is
     10 % + 2 off-road cells. Off-road shortcuts make the raster a little faster in places.

@@ -22,7 +22,6 @@ import re
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -105,33 +104,40 @@ def _count_xml_ways(path: Path) -> int:
 # PBF (pyosmium + numpy)
 
 
-def _read_pbf(path: Path, classes: tuple[str, ...], progress: bool) -> gpd.GeoDataFrame:
+def _read_pbf(path: Path, classes: tuple[str, ...], progress: bool, merge: bool = False) -> gpd.GeoDataFrame:
+    """Stream a PBF in two passes: the kept ways (tags, node ids), then the nodes they use.
+
+    Memory follows the roads kept: the first pass skips nodes entirely, the second keeps only
+    the locations of nodes on kept ways. No index of every node in the file is built.
+    """
     import osmium
 
-    undefined = osmium.osm.Location().x  # the fixed-point value of a node missing from the file
-    way_ids: list[int] = []
+    way_ids = array("q")
     rows: list[tuple[Any, ...]] = []
-    lengths: list[int] = []
-    flat = array("q")  # node id, x, y (fixed-point 1e-7 degrees) of every way position; compact
-    processor = (
-        osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
-        .with_locations()
-        .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
-        .with_filter(osmium.filter.TagFilter(*(("highway", c) for c in classes)))
-    )
-    bar = tqdm(desc=f"reading {path.name}", unit=" ways", disable=None if progress else True, leave=False)
+    lengths = array("q")
+    refs = array("q")  # node ids of every kept way position, ways one after the other
+    bar = tqdm(desc=f"reading {path.name}: ways", unit=" ways", disable=None if progress else True, leave=False)
     try:
+        processor = (osmium.FileProcessor(str(path), osmium.osm.WAY)
+                     .with_filter(osmium.filter.TagFilter(*(("highway", c) for c in classes))))
         for way in processor:
             tags = way.tags
             row = tuple(tags.get(k) for k in _WAY_TAGS)
-            nodes = [(nd.ref, nd.location.x, nd.location.y) for nd in way.nodes]
+            nodes = [nd.ref for nd in way.nodes]
             if row[5] in _ONEWAY_AGAINST:
                 nodes.reverse()
             way_ids.append(way.id)
             rows.append(row)
             lengths.append(len(nodes))
-            flat.extend(chain.from_iterable(nodes))
+            refs.extend(nodes)
             bar.update()
+        bar.close()
+        if not way_ids:
+            raise _no_roads(str(path), classes, *_pbf_census(path))
+        need = np.unique(np.frombuffer(refs, dtype=np.int64))
+        node_id, node_x, node_y = _node_locations(path, need, progress)
+    except LayerReadError:
+        raise
     except Exception as exc:  # any libosmium failure means "unreadable file"
         if (wrong := _not_osm(path, "OSM PBF")) is not None:
             raise wrong from exc
@@ -139,16 +145,18 @@ def _read_pbf(path: Path, classes: tuple[str, ...], progress: bool) -> gpd.GeoDa
                              fix="check that the file is a complete .osm.pbf extract (download it again)") from exc
     finally:
         bar.close()
-    if not way_ids:
-        raise _no_roads(str(path), classes, *_pbf_census(path))
-    ways = pd.DataFrame(rows, columns=list(_WAY_TAGS), index=pd.Index(way_ids, name="osm_id"))
+    ways = pd.DataFrame(rows, columns=list(_WAY_TAGS), index=pd.Index(np.frombuffer(way_ids, dtype=np.int64),
+                                                                      name="osm_id"))
     ways = ways[~ways.index.duplicated()]
-    table = np.frombuffer(flat, dtype=np.int64).reshape(-1, 3)
-    ref = table[:, 0].copy()
-    valid = table[:, 1] != undefined
-    xy = table[:, 1:].astype(np.float64) * 1e-7
-    del flat, table
-    way_of = np.repeat(np.arange(len(way_ids)), lengths)
+    ref = np.frombuffer(refs, dtype=np.int64).copy()
+    del refs
+    pos = np.searchsorted(node_id, ref)
+    valid = (pos < len(node_id)) & (node_id[np.minimum(pos, len(node_id) - 1)] == ref) if len(node_id) else \
+        np.zeros(len(ref), dtype=bool)
+    pos = np.minimum(pos, max(len(node_id) - 1, 0))
+    xy = np.column_stack([node_x[pos], node_y[pos]]).astype(np.float64) * 1e-7 if len(node_id) else \
+        np.zeros((len(ref), 2))
+    way_of = np.repeat(np.arange(len(way_ids)), np.frombuffer(lengths, dtype=np.int64))
     seg_way, u, v, lines = _split_ways(ref, xy, valid, way_of)
     if len(lines) == 0:
         if valid.all():
@@ -157,7 +165,37 @@ def _read_pbf(path: Path, classes: tuple[str, ...], progress: bool) -> gpd.GeoDa
                                  fix="the file is damaged or was edited by hand: download or extract it again")
         raise LayerReadError(f"{path}: the kept highway ways have no node locations in the file",
                              fix="extract the area again with complete ways (osmium extract --strategy complete_ways)")
-    return _finish(np.asarray(way_ids, dtype=np.int64)[seg_way], u, v, lines, ways)
+    return _finish(np.frombuffer(way_ids, dtype=np.int64)[seg_way], u, v, lines, ways, merge=merge)
+
+
+def _node_locations(path: Path, need: np.ndarray, progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ids and fixed-point (1e-7 degree) locations of the nodes ``need`` (sorted ids), from one pass.
+
+    A node missing from the file (a clipped extract) is simply absent from the result.
+    """
+    import osmium
+
+    wanted = set(need.tolist())
+    ids, xs, ys = array("q"), array("q"), array("q")
+    step = 1 << 16
+    bar = tqdm(desc=f"reading {path.name}: nodes", unit=" nodes", unit_scale=True,
+               disable=None if progress else True, leave=False)
+    n = 0
+    with bar:
+        for node in osmium.FileProcessor(str(path), osmium.osm.NODE):
+            n += 1
+            if node.id in wanted:
+                loc = node.location
+                ids.append(node.id)
+                xs.append(loc.x)
+                ys.append(loc.y)
+            if n == step:
+                bar.update(n)
+                n = 0
+        bar.update(n)
+    node_id = np.frombuffer(ids, dtype=np.int64)
+    order = np.argsort(node_id, kind="stable")
+    return node_id[order], np.frombuffer(xs, dtype=np.int64)[order], np.frombuffer(ys, dtype=np.int64)[order]
 
 
 def _pbf_census(path: Path) -> tuple[Counter[str], int]:
@@ -286,7 +324,8 @@ def _graph_settings() -> dict[str, Any]:
     return {"all_oneway": True, "useful_tags_way": list(_WAY_TAGS)}
 
 
-def _roads_from_graph(G: Any, classes: tuple[str, ...], source: str, bar: Any) -> gpd.GeoDataFrame:
+def _roads_from_graph(G: Any, classes: tuple[str, ...], source: str, bar: Any, merge: bool = False
+                      ) -> gpd.GeoDataFrame:
     """Convert an unsimplified osmnx graph (built with ``all_oneway``) into the roads layer."""
     import osmnx as ox
 
@@ -318,7 +357,7 @@ def _roads_from_graph(G: Any, classes: tuple[str, ...], source: str, bar: Any) -
     ways.index = ways.index.astype(np.int64)
     ways = ways.map(lambda x: x if not isinstance(x, list) else x[0])
     return _finish(edges["osmid"].to_numpy(np.int64), edges["u"].to_numpy(np.int64), edges["v"].to_numpy(np.int64),
-                   edges.geometry.to_numpy(), ways)
+                   edges.geometry.to_numpy(), ways, merge=merge)
 
 
 def _mark_split_nodes(G: Any) -> None:
@@ -350,7 +389,7 @@ def _mark_split_nodes(G: Any) -> None:
         G.nodes[n][_SPLIT_ATTR] = True
 
 
-def _read_xml(path: Path, classes: tuple[str, ...], progress: bool) -> gpd.GeoDataFrame:
+def _read_xml(path: Path, classes: tuple[str, ...], progress: bool, merge: bool = False) -> gpd.GeoDataFrame:
     with tqdm(total=3, desc=f"reading {path.name}", disable=None if progress else True, leave=False) as bar, \
             _osmnx_settings(**_graph_settings()) as ox:
         try:
@@ -377,7 +416,7 @@ def _read_xml(path: Path, classes: tuple[str, ...], progress: bool) -> gpd.GeoDa
                                      "(zero-length ways)",
                                      fix="the file is damaged or was edited by hand: download or extract it again")
             raise _no_roads(str(path), classes, Counter(), 0)
-        return _roads_from_graph(G, classes, str(path), bar)
+        return _roads_from_graph(G, classes, str(path), bar, merge=merge)
 
 
 def _reason(exc: BaseException) -> str:
@@ -394,6 +433,7 @@ def read_osm(
     *,
     road_classes: Iterable[str] | None = None,
     main_roads: bool = False,
+    merge: bool = False,
     progress: bool = False,
 ) -> gpd.GeoDataFrame:
     """Read an OpenStreetMap extract as a geoplan roads layer.
@@ -409,6 +449,11 @@ def read_osm(
         construction, proposed, ...) are always dropped.
     main_roads
         Keep only :data:`MAIN_ROAD_CLASSES` (motorway to secondary, with their links).
+    merge
+        Join pieces that meet at a node used by no other kept road (degree 2) and share their
+        class, ref, name, lanes, surface, speed and direction into one feature with the full
+        geometry (the graph is the same, with fewer, longer edges); the joined feature keeps
+        the ``osm_id`` of its first piece.
     progress
         Show a progress bar on stderr.
 
@@ -437,9 +482,9 @@ def read_osm(
     if not src.is_file():
         raise LayerReadError(f"{src}: no such file", fix="pass the path of an .osm.pbf, .osm or .osm.bz2 extract")
     if name.endswith(_PBF_SUFFIXES):
-        return _check_lonlat(_read_pbf(src, classes, progress), src)
+        return _check_lonlat(_read_pbf(src, classes, progress, merge), src)
     if name.endswith(_XML_SUFFIXES):
-        return _check_lonlat(_read_xml(src, classes, progress), src)
+        return _check_lonlat(_read_xml(src, classes, progress, merge), src)
     raise LayerReadError(f"{src}: unknown OSM file type",
                          fix="pass an .osm.pbf, .osm, .osm.bz2 or .osm.gz file (convert others with `osmium cat`)")
 

@@ -220,36 +220,195 @@ def _no_roads(source: str, classes: tuple[str, ...], found: Counter[str], n_ways
 
 
 def _finish(osm_id: np.ndarray, u: np.ndarray, v: np.ndarray, lines: np.ndarray,
-            ways: pd.DataFrame) -> gpd.GeoDataFrame:
-    """Build the roads layer from segments (way id, end node ids, line) and per-way tags."""
+            ways: pd.DataFrame, *, merge: bool = False) -> gpd.GeoDataFrame:
+    """Build the roads layer from segments (way id, end node ids, line) and per-way tags.
+
+    With ``merge``, segments meeting at a node of degree 2 with the same attributes are joined
+    (see :func:`_merge_chains`).
+    """
     tiny, u, v, lines = _merge_tiny_segments(u, v, lines)
     # A loop needs four points to be a ring; shorter ones are back-and-forth scribbles.
     keep = ~tiny & ((u != v) | (shapely.get_num_points(lines) >= 4))
     osm_id, u, v, lines = osm_id[keep], u[keep], v[keep], lines[keep]
-    order = np.lexsort((v, u, osm_id))
-    osm_id, u, v, lines = osm_id[order], u[order], v[order], lines[order]
-    base = "w" + pd.Series(osm_id).astype(str) + ":" + pd.Series(u).astype(str) + "-" + pd.Series(v).astype(str)
-    # A way that runs twice between the same two nodes (rare digitising quirk) needs distinct ids.
-    dup = base.groupby(base).cumcount().to_numpy()
-    ids = np.where(dup > 0, base + "#" + pd.Series(dup + 1).astype(str), base).astype(object)
-
     tags = ways.reindex(pd.Index(osm_id, name="osm_id"))
     highway = tags["highway"].astype(str)
     speed_of = {s: parse_maxspeed(s) for s in tags["maxspeed"].dropna().unique()}
     frame = pd.DataFrame({
-        "id": ids,
         "road_class": highway.to_numpy(dtype=object),
         "road_ref": _text(tags["ref"]),
         "name": _text(tags["name"]),
         "lanes": pd.array(tags["lanes"].map(_parse_lanes).to_numpy(dtype=float), dtype="Int64"),
-        "length_km": np.full(len(ids), np.nan),
+        "length_km": np.full(len(osm_id), np.nan),
         "surface": tags["surface"].map(_surface).to_numpy(dtype=object),
         "speed_kph": tags["maxspeed"].map(speed_of).astype(float).to_numpy(),
         "oneway": _oneway(tags["oneway"], tags["junction"], highway),
         "osm_id": osm_id.astype(np.int64),
     })
+    if merge:
+        rows, u, v, lines = _merge_chains(frame, u, v, lines)
+        frame = frame.iloc[rows].reset_index(drop=True)
+        osm_id = frame["osm_id"].to_numpy()
+    order = np.lexsort((v, u, osm_id))
+    frame, u, v, lines = frame.iloc[order].reset_index(drop=True), u[order], v[order], lines[order]
+    osm_id = frame["osm_id"].to_numpy()
+    base = "w" + pd.Series(osm_id).astype(str) + ":" + pd.Series(u).astype(str) + "-" + pd.Series(v).astype(str)
+    # A way that runs twice between the same two nodes (rare digitising quirk) needs distinct ids.
+    dup = base.groupby(base).cumcount().to_numpy()
+    frame.insert(0, "id", np.where(dup > 0, base + "#" + pd.Series(dup + 1).astype(str), base).astype(object))
     frame["surface"] = frame["surface"].where(frame["surface"].notna(), None)
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(lines, crs=CRS.from_epsg(4326)), crs=CRS.from_epsg(4326))
+
+
+#: Columns that must be equal for two segments to merge into one feature.
+_MERGE_KEYS = ("road_class", "road_ref", "name", "lanes", "surface", "speed_kph", "oneway")
+
+
+def _merge_chains(frame: pd.DataFrame, u: np.ndarray, v: np.ndarray, lines: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Join chains of segments through nodes of degree 2 into single segments with full geometry.
+
+    A node merges its two segments when exactly two segment ends meet there, the segments
+    differ and have equal :data:`_MERGE_KEYS` (class, ref, name, lanes, surface, speed,
+    one-way), and, for one-way roads, one segment ends where the other starts. A two-way
+    chain runs from its end with the smaller node id; a closed chain (a ring touching nothing
+    else) from its smallest node id. Each chain keeps the attributes (and ``osm_id``) of its
+    first segment.
+
+    Returns
+    -------
+    rows, u, v, lines
+        Row of ``frame`` whose attributes each merged segment takes, its end node ids and line.
+    """
+    n = len(u)
+    if n == 0:
+        return np.zeros(0, np.int64), u, v, lines
+    kind = frame.groupby(list(_MERGE_KEYS), dropna=False, sort=False).ngroup().to_numpy()
+    oneway = frame["oneway"].to_numpy() == 1
+    ends = np.r_[u, v]
+    seg = np.r_[np.arange(n), np.arange(n)]
+    side = np.r_[np.zeros(n, np.int8), np.ones(n, np.int8)]  # 0 = start (u), 1 = end (v)
+    order = np.lexsort((side, seg, ends))
+    ends, seg, side = ends[order], seg[order], side[order]
+    first = np.r_[True, ends[1:] != ends[:-1]]
+    start = np.flatnonzero(first)
+    degree = np.diff(np.r_[start, len(ends)])
+    two = start[degree == 2]
+    a, b = seg[two], seg[two + 1]
+    sa, sb = side[two], side[two + 1]
+    ok = (a != b) & (kind[a] == kind[b]) & (~oneway[a] | (sa != sb))
+    a, b, sa, sb = a[ok], b[ok], sa[ok], sb[ok]
+    # Neighbour of each segment through its start (u) and its end (v): -1 when none.
+    nb = np.full((n, 2), -1, dtype=np.int64)
+    nb[a, sa] = b
+    nb[b, sb] = a
+    merged = (nb >= 0).any(axis=1)
+    if not merged.any():
+        return np.arange(n), u, v, lines
+    coords_of = shapely.get_coordinates(lines[merged])
+    counts = shapely.get_num_points(lines[merged])
+    offs = np.r_[0, np.cumsum(counts)]
+    local = np.full(n, -1, dtype=np.int64)
+    local[merged] = np.arange(int(merged.sum()))
+
+    out_rows: list[int] = []
+    out_u: list[int] = []
+    out_v: list[int] = []
+    out_lines: list[np.ndarray] = []
+    seen = np.zeros(n, dtype=bool)
+
+    def emit(row: int, a: int, b: int, parts: list[np.ndarray]) -> None:
+        out_rows.append(row)
+        out_u.append(a)
+        out_v.append(b)
+        out_lines.append(np.vstack([parts[0]] + [p[1:] for p in parts[1:]]))
+
+    def walk(s: int, at: int) -> None:
+        """Follow the chain from segment ``s``, entering it at its side ``at`` (0 = u, 1 = v)."""
+        parts, segs, nodes = [], [], [int(u[s] if at == 0 else v[s])]
+        while True:
+            seen[s] = True
+            xy = coords_of[offs[local[s]]:offs[local[s] + 1]]
+            parts.append(xy if at == 0 else xy[::-1])
+            segs.append(s)
+            exit_node = int(v[s] if at == 0 else u[s])
+            nodes.append(exit_node)
+            nxt = nb[s, 1 - at]
+            if nxt < 0 or seen[nxt]:
+                break
+            # Enter the next segment at the side that touches this one's exit node.
+            at = 0 if u[nxt] == exit_node else 1
+            s = int(nxt)
+        if nodes[0] == nodes[-1] and len(segs) > 1:
+            # A closed chain would be a self-loop, which routing drops: keep it as two halves.
+            k = len(segs) // 2
+            emit(segs[0], nodes[0], nodes[k], parts[:k])
+            emit(segs[k], nodes[k], nodes[-1], parts[k:])
+        else:
+            emit(segs[0], nodes[0], nodes[-1], parts)
+
+    for s in np.flatnonzero(merged):
+        if seen[s]:
+            continue
+        free = np.flatnonzero(nb[s] < 0)
+        if len(free) == 0:
+            continue  # inside a chain: its end is walked from (or it is part of a ring, below)
+        # ``s`` is a chain end; start here unless the other end is the better start.
+        at = int(free[0])
+        t, t_at = _chain_end(s, at, nb, u, v)
+        if oneway[s]:
+            start_seg, start_at = (s, at) if at == 0 else (t, t_at)
+        else:
+            here = u[s] if at == 0 else v[s]
+            there = v[t] if t_at == 1 else u[t]
+            start_seg, start_at = (s, at) if here <= there else (t, t_at)
+        walk(int(start_seg), int(start_at))
+    # Rings: every node of the chain merges; start at the smallest node id.
+    for s in np.flatnonzero(merged & ~seen):
+        if seen[s]:
+            continue
+        ring = _ring_members(int(s), nb)
+        node_at = np.r_[u[ring], v[ring]]
+        k = int(np.argmin(node_at))
+        r, at = (ring[k], 0) if k < len(ring) else (ring[k - len(ring)], 1)
+        if oneway[r] and at == 1:
+            r = nb[r, 1]
+            at = 0
+        walk(int(r), int(at))
+    single = np.flatnonzero(~merged)
+    rows = np.r_[single, np.asarray(out_rows, dtype=np.int64)]
+    new_lines = np.asarray(shapely.linestrings(np.vstack(out_lines),
+                                               indices=np.repeat(np.arange(len(out_lines)),
+                                                                 [len(x) for x in out_lines])), dtype=object)
+    new_u = np.r_[u[single], np.asarray(out_u, dtype=u.dtype)]
+    new_v = np.r_[v[single], np.asarray(out_v, dtype=v.dtype)]
+    return rows, new_u, new_v, np.r_[lines[single], new_lines]
+
+
+def _chain_end(s: int, at: int, nb: np.ndarray, u: np.ndarray, v: np.ndarray) -> tuple[int, int]:
+    """Return the last segment of the chain entered at segment ``s`` side ``at``, and its exit side."""
+    prev = -1
+    cur, side = s, at
+    while True:
+        nxt = nb[cur, 1 - side]
+        if nxt < 0 or nxt == prev or nxt == s:
+            return cur, 1 - side
+        exit_node = v[cur] if side == 0 else u[cur]
+        side = 0 if u[nxt] == exit_node else 1
+        prev, cur = cur, int(nxt)
+
+
+def _ring_members(s: int, nb: np.ndarray) -> np.ndarray:
+    """Return the segments of the closed chain through segment ``s``, in order."""
+    members = [s]
+    prev, cur = -1, s
+    while True:
+        a, b = nb[cur]
+        nxt = b if a == prev else a
+        if nxt < 0 or nxt == s:
+            break
+        members.append(int(nxt))
+        prev, cur = cur, int(nxt)
+    return np.asarray(members, dtype=np.int64)
 
 
 def _text(values: pd.Series) -> np.ndarray:
