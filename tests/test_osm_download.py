@@ -117,7 +117,7 @@ def test_index_and_regions(server: str, tmp_path: Path) -> None:
     index = f"{server}/index-v1-nogeom.json"
     for key in ("andorra", "Andorra", "AN"):
         assert region_url(key, index_url=index, cache_dir=tmp_path).endswith("/europe/andorra-latest.osm.pbf")
-    with pytest.raises(LayerError, match="no region 'andora'.*did you mean andorra"):
+    with pytest.raises(LayerError, match=r"no region 'andora'.*did you mean andorra"):
         region_url("andora", index_url=index, cache_dir=tmp_path)
     # The index is cached: a second lookup does not ask the server.
     n = len(_Handler.requests)
