@@ -599,6 +599,11 @@ def test_cli_team_workflow(url: str, pg: Any, sql: psycopg.Connection[Any], tmp_
     done = _geoplan("layers", "log", url)
     assert done.returncode == 0, done.stderr
     assert "push 2" in done.stdout and "after QGIS edit" in done.stdout and "push 1" in done.stdout
+    # a scenario may name the database as its layers
+    (tmp_path / "team.yaml").write_text(f"name: team\nlayers: {url}\n", encoding="utf-8")
+    done = _geoplan("scenario", "check", str(tmp_path / "team.yaml"))
+    assert done.returncode == 0, done.stderr
+    assert f"valid; layers {url}" in done.stdout
     # geoplan run reads the edited set and writes its results to <scenario>_results
     done = _geoplan("run", "--layers", url, "--out", pg.url(), "--no-surface", "-q")
     assert done.returncode == 0, done.stderr

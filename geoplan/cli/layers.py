@@ -81,7 +81,7 @@ def layers_export(
     """Write a layer set as one GeoPackage (for QGIS) or a folder of RFC 7946 GeoJSON files."""
     from geoplan._io import plan_outputs
 
-    src = path if path is not None else embedded_layers_path()
+    src: Path | str = path if path is not None else embedded_layers_path()
     # Before reading: the target must not be (or lie inside) the layer set being exported.
     plan_outputs([to] if to.suffix.lower() == ".gpkg" else [to / "towns.geojson"], inputs=[src])
     src, layers = _load(path)

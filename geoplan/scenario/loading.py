@@ -327,8 +327,9 @@ def _parse(text: str, source: str, base_dir: Path, chain: tuple[Path, ...]) -> S
         raise _scenario_error(exc, source, root, n_base) from None
     scenario.with_source(source, base_dir)
     missing = []
-    if scenario.layers is not None and (why := _unusable(scenario.layers_path(), folder=True)) is not None:
-        missing.append((("layers",), scenario.layers_path(), why))
+    layers_at = scenario.layers_path()
+    if scenario.layers is not None and isinstance(layers_at, Path) and (why := _unusable(layers_at, folder=True)):
+        missing.append((("layers",), layers_at, why))
     for k, edit in enumerate(scenario.edits):
         if edit.add_roads is not None and (why := _unusable(scenario.resolve(edit.add_roads))) is not None:
             missing.append((("edits", k - n_base, "add_roads"), scenario.resolve(edit.add_roads), why))

@@ -14,6 +14,7 @@ from pyproj import Geod
 
 from geoplan._errors import ScenarioError
 from geoplan.layers import RESOURCE_STATUS, ROAD_CLASSES, embedded_layers_path
+from geoplan.layers.io import layer_url_scheme
 from geoplan.network import DEFAULT_SPEEDS_KPH
 from geoplan.scenario.assessment import (
     CategoriesConfig,
@@ -131,7 +132,8 @@ class Scenario(_Section):
     extends: str | None = Field(None, description="scenario file whose keys this one starts from (relative path)")
     name: str = Field("baseline", description="short name used in outputs")
     description: str = Field("", description="what the scenario assumes")
-    layers: str | None = Field(None, description="layer folder or GeoPackage, relative to the scenario file; "
+    layers: str | None = Field(None, description="layer folder or GeoPackage, relative to the scenario file, or a "
+                                                 "postgresql://user@host:port/db?schema=NAME URL; "
                                                  "empty = the embedded Kazakhstan layers")
     speeds: dict[RoadClass, Kph] = Field(default_factory=lambda: dict(DEFAULT_SPEEDS_KPH),
                                          description="km/h by road class; classes left out keep the default")
@@ -188,10 +190,12 @@ class Scenario(_Section):
         p = Path(os.path.expanduser(os.fspath(path)))
         return p if p.is_absolute() else (self._base_dir / p).resolve()
 
-    def layers_path(self) -> Path:
-        """Return the path of the layer set this scenario runs on."""
+    def layers_path(self) -> Path | str:
+        """Return the path of the layer set this scenario runs on (a ``postgresql://`` URL as it is)."""
         if self.layers is None:
             return embedded_layers_path()
+        if layer_url_scheme(self.layers) is not None:
+            return self.layers
         return self.resolve(self.layers)
 
     def with_values(self, values: Mapping[str, Any] | None = None, /, **dotted: Any) -> Scenario:

@@ -829,8 +829,8 @@ def _push(conn: psycopg.Connection[Any], loc: PgLocation, schema: str, layers: L
     conn.execute(f"INSERT INTO {s}.{LAYERSET_TABLE} (key, value) VALUES ('meta', %s::json), ('format', %s::json) "
                  "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
                  (json.dumps(layers.meta, ensure_ascii=False), json.dumps(STORE_FORMAT)))
-    row = conn.execute(f"SELECT coalesce(max(push), 0) + 1 FROM {s}.{VERSIONS_TABLE}").fetchone()
-    push = int(row[0]) if row else 1
+    nxt = conn.execute(f"SELECT coalesce(max(push), 0) + 1 FROM {s}.{VERSIONS_TABLE}").fetchone()
+    push = int(nxt[0]) if nxt else 1
     client = f"{getpass.getuser()}@{socket.gethostname()}"
     records = []
     for name in [*plan, *(n for n in old_layers if n not in plan)]:
