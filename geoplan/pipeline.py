@@ -151,6 +151,7 @@ def run(
     scenario: Scenario | str | os.PathLike[str] | None = None,
     *,
     layers: LayerSet | str | os.PathLike[str] | None = None,
+    roads: str | os.PathLike[str] | None = None,
     out_dir: str | os.PathLike[str] | None = None,
     maps_dir: str | os.PathLike[str] | None = None,
     with_surface: bool = True,
@@ -168,6 +169,11 @@ def run(
     layers
         A layer set or its path; default: the scenario's ``layers`` key, else the embedded
         Kazakhstan layers.
+    roads
+        A roads layer file (GeoPackage with a ``roads`` layer, GeoJSON, ...; e.g. the real
+        OpenStreetMap network from ``geoplan osm download``) that replaces the layer set's
+        roads; default: the scenario's ``roads`` key, else the layer set's own roads. Towns,
+        centres, settlements and boundaries still come from the layer set.
     out_dir
         Folder for the data outputs (``towns.geojson``, ``catchments.geojson``,
         ``flows.geojson``, ``centres.geojson``, ``results.gpkg``, ``towns.csv``,
@@ -228,6 +234,11 @@ def run(
             base = layers
         else:
             base = read_layers(layers if layers is not None else sc.layers_path())
+        roads_file = roads if roads is not None else sc.roads_path()
+        if roads_file is not None:
+            base = base.copy()
+            base.layers["roads"] = read_layers(roads_file, required=("roads",)).roads
+            base.sources["roads"] = str(roads_file)
         # Validate what the user edited before the scenario touches it, then the edited set.
         found = require_valid(base)
         if not sc.edits:

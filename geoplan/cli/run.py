@@ -29,6 +29,10 @@ def run_cmd(
     maps: Annotated[Path | None, typer.Option(
         "--maps", help="Folder for the HTML and PNG maps (default: --out).")] = None,
     layers: LayersOpt = None,
+    roads: Annotated[Path | None, typer.Option(
+        "--roads", help="Roads layer file replacing the layer set's roads, e.g. the real network from "
+        "`geoplan osm download --region kazakhstan --to roads.gpkg` (default: the scenario's roads key, else the "
+        "layer set's).", show_default=False)] = None,
     surface: Annotated[bool, typer.Option(
         "--surface/--no-surface", help="Compute the raster travel-time surface.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary table.")] = False,
@@ -37,8 +41,8 @@ def run_cmd(
     """Run the whole analysis: validate, network, travel times, catchments, categories, relocation, maps, exports."""
     from geoplan.pipeline import run, summary_table
 
-    result = run(scenario, layers=layers, out_dir=out, maps_dir=maps, with_surface=surface, progress=not quiet,
-                 scheduler=scheduler)
+    result = run(scenario, layers=layers, roads=roads, out_dir=out, maps_dir=maps, with_surface=surface,
+                 progress=not quiet, scheduler=scheduler)
     for w in result.warnings:  # shown even with --quiet: they may explain odd results
         _echo_err(f"geoplan: warning: {str(w).removeprefix('WARNING: ')}")
     if quiet:

@@ -228,8 +228,9 @@ def _explicit(scenario: Scenario) -> dict[str, Any]:
     """Return the keys a scenario set itself, relative paths made absolute (for ``extends``)."""
     data = scenario.model_dump(mode="json", exclude_unset=True)
     data.pop("extends", None)
-    if data.get("layers") is not None:
-        data["layers"] = str(scenario.resolve(data["layers"]))
+    for key in ("layers", "roads"):
+        if data.get(key) is not None:
+            data[key] = str(scenario.resolve(data[key]))
     for edit in data.get("edits", []):
         if edit.get("add_roads") is not None:
             edit["add_roads"] = str(scenario.resolve(edit["add_roads"]))
@@ -330,6 +331,8 @@ def _parse(text: str, source: str, base_dir: Path, chain: tuple[Path, ...]) -> S
     layers_at = scenario.layers_path()
     if scenario.layers is not None and isinstance(layers_at, Path) and (why := _unusable(layers_at, folder=True)):
         missing.append((("layers",), layers_at, why))
+    if (roads := scenario.roads_path()) is not None and (why := _unusable(roads)) is not None:
+        missing.append((("roads",), roads, why))
     for k, edit in enumerate(scenario.edits):
         if edit.add_roads is not None and (why := _unusable(scenario.resolve(edit.add_roads))) is not None:
             missing.append((("edits", k - n_base, "add_roads"), scenario.resolve(edit.add_roads), why))
@@ -402,8 +405,9 @@ def dump_scenario(scenario: Scenario, path: str | os.PathLike[str] | None = None
         def rel(p: str) -> str:
             return os.path.relpath(scenario.resolve(p), target_dir)
 
-        if "layers" in data:
-            data["layers"] = rel(data["layers"])
+        for key in ("layers", "roads"):
+            if key in data:
+                data[key] = rel(data[key])
         for edit in data.get("edits", []):
             if "add_roads" in edit:
                 edit["add_roads"] = rel(edit["add_roads"])

@@ -135,6 +135,8 @@ class Scenario(_Section):
     layers: str | None = Field(None, description="layer folder or GeoPackage, relative to the scenario file, or a "
                                                  "postgresql://user@host:port/db?schema=NAME URL; "
                                                  "empty = the embedded Kazakhstan layers")
+    roads: str | None = Field(None, description="roads layer file (e.g. from `geoplan osm download`) replacing the "
+                                                "layer set's roads, relative to the scenario file; empty = keep them")
     speeds: dict[RoadClass, Kph] = Field(default_factory=lambda: dict(DEFAULT_SPEEDS_KPH),
                                          description="km/h by road class; classes left out keep the default")
     network: NetworkConfig = Field(default_factory=NetworkConfig)
@@ -152,7 +154,7 @@ class Scenario(_Section):
     _source: str = PrivateAttr("<defaults>")
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
-    @field_validator("extends", "layers")
+    @field_validator("extends", "layers", "roads")
     @classmethod
     def _paths(cls, v: str | None) -> str | None:
         return _path_text(v)
@@ -197,6 +199,10 @@ class Scenario(_Section):
         if layer_url_scheme(self.layers) is not None:
             return self.layers
         return self.resolve(self.layers)
+
+    def roads_path(self) -> Path | None:
+        """Return the path of the roads layer that replaces the layer set's roads, or ``None``."""
+        return None if self.roads is None else self.resolve(self.roads)
 
     def with_values(self, values: Mapping[str, Any] | None = None, /, **dotted: Any) -> Scenario:
         """Return a validated copy with some keys changed, named by dotted key paths.
