@@ -390,7 +390,10 @@ def _result_tables(gen: int, n: int = 50) -> dict[str, gpd.GeoDataFrame]:
                            geometry=gpd.points_from_xy(np.linspace(50, 80, n), np.linspace(42, 54, n)), crs=4326)
     lines = gpd.GeoDataFrame({"gen": [gen] * 3, "ok": [True, False, None]},
                              geometry=[shapely.LineString([(60, 45), (61 + i, 46)]) for i in range(3)], crs=4326)
-    return {"towns": pts, "flows": lines}
+    sq = shapely.box(60, 45, 61, 46)
+    two = shapely.MultiPolygon([sq, shapely.box(62, 45, 63, 46)])
+    areas = gpd.GeoDataFrame({"gen": [gen, gen]}, geometry=[sq, two], crs=4326)
+    return {"towns": pts, "flows": lines, "catchments": areas}
 
 
 def test_results_replaced_atomically(url: str, pg: Any) -> None:
@@ -418,7 +421,7 @@ def test_results_replaced_atomically(url: str, pg: Any) -> None:
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and writes[0] < 8:
             res = read_results(base, scenario="Swap Test")
-            g = set(res["towns"]["gen"]) | set(res["flows"]["gen"])
+            g = set(res["towns"]["gen"]) | set(res["flows"]["gen"]) | set(res["catchments"]["gen"])
             assert len(g) == 1, f"a reader saw results of two runs: {g}"
             assert len(res["towns"]) == 50 and len(res["flows"]) == 3
             gens |= g
@@ -430,6 +433,8 @@ def test_results_replaced_atomically(url: str, pg: Any) -> None:
     res = read_results(base + "?schema=swap_test_results")
     assert res["run_info"].loc[0, "scenario"] == "Swap Test"
     assert res["flows"]["ok"].tolist() == [True, False, None]
+    assert res["catchments"].geom_type.tolist() == ["MultiPolygon", "MultiPolygon"]  # one type for QGIS
+    assert res["catchments"].geometry.iloc[0].equals(shapely.box(60, 45, 61, 46))
     with psycopg.connect(pg.conninfo()) as conn:  # no scratch schema left behind
         left = conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE '%%__building'").fetchall()
     assert left == []

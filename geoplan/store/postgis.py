@@ -15,7 +15,8 @@ What a pushed layer set looks like in the database
 One table per layer (``towns``, ``centres``, ``roads``, ...), whose columns are the layer's
 declared columns present in the pushed set, in schema order, plus ``fid`` (an integer primary
 key, which QGIS uses to identify features; it also keeps the features' order) and ``geom``
-(``geometry(Point, 4326)`` or ``geometry(LineString, 4326)``, with a GiST spatial index). The
+(``geometry(Point, 4326)``, ``geometry(LineString, 4326)``, or ``geometry(MultiPolygon, 4326)`` for a
+polygon layer, whose features may have several parts; with a GiST spatial index). The
 declared schemas become constraints, named so that the message QGIS shows on saving a bad edit
 says what is wrong (``violates check constraint "population must be greater than 0"``):
 NOT NULL for required values, ``id`` unique and not blank, number ranges, allowed values,
@@ -33,6 +34,7 @@ or the new one. ``geoplan run --out postgresql://...`` writes the results to the
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import getpass
 import hashlib
@@ -96,6 +98,13 @@ STORE_FORMAT = 1
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _SCHEMES = ("postgresql://", "postgres://")
 _PG_TYPES = {"str": "text", "int": "bigint", "float": "double precision"}
+#: Geometry column type per declared geometry type: a point or line layer holds single parts (a
+#: one-part multi is unwrapped), a polygon layer holds polygons with any number of parts.
+_PG_GEOMETRY = {"Point": "Point", "LineString": "LineString", "Polygon": "MultiPolygon"}
+
+
+def _pg_geometry(schema: LayerSchema) -> str:
+    return _PG_GEOMETRY.get(schema.geometry_type, schema.geometry_type)
 
 
 # --------------------------------------------------------------------------------------
@@ -376,7 +385,7 @@ def layer_table_sql(schema_name: str, layer: str, columns: list[str], present: s
     for f in cols:
         null = " NOT NULL" if not f.nullable else ""
         lines.append(f"{_ident(f.name)} {_PG_TYPES[f.kind]}{null}")
-    lines.append(f"geom geometry({schema.geometry_type}, 4326) NOT NULL")
+    lines.append(f"geom geometry({_pg_geometry(schema)}, 4326) NOT NULL")
     lines.append(f"CONSTRAINT {_ident(_constraint_name(f'{layer}: {schema.id_field} must be unique'))} "
                  f"UNIQUE ({_ident(schema.id_field)})")
     for name, expr in _checks(schema, [f.name for f in cols]):
@@ -489,7 +498,7 @@ def _check_table(conn: psycopg.Connection[Any], loc: PgLocation, schema: str, la
     if "geom" not in have:
         raise StoreError(f"{loc.display}: table {table} has no 'geom' column",
                          fix=f"re-push the layer set (geoplan layers push), or add the column: ALTER TABLE {table} "
-                             f"ADD COLUMN geom geometry({spec.geometry_type}, 4326)")
+                             f"ADD COLUMN geom geometry({_pg_geometry(spec)}, 4326)")
     if missing:
         adds = "; ".join(f"ALTER TABLE {table} ADD COLUMN {_ident(f.name)} {_PG_TYPES[f.kind]}" for f in missing)
         raise StoreError(
@@ -659,7 +668,7 @@ class PushReport:
 
 def _rows_for(gdf: gpd.GeoDataFrame, layer: str, columns: list[str]) -> list[tuple[Any, ...]]:
     spec = SCHEMAS[layer]
-    geoms = _as_declared_type(gdf.geometry.to_numpy(), spec.geometry_type)
+    geoms = _as_declared_type(gdf.geometry.to_numpy(), _pg_geometry(spec))
     wkb = shapely.to_wkb(shapely.set_srid(geoms, 4326), hex=True, include_srid=True, output_dimension=2)
     cols = []
     for c in columns:
@@ -955,12 +964,20 @@ def _write_result_table(conn: psycopg.Connection[Any], schema: str, name: str, g
         gdf = gdf.to_crs(4326)
     geom_name = gdf.geometry.name
     attrs = [c for c in gdf.columns if c != geom_name]
+    clash = [str(c) for c in attrs if str(c).lower() in ("fid", "geom")]
+    if clash:
+        raise StoreError(f"result table '{name}' has column(s) {', '.join(clash)}, which the PostGIS store uses "
+                         "for the key and the geometry", fix="rename the column(s) before writing the results")
     types = {c: _result_type(gdf[c]) for c in attrs}
     geoms = gdf.geometry.to_numpy()
-    kinds = sorted({str(t) for t in shapely.get_type_id(geoms[~shapely.is_missing(geoms)])})
+    kinds = {int(t) for t in shapely.get_type_id(geoms[~shapely.is_missing(geoms)])}
     names = ["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon",
              "GeometryCollection"]
-    gtype = names[int(kinds[0])] if len(kinds) == 1 else "Geometry"
+    if len(kinds) == 2 and max(kinds) == min(kinds) + 3 and min(kinds) in (0, 1, 3):
+        # Polygons and MultiPolygons (say): one Multi* column, so QGIS shows one layer.
+        geoms = _as_declared_type(geoms, names[max(kinds)])
+        kinds = {max(kinds)}
+    gtype = names[kinds.pop()] if len(kinds) == 1 else "Geometry"
     table = f"{_ident(schema)}.{_ident(name)}"
     cols = ",\n  ".join([f"fid bigint GENERATED BY DEFAULT AS IDENTITY CONSTRAINT {_ident(name + '_pkey')} "
                          "PRIMARY KEY", *(f"{_ident(str(c))} {types[c]}" for c in attrs),
@@ -1081,7 +1098,8 @@ def write_results(url: str, tables: Mapping[str, gpd.GeoDataFrame], *, scenario:
             raise _db_error(exc, loc, f"write the results to schema '{target}'") from None
         finally:
             if not conn.closed:
-                conn.execute(f"DROP SCHEMA IF EXISTS {_ident(scratch)} CASCADE")
+                with contextlib.suppress(Exception):  # the error that got us here matters more
+                    conn.execute(f"DROP SCHEMA IF EXISTS {_ident(scratch)} CASCADE")
     log.info("wrote results %s to %s", ", ".join(tables), loc.with_schema(target).display)
     return target
 
