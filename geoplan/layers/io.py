@@ -6,6 +6,7 @@ import importlib
 import json
 import os
 import re
+import stat
 import warnings
 from pathlib import Path
 from typing import Any
@@ -46,11 +47,44 @@ def layer_url_scheme(path: object) -> str | None:
 
 
 def _find_layer_file(folder: Path, name: str) -> Path | None:
-    for suffix in _VECTOR_SUFFIXES:
-        candidate = folder / f"{name}{suffix}"
-        if candidate.is_file():
-            return candidate
-    return None
+    """The one file holding layer ``name`` in ``folder``; two candidates are an error naming both.
+
+    A stale ``towns.geojson`` beside an edited ``towns.gpkg`` must not win silently.
+    """
+    found = [folder / f"{name}{suffix}" for suffix in _VECTOR_SUFFIXES if (folder / f"{name}{suffix}").is_file()]
+    if len(found) > 1:
+        raise LayerReadError(f"folder {folder}: layer '{name}' is in {len(found)} files: "
+                             f"{', '.join(p.name for p in found)}; geoplan cannot tell which one is current",
+                             fix=f"keep one of them (move or delete the other{'s' if len(found) > 2 else ''})")
+    return found[0] if found else None
+
+
+def _json_booleans(path: Path, name: str, schema: LayerSchema, ids: np.ndarray, source: str) -> list[Problem]:
+    """``true``/``false`` in a number column of a GeoJSON file (GDAL reads them as 1 and 0)."""
+    numeric = [f.name for f in schema.fields if f.kind in ("int", "float")]
+    try:
+        data = path.read_bytes()
+        if b"true" not in data and b"false" not in data:
+            return []
+        doc = json.loads(data)
+    except (OSError, ValueError):
+        return []  # GDAL read it; anything it tolerated and json does not is not a boolean question
+    features = doc.get("features") if isinstance(doc, dict) else None
+    if not isinstance(features, list) or len(features) != len(ids):
+        return []
+    found = []
+    for i, feature in enumerate(features):
+        props = feature.get("properties") if isinstance(feature, dict) else None
+        if not isinstance(props, dict):
+            continue
+        for col in numeric:
+            if isinstance(props.get(col), bool):
+                found.append(Problem(
+                    "error", name, str(ids[i]), "wrong_type",
+                    f"'{col}' must be a number, got {str(props[col]).lower()} (a JSON boolean, which GDAL would "
+                    f"read as {int(props[col])})", f"type the number in '{col}', or leave it empty if unknown",
+                    source))
+    return found
 
 
 def _gdal_reason(exc: BaseException) -> str:
@@ -160,6 +194,8 @@ def _read_one(path: Path, layer: str | None, label: str, name: str, source: str
         ) from exc
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
         raise LayerReadError(f"{label}: layer has no geometry column", fix="export the layer with its geometry")
+    if suffix in (".geojson", ".json"):
+        problems.extend(_json_booleans(path, name, schema, _feature_ids(gdf, schema.id_field), source))
     if unparsed:
         ids = _feature_ids(gdf, schema.id_field)
         for i, reason in sorted(unparsed.items()):
@@ -269,6 +305,22 @@ def read_layers(path: str | os.PathLike[str], *, required: tuple[str, ...] = ("t
     if not exists:
         raise LayerReadError(f"{root}: no such file or folder",
                              fix="pass the folder or GeoPackage that holds the layers")
+    mode = root.stat().st_mode
+    if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+        # GDAL would block forever reading a FIFO that nobody writes to.
+        raise LayerReadError(f"{root}: is neither a folder nor a file (a FIFO, socket or device)",
+                             fix="pass the folder or GeoPackage that holds the layers")
+    if not os.access(root, os.R_OK | (os.X_OK if stat.S_ISDIR(mode) else 0)):
+        raise LayerReadError(f"{root}: permission denied (cannot {'list and enter' if stat.S_ISDIR(mode) else 'read'} "
+                             "it)", fix=f"allow reading it (chmod u+r{'x' if stat.S_ISDIR(mode) else ''} {root})")
+    try:
+        return _read_path(root, required)
+    except PermissionError as exc:
+        raise LayerReadError(f"{exc.filename or root}: permission denied",
+                             fix="allow reading the layer files and entering their folder (chmod u+rx)") from None
+
+
+def _read_path(root: Path, required: tuple[str, ...]) -> LayerSet:
     layers: dict[str, gpd.GeoDataFrame] = {}
     sources: dict[str, str] = {}
     native: dict[str, CRS | None] = {}
@@ -317,10 +369,31 @@ def read_layers(path: str | os.PathLike[str], *, required: tuple[str, ...] = ("t
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise LayerReadError(f"{meta_path}: not valid JSON ({exc})", fix="fix or delete the file") from exc
-        if "extent" in meta and not (isinstance(meta["extent"], list) and len(meta["extent"]) == 4):
-            raise LayerReadError(f"{meta_path}: 'extent' must be [lon_min, lat_min, lon_max, lat_max]",
-                                 fix="correct 'extent'")
+        _check_meta(meta_path, meta)
     return LayerSet(layers, sources, meta, native, read_problems)
+
+
+def _check_meta(path: Path, meta: Any) -> None:
+    """``layerset.json`` must be an object; its ``extent`` four numbers in degrees, min before max."""
+    if not isinstance(meta, dict):
+        raise LayerReadError(f"{path}: must hold a JSON object ({{\"name\": ..., \"extent\": [...]}}), "
+                             f"not a {type(meta).__name__}", fix="write the settings as one JSON object, or delete the file")
+    if "extent" not in meta:
+        return
+    extent = meta["extent"]
+    shape = "'extent' must be [lon_min, lat_min, lon_max, lat_max] in degrees"
+    if not (isinstance(extent, list) and len(extent) == 4):
+        raise LayerReadError(f"{path}: {shape}, got {json.dumps(extent)[:80]}", fix="correct 'extent'")
+    bad = [i for i, v in enumerate(extent)
+           if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v)]
+    if bad:
+        keys = ("lon_min", "lat_min", "lon_max", "lat_max")
+        raise LayerReadError(f"{path}: {shape}; {', '.join(f'{keys[i]} is {json.dumps(extent[i])}' for i in bad)}",
+                             fix="write plain numbers, e.g. [46.0, 40.0, 88.0, 56.0]")
+    x0, y0, x1, y1 = (float(v) for v in extent)
+    if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
+        raise LayerReadError(f"{path}: {shape} (min before max), got {extent}",
+                             fix="correct 'extent' (longitudes -180..180, latitudes -90..90)")
 
 
 # --------------------------------------------------------------------------------------

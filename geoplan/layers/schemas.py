@@ -131,11 +131,15 @@ class LayerSchema:
 
 _ID = Field("id", "str", required=True, nullable=False,
             description="unique ASCII identifier, used as a key across layers")
+#: Largest population a place may have (no city has more; a larger figure is a typo, and the
+#: bound keeps every sum of populations far inside int64).
+MAX_POPULATION = 100_000_000
+
 _POP_YEAR = Field("population_year", "int", minimum=1897, maximum=2100, description="year (1 January) of `population`")
 
 
 def _census(year: int) -> Field:
-    return Field(f"population_{year}", "int", exclusive_minimum=True, minimum=0,
+    return Field(f"population_{year}", "int", exclusive_minimum=True, minimum=0, maximum=MAX_POPULATION,
                  description=f"{year} census, town proper")
 
 
@@ -149,7 +153,7 @@ TOWNS = LayerSchema(
         Field("name_kk", "str", description="Kazakh name (Cyrillic)"),
         Field("region", "str", description="oblast (boundaries since June 2022)"),
         Field("population", "int", required=True, nullable=False, minimum=0, exclusive_minimum=True,
-              description="latest population figure"),
+              maximum=MAX_POPULATION, description="latest population figure"),
         _POP_YEAR,
         _census(1999),
         _census(2009),
@@ -178,7 +182,7 @@ CENTRES = LayerSchema(
         Field("region", "str", description="oblast or city of republican significance"),
         Field("role", "str", required=True, nullable=False, allowed=CENTRE_ROLES, description="administrative role"),
         Field("population", "int", required=True, nullable=False, minimum=0, exclusive_minimum=True,
-              description="population"),
+              maximum=MAX_POPULATION, description="population"),
         _POP_YEAR,
         Field("sources", "str", description="pages the figures came from (space-separated)"),
     ),

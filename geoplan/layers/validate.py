@@ -123,8 +123,8 @@ def _check_fields(c: _Collector, name: str, gdf: gpd.GeoDataFrame, schema: Layer
             if f.maximum is not None:
                 high = ok & (vals > f.maximum)
                 for fid, v in zip(ids[high], vals[high], strict=True):
-                    c.add("error", name, fid, "out_of_range", f"'{f.name}' is {v:g}; it must be at most {f.maximum:g}",
-                          f"correct '{f.name}'")
+                    c.add("error", name, fid, "out_of_range",
+                          f"'{f.name}' is {v:.6g}; it must be at most {f.maximum:,.12g}", f"correct '{f.name}'")
         elif f.allowed is not None:
             present = col.notna().to_numpy() & ~empty
             vals = col.astype(str).str.strip().to_numpy()
@@ -178,30 +178,48 @@ def _check_geometry(c: _Collector, name: str, gdf: gpd.GeoDataFrame, schema: Lay
               "assign the CRS the coordinates are in (QGIS: Layer ▸ Set CRS of Layer; geopandas: set_crs)")
     if not usable.any():
         return usable
-    bounds = shapely.bounds(geoms)
     if gdf.crs is None or gdf.crs.is_geographic:
-        outside = usable & ((bounds[:, 0] < -180) | (bounds[:, 2] > 180) | (bounds[:, 1] < -90) | (bounds[:, 3] > 90))
-        for fid, b in zip(ids[outside], bounds[outside], strict=True):
-            c.add("error", name, fid, "coordinates_out_of_range",
-                  f"coordinates ({b[0]:.6g}, {b[1]:.6g}) are not longitude/latitude degrees; the layer is labelled "
-                  "EPSG:4326 but looks projected", "assign the layer its real (projected) CRS instead of EPSG:4326")
-        usable &= ~outside
+        # Checked vertex by vertex, so that a message points at the offending vertex, not at a
+        # bounding box, and one stray vertex of a long road is caught.
+        idx = np.flatnonzero(usable)
+        xy, own = shapely.get_coordinates(geoms[idx], return_index=True)
+        starts = np.searchsorted(own, np.arange(len(idx)))
+        counts = np.bincount(own, minlength=len(idx))
+
+        def first(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """Per feature with a vertex in ``mask``: its position in ``idx`` and its first such vertex."""
+            hits = np.flatnonzero(mask)
+            feats, at = np.unique(own[hits], return_index=True)
+            return feats, hits[at]
+
+        def where(k: int, v: int, fmt: str) -> str:
+            point = f"lon {xy[v, 0]:{fmt}}, lat {xy[v, 1]:{fmt}}"
+            return f"at {point}" if counts[k] == 1 else f"vertex {v - starts[k] + 1} of {counts[k]} is at {point}"
+
+        wild = (np.abs(xy[:, 0]) > 180) | (np.abs(xy[:, 1]) > 90)
+        feats, verts = first(wild)
+        for k, v in zip(feats, verts, strict=True):
+            c.add("error", name, ids[idx[k]], "coordinates_out_of_range",
+                  f"{where(k, v, '.6g')}: not longitude/latitude degrees; the layer is labelled EPSG:4326 but looks "
+                  "projected", "assign the layer its real (projected) CRS instead of EPSG:4326")
+        usable[idx[feats]] = False
         if extent is not None:
             x0, y0, x1, y1 = extent
-            cx, cy = (bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2
-            inside = (cx >= x0 - margin) & (cx <= x1 + margin) & (cy >= y0 - margin) & (cy <= y1 + margin)
-            swapped = (cy >= x0 - margin) & (cy <= x1 + margin) & (cx >= y0 - margin) & (cx <= y1 + margin)
-            out = usable & ~inside
-            for fid, x, y, sw in zip(ids[out], cx[out], cy[out], swapped[out], strict=True):
-                if sw:
-                    c.add("error", name, fid, "swapped_coordinates",
-                          f"at lon {x:.4f}, lat {y:.4f}, outside the expected extent; swapping gives a point inside it",
+            x, y = xy[:, 0], xy[:, 1]
+            inside = (x >= x0 - margin) & (x <= x1 + margin) & (y >= y0 - margin) & (y <= y1 + margin)
+            swapped = (y >= x0 - margin) & (y <= x1 + margin) & (x >= y0 - margin) & (x <= y1 + margin)
+            feats, verts = first(~inside & ~wild)
+            feats_ok = usable[idx[feats]]
+            for k, v in zip(feats[feats_ok], verts[feats_ok], strict=True):
+                if swapped[v]:
+                    c.add("error", name, ids[idx[k]], "swapped_coordinates",
+                          f"{where(k, v, '.4f')}, outside the expected extent; swapping gives a point inside it",
                           "swap longitude and latitude (x = longitude, y = latitude)")
                 else:
-                    c.add("error", name, fid, "outside_extent",
-                          f"at lon {x:.4f}, lat {y:.4f}, outside the layer set's extent {extent}",
-                          "move the feature to its real location, or widen 'extent' in layerset.json")
-            usable &= inside
+                    c.add("error", name, ids[idx[k]], "outside_extent",
+                          f"{where(k, v, '.4f')}, outside the layer set's extent {extent}",
+                          "move the vertex to its real location, or widen 'extent' in layerset.json")
+            usable[idx[feats]] = False
     return usable
 
 
@@ -330,14 +348,25 @@ def _check_identity(c: _Collector, layers: LayerSet, crs: CRS, usable: dict[str,
                   f"use the id '{row['centre_id']}' in both layers so the place has one identity")
     tid, cid = _plain_text(t["id"]), _plain_text(ce["id"])
     shared = sorted((set(tid) & set(cid)) - {""})  # blank ids are reported as null_value, not matched
+    # A shared id declares one place (Temirtau, Zhezkazgan are towns and centres): the analysis
+    # merges them. It counts as a declaration only when name and position agree too; otherwise it
+    # is a typo that would silently merge two places and change other towns' results.
+    tname = _plain_text(t["name_en"]) if "name_en" in t else np.full(len(t), "", dtype=object)
+    cname = _plain_text(ce["name_en"]) if "name_en" in ce else np.full(len(ce), "", dtype=object)
     for pid in shared:
         a = t.geometry.to_numpy()[tid == pid][0]
         b = ce.geometry.to_numpy()[cid == pid][0]
         d = float(a.distance(b))
-        if d > 5000:
-            c.add("warning", "towns", pid, "identity",
-                  f"town and centre with id '{pid}' are {d / 1000:.1f} km apart",
-                  "use the same coordinates for the same place in both layers")
+        na, nb = tname[tid == pid][0], cname[cid == pid][0]
+        other_name = bool(na and nb and na.casefold() != nb.casefold())
+        if d > 5000 or other_name:
+            why = " and ".join(x for x in (f"are {d / 1000:.1f} km apart" if d > 5000 else "",
+                                           f"have different names ({na!r} / {nb!r})" if other_name else "") if x)
+            c.add("error", "towns", pid, "id_conflict",
+                  f"town and centre share the id '{pid}' but {why}; a shared id means one place (a town that is "
+                  "also a growth centre), which the analysis merges",
+                  f"if they are different places, give the town its own id; if it is one place, use the same "
+                  f"name_en and coordinates in towns and centres")
 
 
 def _plain_text(values: pd.Series) -> np.ndarray:
@@ -422,7 +451,8 @@ def validate(layers: LayerSet, *, config: ValidationConfig | None = None) -> lis
     GeoJSON ``crs`` member), ``suspect_encoding``, ``truncated_column``,
     ``length_shorter_than_line``, ``disconnected_component``, ``dangling_end`` (within
     ``snap_tolerance_m`` of another road), ``far_from_road`` (beyond ``max_access_km``) and
-    ``identity`` (one place with two ids, or one id at two places).
+    ``identity`` (one place with two ids). ``id_conflict`` (error): a town and a centre share an
+    id but not their name or position (within 5 km); a shared id declares one place.
 
     The optional rail layers get the same column and geometry checks, plus these errors:
     ``unknown_station`` (a rail link's ``from_station``/``to_station`` is not a
