@@ -139,15 +139,20 @@ def number_check(*, minimum: float = 0.0, inclusive: bool = False, unit: str = "
     return check
 
 
-def plan_single(out: Path, *inputs: Path | None) -> OutputSet:
+def plan_single(out: Path, layers: Path | None, *inputs: Path | None) -> OutputSet:
     """Check ``out`` before anything runs; write it later with ``with plan.writing() as staging:``.
 
-    ``out`` naming a folder, a special file, one of the inputs or a file inside the input layer
-    folder is refused here, before any computing (:func:`geoplan._io.plan_outputs`). Writing
+    ``out`` naming a folder, a special file or one of the inputs is refused here, before any
+    computing, and so is any file name of the layer set ``layers`` (default: the embedded one)
+    reads or would read (``towns.gpkg`` beside ``towns.geojson``, say): see
+    :func:`geoplan._io.plan_outputs` and :func:`geoplan.layers.io.layer_set_files`. Writing
     through the plan's staging path (``staging.path(out)``) locks the folder, verifies the file
     and replaces ``out`` only once it is complete.
     """
     from geoplan._io import plan_outputs
+    from geoplan.layers.io import layer_set_files, layer_url_scheme
 
-    layers = inputs[0] if inputs else None
-    return plan_outputs([out], inputs=[layers if layers is not None else embedded_layers_path(), *inputs[1:]])
+    protected: list[Path | None] = list(inputs)
+    if layers is None or layer_url_scheme(layers) is None:
+        protected += layer_set_files(layers if layers is not None else embedded_layers_path())
+    return plan_outputs([out], inputs=protected)

@@ -80,10 +80,12 @@ def layers_export(
 ) -> None:
     """Write a layer set as one GeoPackage (for QGIS) or a folder of RFC 7946 GeoJSON files."""
     from geoplan._io import plan_outputs
+    from geoplan.layers.io import layer_set_files, layer_url_scheme
 
     src: Path | str = path if path is not None else embedded_layers_path()
-    # Before reading: the target must not be (or lie inside) the layer set being exported.
-    plan_outputs([to] if to.suffix.lower() == ".gpkg" else [to / "towns.geojson"], inputs=[src])
+    # Before reading: the target must not be one of the files the layer set reads.
+    targets = [to] if to.suffix.lower() == ".gpkg" else [to / f"{name}.geojson" for name in ("towns", "centres", "roads")]
+    plan_outputs(targets, inputs=layer_set_files(src) if layer_url_scheme(src) is None else [])
     src, layers = _load(path)
     problems = validate(layers)
     errors = [p for p in problems if p.severity == "error"]

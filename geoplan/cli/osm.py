@@ -34,7 +34,7 @@ def osm_convert(
     """Convert an OSM extract into a roads layer (segments split at junctions)."""
     from geoplan.osm import read_osm, roads_summary, write_roads
 
-    plan = plan_single(to, None, file)
+    plan = plan_single(to, None, file)  # the embedded layers are protected too
     roads = read_osm(file, road_classes=_osm_classes(road_classes), main_roads=main_roads, merge=merge,
                      progress=True)
     with plan.writing() as staging:

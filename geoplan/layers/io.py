@@ -59,6 +59,21 @@ def _find_layer_file(folder: Path, name: str) -> Path | None:
     return found[0] if found else None
 
 
+def layer_set_files(path: str | os.PathLike[str]) -> list[Path]:
+    """Every file name a layer set at ``path`` uses or could use (to keep outputs off them).
+
+    For a folder: ``<layer>.<suffix>`` for every layer kind and readable suffix (with the
+    Shapefile's side files) and ``layerset.json``, present or not, since writing any of them
+    would change what the folder reads as. For a GeoPackage: the file and its
+    ``<stem>.layerset.json``.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        return [root, root.with_name(f"{root.stem}.{_META_FILE}")]
+    suffixes = (*_VECTOR_SUFFIXES, ".dbf", ".shx", ".prj", ".cpg")
+    return [root / _META_FILE, *(root / f"{name}{suffix}" for name in SCHEMAS for suffix in suffixes)]
+
+
 def _json_booleans(path: Path, name: str, schema: LayerSchema, ids: np.ndarray, source: str) -> list[Problem]:
     """``true``/``false`` in a number column of a GeoJSON file (GDAL reads them as 1 and 0)."""
     numeric = [f.name for f in schema.fields if f.kind in ("int", "float")]
