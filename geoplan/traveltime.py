@@ -302,10 +302,12 @@ def _od_kernel(indptr: np.ndarray, indices: np.ndarray, w1: np.ndarray, w2: np.n
                sources: np.ndarray, targets: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray]:
     """Dijkstra from each source, lexicographic on (w1, w2), until every target is settled.
 
-    Compiled by numba (:func:`_compiled_kernel`). An indexed binary heap holding its keys;
-    the per-node arrays are reset only where a search touched them, so a search that stops
-    early costs only what it explored. Returns ``(b, t)`` arrays of the w1 and w2 sums to
-    each target (``inf`` where unreachable or beyond ``limit``); ``targets`` must be unique.
+    Compiled by numba (:func:`_compiled_kernel`). An indexed binary heap that holds the keys
+    itself; one int64 per node (``pos``: -1 unseen, -2 settled, else its heap slot) is all the
+    per-node state, so a relaxation touches one node array. Only what a search touched is
+    reset, so a search that stops early costs only what it explored. Returns ``(b, t)`` arrays
+    of the w1 and w2 sums to each target (``inf`` where unreachable or beyond ``limit``);
+    ``targets`` must be unique.
     """
     n = len(indptr) - 1
     b = len(sources)
@@ -315,19 +317,13 @@ def _od_kernel(indptr: np.ndarray, indices: np.ndarray, w1: np.ndarray, w2: np.n
     slot = np.full(n, -1, np.int64)
     for j in range(t):
         slot[targets[j]] = j
-    dist1 = np.full(n, np.inf)
-    dist2 = np.full(n, np.inf)
-    state = np.zeros(n, np.int8)  # 0 unseen, 1 in the heap, 2 settled
-    pos = np.zeros(n, np.int64)
+    pos = np.full(n, -1, np.int64)
     heap = np.empty(n, np.int64)
     hk1 = np.empty(n)
     hk2 = np.empty(n)
     touched = np.empty(n, np.int64)
     for r in range(b):
         s = sources[r]
-        dist1[s] = 0.0
-        dist2[s] = 0.0
-        state[s] = 1
         heap[0] = s
         hk1[0] = 0.0
         hk2[0] = 0.0
@@ -365,7 +361,7 @@ def _od_kernel(indptr: np.ndarray, indices: np.ndarray, w1: np.ndarray, w2: np.n
                 hk1[i] = x1
                 hk2[i] = x2
                 pos[x] = i
-            state[u] = 2
+            pos[u] = -2
             j = slot[u]
             if j >= 0:
                 out1[r, j] = du
@@ -375,34 +371,31 @@ def _od_kernel(indptr: np.ndarray, indices: np.ndarray, w1: np.ndarray, w2: np.n
                     break
             for e in range(indptr[u], indptr[u + 1]):
                 v = indices[e]
-                sv = state[v]
-                if sv == 2:
+                p = pos[v]
+                if p == -2:
                     continue
                 nd = du + w1[e]
                 if nd > limit:
                     continue
                 nk = ku + w2[e]
-                if sv == 0:
-                    state[v] = 1
+                if p == -1:
                     touched[nt] = v
                     nt += 1
                     i = size
                     size += 1
-                elif nd < dist1[v] or (nd == dist1[v] and nk < dist2[v]):
-                    i = pos[v]
+                elif nd < hk1[p] or (nd == hk1[p] and nk < hk2[p]):
+                    i = p
                 else:
                     continue
-                dist1[v] = nd
-                dist2[v] = nk
                 while i > 0:  # sift up
-                    p = (i - 1) >> 1
-                    if nd < hk1[p] or (nd == hk1[p] and nk < hk2[p]):
-                        y = heap[p]
+                    q = (i - 1) >> 1
+                    if nd < hk1[q] or (nd == hk1[q] and nk < hk2[q]):
+                        y = heap[q]
                         heap[i] = y
-                        hk1[i] = hk1[p]
-                        hk2[i] = hk2[p]
+                        hk1[i] = hk1[q]
+                        hk2[i] = hk2[q]
                         pos[y] = i
-                        i = p
+                        i = q
                     else:
                         break
                 heap[i] = v
@@ -410,10 +403,7 @@ def _od_kernel(indptr: np.ndarray, indices: np.ndarray, w1: np.ndarray, w2: np.n
                 hk2[i] = nk
                 pos[v] = i
         for k in range(nt):
-            v = touched[k]
-            state[v] = 0
-            dist1[v] = np.inf
-            dist2[v] = np.inf
+            pos[touched[k]] = -1
     return out1, out2
 
 
