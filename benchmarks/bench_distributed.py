@@ -1,0 +1,140 @@
+"""Benchmark: one process vs a Dask LocalCluster of 2 worker processes (geoplan.distributed).
+
+Two jobs, each run in this process and on ``LocalCluster(n_workers=2, threads_per_worker=1)``:
+
+* a **1,000 x 1,000 OD table** on the real Asian highway graph of Travel Mapping (131,758
+  nodes; ``../shared/data/real``): :func:`geoplan.traveltime.od_matrix` vs
+  :func:`geoplan.distributed.od_matrix` (the search arrays scattered once, 8 chunks);
+* **1,000 sensitivity runs** -- a STAND-IN, clearly not geoplan's sensitivity command (not on
+  main when this was written): each run draws the agglomeration travel-time threshold
+  (60-120 min) and the fast-decline threshold (-2..0 %/yr), recomputes the indicators of the 29
+  monotowns from the fixed OD table and classifies them (``indicators`` + ``classify``), and
+  returns the category counts; 1,000 runs in 20 chunks through :func:`geoplan.distributed.map_chunks`.
+
+Figures: wall seconds (what parallelism buys), CPU seconds of this process and of the workers
+(``time.process_time`` read on each worker before and after), the cluster's start-up time apart.
+The results are checked equal. On a shared machine the wall figures depend on the load (printed).
+
+Run alone with ``python benchmarks/bench_distributed.py [--runs 1000] [--size 1000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from bench_traveltime import REAL, asia_graph  # noqa: E402
+
+import geoplan  # noqa: E402
+from geoplan.classify import classify, indicators  # noqa: E402
+from geoplan.distributed import map_chunks  # noqa: E402
+from geoplan.distributed import od_matrix as dist_od_matrix  # noqa: E402
+from geoplan.network import attach_places, build_network, network_from_arrays  # noqa: E402
+from geoplan.scenario import Scenario  # noqa: E402
+from geoplan.traveltime import od_matrix  # noqa: E402
+
+
+def sensitivity_chunk(seeds: list[int], *, towns: Any, centres: Any, od: Any, snaps: Any) -> list[dict[str, int]]:
+    """STAND-IN model runs: perturbed thresholds, indicators + classification, category counts."""
+    out = []
+    base = Scenario.baseline()
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        sc = base.with_values({"agglomeration.max_minutes": float(rng.uniform(60, 120)),
+                               "categories.fast_decline_pct_per_year": float(rng.uniform(-2, 0))})
+        result = classify(towns, indicators(towns, centres, od, config=sc, snaps=snaps), config=sc)
+        out.append({str(k): int(v) for k, v in result["category"].value_counts().sort_index().items()})
+    return out
+
+
+def _worker_cpu(client: Any) -> float:
+    return float(sum(client.run(time.process_time).values()))
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
+    c0, t0 = time.process_time(), time.perf_counter()
+    out = fn()
+    return out, time.process_time() - c0, time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=1000, help="sensitivity stand-in runs (default 1000)")
+    ap.add_argument("--size", type=int, default=1000, help="OD table origins = destinations (default 1000)")
+    args = ap.parse_args(argv if argv is not None else [])
+    try:
+        import cloudpickle
+
+        cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import this file
+    except (ImportError, KeyError, ValueError):
+        pass
+    from distributed import Client, LocalCluster
+
+    print(f"bench_distributed: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
+    layers = geoplan.read_layers(geoplan.embedded_layers_path())
+    net, snaps = attach_places(build_network(layers.roads), layers.towns)
+    net, _ = attach_places(net, layers.centres.loc[~layers.centres["id"].isin(layers.towns["id"])])
+    od = od_matrix(net, list(layers.towns["id"]), list(layers.centres["id"]))
+    shared = {"towns": layers.towns, "centres": layers.centres, "od": od, "snaps": snaps}
+    chunks = [list(range(s, min(s + args.runs // 20, args.runs))) for s in range(0, args.runs, max(1, args.runs // 20))]
+
+    asia = asia_graph(REAL)
+    big = None
+    if asia is not None:
+        big = network_from_arrays(**asia, twoway=True)
+        rng = np.random.default_rng(1)
+        main_nodes = np.flatnonzero(big.components() == 0)
+        ids = np.asarray(big.node_id)
+        o = list(ids[rng.choice(main_nodes, args.size, replace=False)])
+        d = list(ids[rng.choice(main_nodes, args.size, replace=False)])
+        od_matrix(big, o[:1], d[:2])
+
+    rows = []
+    if big is not None:
+        single, c, w = timed(lambda: od_matrix(big, o, d))
+        rows.append((f"OD table {args.size:,} x {args.size:,} (Asia)", "one process", w, c, 0.0))
+    sens_single, c, w = timed(lambda: map_chunks(sensitivity_chunk, chunks, scheduler=None, shared=shared))
+    rows.append((f"{args.runs:,} sensitivity runs (STAND-IN)", "one process", w, c, 0.0))
+
+    t0 = time.perf_counter()
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        client.wait_for_workers(2)
+        start_s = time.perf_counter() - t0
+        # Warm the workers (imports, compiled kernel) so the timings are the jobs themselves.
+        _, c, w = timed(lambda: map_chunks(sensitivity_chunk, [[0], [1]], scheduler=client, shared=shared))
+        if big is not None:
+            dist_od_matrix(big, o[:2], d[:2], scheduler=client, chunks=2)
+        print(f"LocalCluster(2 workers) start {start_s:.1f} s wall; warm-up (imports, kernel) {w:.1f} s wall")
+        if big is not None:
+            wc0 = _worker_cpu(client)
+            spread, c, w = timed(lambda: dist_od_matrix(big, o, d, scheduler=client, chunks=8))
+            rows.append((f"OD table {args.size:,} x {args.size:,} (Asia)", "LocalCluster(2)", w, c,
+                         _worker_cpu(client) - wc0))
+            assert np.array_equal(spread.minutes, single.minutes) and np.array_equal(spread.km, single.km)
+        wc0 = _worker_cpu(client)
+        sens_spread, c, w = timed(lambda: map_chunks(sensitivity_chunk, chunks, scheduler=client, shared=shared))
+        rows.append((f"{args.runs:,} sensitivity runs (STAND-IN)", "LocalCluster(2)", w, c, _worker_cpu(client) - wc0))
+        assert sens_spread == sens_single
+    print("\n| job | where | wall s | CPU s here | CPU s workers | speed-up (wall) |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    base_wall: dict[str, float] = {}
+    for job, where, w, c, wc in rows:
+        base_wall.setdefault(job, w)
+        print(f"| {job} | {where} | {w:.2f} | {c:.2f} | {wc:.2f} | {base_wall[job] / w:.2f}x |")
+    print(f"\nresults identical: yes; LocalCluster start-up {start_s:.1f} s (not in the rows); "
+          f"load average at the end {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
