@@ -58,7 +58,7 @@ import shapely
 
 from geoplan._errors import GeoplanError, LayerReadError, StoreError
 from geoplan.layers import SCHEMAS, LayerSchema, LayerSet, Problem, read_layers, require_valid, write_layers
-from geoplan.store.versions import content_hash, feature_records
+from geoplan.store.versions import feature_records, records_hash
 
 if TYPE_CHECKING:
     import psycopg
@@ -848,7 +848,7 @@ def _push(conn: psycopg.Connection[Any], loc: PgLocation, schema: str, layers: L
         added = len(set(new) - set(old))
         removed = len(set(old) - set(new))
         changed = sum(1 for k in set(new) & set(old) if new[k] != old[k])
-        digest = content_hash(layers.layers[name], name) if name in plan else "removed"
+        digest = records_hash(new) if name in plan else "removed"
         records.append((push, name, client, label, message or None, len(new), added, removed, changed, digest))
     with conn.cursor() as cur:
         cur.executemany(

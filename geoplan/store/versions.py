@@ -32,7 +32,7 @@ import shapely
 
 from geoplan.layers import SCHEMAS, LayerSet
 
-__all__ = ["feature_records", "content_hash", "diff_layers"]
+__all__ = ["feature_records", "content_hash", "records_hash", "diff_layers"]
 
 #: Coordinates are compared to this many decimals of a degree (about 0.1 mm).
 COORD_DECIMALS = 9
@@ -114,7 +114,11 @@ def content_hash(gdf: gpd.GeoDataFrame, layer: str) -> str:
     str
         ``"sha256:"`` and 64 hex digits.
     """
-    records = feature_records(gdf, layer)
+    return records_hash(feature_records(gdf, layer))
+
+
+def records_hash(records: dict[str, dict[str, Any]]) -> str:
+    """:func:`content_hash` of records already made by :func:`feature_records`."""
     h = hashlib.sha256()
     for key in sorted(records):
         h.update(json.dumps([key, records[key]], sort_keys=True, ensure_ascii=False).encode("utf-8"))
