@@ -95,8 +95,7 @@ def _awkward(kz: geoplan.LayerSet) -> geoplan.LayerSet:
     t = s.layers["towns"]
     t.loc[0, "name_kk"] = "Жезқазған — Әә Ғғ Ққ Ңң Өө Ұұ Үү Һһ Іі"
     t.loc[0, "name_ru"] = "Жезказга́н «ёлка» \\N tab\there\nnewline 'quote' \"dq\""
-    t["population"] = t["population"].astype("int64")
-    t.loc[1, "population"] = 3_000_000_123  # beyond 32 bits
+    t.loc[1, "population"] = 99_999_999  # the largest the schema allows
     t.loc[2, "population_2021"] = np.nan
     t.loc[3, "enterprise"] = None
     t.loc[4, "resource_note"] = ""  # empty text stays empty text, not NULL

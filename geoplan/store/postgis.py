@@ -328,6 +328,11 @@ def _constraint_name(text: str) -> str:
     return raw[:63].decode("utf-8", "ignore") if len(raw) > 63 else text
 
 
+def _number(v: float) -> str:
+    """``100,000,000`` rather than ``1e+08`` in a rule's name."""
+    return f"{int(v):,}" if float(v).is_integer() else f"{v:g}"
+
+
 def _checks(schema: LayerSchema, columns: list[str]) -> list[tuple[str, str]]:
     """(constraint name, CHECK expression) pairs stating the schema's value rules."""
     out: list[tuple[str, str]] = []
@@ -348,9 +353,9 @@ def _checks(schema: LayerSchema, columns: list[str]) -> list[tuple[str, str]]:
                         f"{col} NOT IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8)"))
         if f.kind in ("int", "float") and f.minimum is not None:
             op, word = (">", "greater than") if f.exclusive_minimum else (">=", "at least")
-            out.append((f"{f.name} must be {word} {f.minimum:g}", f"{col} {op} {f.minimum!r}"))
+            out.append((f"{f.name} must be {word} {_number(f.minimum)}", f"{col} {op} {f.minimum!r}"))
         if f.kind in ("int", "float") and f.maximum is not None:
-            out.append((f"{f.name} must be at most {f.maximum:g}", f"{col} <= {f.maximum!r}"))
+            out.append((f"{f.name} must be at most {_number(f.maximum)}", f"{col} <= {f.maximum!r}"))
     out.append(("geometry must not be empty", "NOT ST_IsEmpty(geom)"))
     out.append(("geometry must be valid", "ST_IsValid(geom)"))
     out.append(("coordinates must be lon/lat degrees (EPSG:4326)",
