@@ -28,6 +28,8 @@ __all__ = [
     "ROAD_COLOUR",
     "SURFACE_CMAP",
     "band_colours",
+    "surface_breaks",
+    "surface_colours",
     "qgis_rgba",
     "ramp_hex",
 ]
@@ -56,8 +58,9 @@ ROAD_COLOUR = "#8C8C8C"
 
 #: Catchment bands: darker = closer to the centre. Purples stays clear of the category hues.
 BAND_CMAP = "Purples"
-#: Travel-time surface: light = near, dark = far.
-SURFACE_CMAP = "magma_r"
+#: Travel-time surface: light = near, dark = far; yellow-brown, clear of the category hues and
+#: of the catchments' purples.
+SURFACE_CMAP = "YlOrBr"
 #: Share of a destination's capacity that is used.
 CAPACITY_CMAP = "Blues"
 
@@ -94,3 +97,55 @@ def qgis_rgba(colour: str, alpha: float = 1.0) -> str:
     """Format a colour as QGIS writes it in QML: ``"r,g,b,a"`` with 0-255 components."""
     r, g, b, _ = to_rgba(colour)
     return f"{round(r * 255)},{round(g * 255)},{round(b * 255)},{round(alpha * 255)}"
+
+
+#: Class breaks of the surface beyond the catchment bands, minutes.
+_LONG_BREAKS = (180, 240, 360, 480, 720, 1080, 1440, 2160, 2880)
+
+
+def surface_breaks(bands: list[int] | tuple[int, ...], vmax: float) -> list[float]:
+    """Class breaks of the surface colours: the catchment bands, then longer steps up to ``vmax``.
+
+    Parameters
+    ----------
+    bands
+        Catchment bands, minutes (each one is a break, so the colours change where the
+        catchment outlines lie).
+    vmax
+        Longest time to distinguish; times beyond the last break share the last colour.
+
+    Returns
+    -------
+    list of float
+        Increasing breaks.
+
+    Examples
+    --------
+    >>> surface_breaks([30, 60, 90, 120], 400)
+    [30.0, 60.0, 90.0, 120.0, 180.0, 240.0, 360.0, 480.0]
+    """
+    out = sorted({float(b) for b in bands if b > 0})
+    for b in _LONG_BREAKS:
+        if not out or b > out[-1]:
+            out.append(float(b))
+            if b >= vmax:
+                break
+    return out
+
+
+def surface_colours(n: int, cmap: str) -> list[str]:
+    """Colours of ``n`` surface classes, near (light) to far (dark).
+
+    Parameters
+    ----------
+    n
+        Number of classes.
+    cmap
+        Matplotlib colormap name.
+
+    Returns
+    -------
+    list of str
+        Hex colours.
+    """
+    return [to_hex(colormaps[cmap](float(x))).upper() for x in np.linspace(0.02, 0.92, n)]

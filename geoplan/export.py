@@ -28,10 +28,11 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sqlite3
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import geopandas as gpd
@@ -41,7 +42,15 @@ import pyogrio
 import shapely
 
 from geoplan._errors import AnalysisError
-from geoplan._io import GEOJSON_PRECISION, atomic_path, rfc7946_geometries, write_csv, write_geojson
+from geoplan._io import (
+    GEOJSON_PRECISION,
+    atomic_path,
+    csv_safe,
+    rfc7946_geometries,
+    write_csv,
+    write_geojson,
+    write_text_atomic,
+)
 from geoplan._results import ResultKind, check_result
 from geoplan._style import (
     CATEGORIES,
@@ -50,11 +59,15 @@ from geoplan._style import (
     CENTRE_COLOUR,
     FLOW_COLOUR,
     ROAD_COLOUR,
+    SURFACE_CMAP,
     band_colours,
     qgis_rgba,
+    surface_breaks,
+    surface_colours,
 )
 
-__all__ = ["FIXED_TIMESTAMP", "export_results", "qgis_style", "towns_table", "write_results_gpkg"]
+__all__ = ["FIXED_TIMESTAMP", "FORMATS", "export_results", "qgis_style", "surface_qml", "tidy_columns", "towns_table",
+           "write_results_gpkg"]
 
 #: Timestamp written wherever a format wants "now" (GeoPackage ``last_change``, style
 #: ``update_time``), so that two runs give byte-identical files.
@@ -76,6 +89,67 @@ _DESCRIPTIONS = {
 }
 
 
+#: Export formats of the result layers besides the GeoPackage and CSV (``--formats``).
+FORMATS = ("geojson", "fgb", "parquet")
+
+#: Columns holding whole numbers: written as integers (empty where unknown), never as 33066.0.
+_INTEGER_COLUMNS = ("population", "population_year", "population_1999", "population_2009", "population_2021",
+                    "nearest_centre_population", "people", "people_to_move", "capacity", "allocated", "band",
+                    "rank", "rank_low", "rank_high", "settlements", "lanes")
+#: Decimals kept per measure (a minute, 100 m, a person ...); other floats keep 6 significant digits.
+_DECIMALS = {"minutes": 1, "km": 1, "snap_km": 2, "area_km2": 1, "accessibility": 0, "growth_pct_per_year": 2,
+             "trend_years": 1, "capacity_used": 3, "score": 3, "share": 3, "minutes_change": 1}
+
+
+def tidy_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy with integer columns as nullable integers and measures rounded sensibly.
+
+    Parameters
+    ----------
+    frame
+        A result table (any frame; unknown columns are left as they are).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy.
+
+    Examples
+    --------
+    >>> t = tidy_columns(pd.DataFrame({"population": [33066.0, None], "minutes": [146.21093, 1.0]}))
+    >>> str(t["population"].dtype), t["population"].iloc[0], t["minutes"].tolist()
+    ('Int64', np.int64(33066), [146.2, 1.0])
+    """
+    out = frame.copy()
+    for col in out.columns:
+        name = str(col)
+        if name not in _INTEGER_COLUMNS and name not in _DECIMALS:
+            continue
+        values = pd.to_numeric(out[col], errors="coerce")
+        if values.notna().sum() < out[col].notna().sum():
+            continue  # text in a numeric-looking column: leave it as it is
+        if name in _INTEGER_COLUMNS:
+            finite = values[np.isfinite(values.astype(float))]
+            if (finite == np.round(finite)).all():
+                out[col] = values.round().astype("Int64")
+        elif pd.api.types.is_float_dtype(values):
+            out[col] = values.round(_DECIMALS[name])
+    return out
+
+
+def _with_ids(kind: str, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Give every feature an ``id``: catchments ``<centre>-<band>``, flows ``<origin>-<destination>``."""
+    if "id" in gdf.columns or kind not in ("catchments", "flows"):
+        return gdf
+    a, b = ("centre", "band") if kind == "catchments" else ("origin", "destination")
+    ids = gdf[a].astype(str) + "-" + gdf[b].astype(str)
+    if ids.duplicated().any():  # e.g. two flows of the same pair: number them
+        ids = ids + "-" + (ids.groupby(ids).cumcount() + 1).astype(str)
+    out = gdf.copy()
+    out.insert(0, "id", ids.to_numpy())
+    return out
+
+
 def export_results(
     out_dir: _PathLike,
     *,
@@ -84,8 +158,15 @@ def export_results(
     catchments: gpd.GeoDataFrame | None,
     flows: gpd.GeoDataFrame | None,
     roads: gpd.GeoDataFrame | None = None,
+    formats: Sequence[str] = ("geojson",),
+    excel: bool = False,
+    metadata: Mapping[str, str] | None = None,
 ) -> dict[str, Path]:
-    """Write the analysis results as GeoJSON, a styled GeoPackage and CSV.
+    """Write the analysis results as GeoJSON (or FlatGeobuf, GeoParquet), a styled GeoPackage and CSV.
+
+    Every feature has an ``id`` (catchments ``<centre>-<band>``, flows
+    ``<origin>-<destination>``), whole-number columns stay integers and measures are rounded to
+    a sensible precision (:func:`tidy_columns`).
 
     Parameters
     ----------
@@ -97,6 +178,15 @@ def export_results(
         their GeoJSON is then an empty FeatureCollection and their GeoPackage layer empty.
     roads
         Optional roads layer, added to the GeoPackage (not to the GeoJSON files) for context.
+    formats
+        Per-layer files to write besides the GeoPackage: any of ``geojson`` (RFC 7946),
+        ``fgb`` (FlatGeobuf) and ``parquet`` (GeoParquet 1.0).
+    excel
+        Write ``towns.csv`` with a UTF-8 byte-order mark, so that Excel in any locale (e.g.
+        Russian) reads the Cyrillic names right.
+    metadata
+        Key/value pairs recorded in the GeoPackage's metadata (e.g. the scenario name and the
+        geoplan version).
 
     Returns
     -------
@@ -107,8 +197,14 @@ def export_results(
     ------
     AnalysisError
         If a result lacks a required column, has bad geometries or unknown categories.
+    ValueError
+        For an unknown format.
 
     """
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise ValueError(f"Invalid value: unknown export format(s) {', '.join(map(str, unknown))}, "
+                         f"needs to be among {', '.join(FORMATS)}")
     frames: dict[str, gpd.GeoDataFrame] = {
         "towns": check_result(towns, "towns"),
         "centres": check_result(centres, "centres"),
@@ -117,14 +213,50 @@ def export_results(
     }
     if roads is not None:
         frames["roads"] = check_result(roads, "roads")
+    frames = {k: gpd.GeoDataFrame(tidy_columns(_with_ids(k, v)), geometry=v.geometry.name, crs=v.crs)
+              for k, v in frames.items()}
     out = Path(out_dir)
     written: dict[str, Path] = {}
-    for kind, id_column in _GEOJSON:
-        path = out / f"{kind}.geojson"
-        written[path.name] = write_geojson(frames[kind], path, id_column=id_column, name=kind)
-    written["results.gpkg"] = write_results_gpkg(out / "results.gpkg", frames)
-    written["towns.csv"] = write_csv(towns_table(frames["towns"]), out / "towns.csv")
+    for kind, _ in _GEOJSON:
+        if "geojson" in formats:
+            path = out / f"{kind}.geojson"
+            written[path.name] = write_geojson(frames[kind], path, id_column="id", name=kind)
+        if "fgb" in formats:
+            path = out / f"{kind}.fgb"
+            written[path.name] = _write_fgb(frames[kind], path, kind)
+        if "parquet" in formats:
+            path = out / f"{kind}.parquet"
+            written[path.name] = _write_parquet(frames[kind], path)
+    written["results.gpkg"] = write_results_gpkg(out / "results.gpkg", frames, metadata=metadata)
+    table = towns_table(frames["towns"])
+    written["towns.csv"] = (write_text_atomic(out / "towns.csv", "\ufeff" + csv_safe(table).to_csv(
+        index=False, lineterminator="\r\n")) if excel else write_csv(table, out / "towns.csv"))
     return written
+
+
+def _write_fgb(gdf: gpd.GeoDataFrame, path: Path, kind: str) -> Path:
+    """Write one layer as FlatGeobuf (lon/lat, rounded like the GeoJSON), atomically."""
+    geoms = rfc7946_geometries(gdf.geometry)
+    frame = gpd.GeoDataFrame(gdf.drop(columns=gdf.geometry.name), geometry=gpd.GeoSeries(geoms, crs=4326), crs=4326)
+    gtype, promote = _geometry_type(kind, geoms)
+    with atomic_path(path) as tmp:
+        pyogrio.write_dataframe(frame, tmp, driver="FlatGeobuf", layer=kind, geometry_type=gtype,
+                                promote_to_multi=promote, layer_options={"SPATIAL_INDEX": "YES"})
+    return path
+
+
+def _write_parquet(gdf: gpd.GeoDataFrame, path: Path) -> Path:
+    """Write one layer as GeoParquet (WKB geometries, lon/lat), atomically."""
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError as exc:
+        raise AnalysisError(f"{path}: GeoParquet needs the pyarrow package",
+                            fix="pip install pyarrow, or leave 'parquet' out of --formats") from exc
+    geoms = rfc7946_geometries(gdf.geometry)
+    frame = gpd.GeoDataFrame(gdf.drop(columns=gdf.geometry.name), geometry=gpd.GeoSeries(geoms, crs=4326), crs=4326)
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False, compression="zstd", schema_version="1.0.0")
+    return path
 
 
 def towns_table(towns: gpd.GeoDataFrame) -> pd.DataFrame:
@@ -162,7 +294,8 @@ def _geometry_type(kind: str, geoms: np.ndarray) -> tuple[str, bool]:
     return ("MultiLineString", True) if multi else ("LineString", False)
 
 
-def write_results_gpkg(path: _PathLike, layers: Mapping[str, gpd.GeoDataFrame], *, styles: bool = True) -> Path:
+def write_results_gpkg(path: _PathLike, layers: Mapping[str, gpd.GeoDataFrame], *, styles: bool = True,
+                       metadata: Mapping[str, str] | None = None) -> Path:
     """Write result layers into one GeoPackage with QGIS default styles, atomically.
 
     Parameters
@@ -175,6 +308,10 @@ def write_results_gpkg(path: _PathLike, layers: Mapping[str, gpd.GeoDataFrame], 
     styles
         Store a default QGIS style per layer in the ``layer_styles`` table (the table QGIS
         itself creates with "Save as default" in a GeoPackage).
+    metadata
+        Key/value pairs stored as the GeoPackage's dataset metadata (GDAL metadata domain,
+        ``gpkg_metadata`` table): e.g. ``scenario``, ``scenario_description``,
+        ``geoplan_version``.
 
     Returns
     -------
@@ -201,6 +338,7 @@ def write_results_gpkg(path: _PathLike, layers: Mapping[str, gpd.GeoDataFrame], 
                                         geometry_type=gtype, promote_to_multi=promote,
                                         # GeoPackage 1.2 opens without warnings in older GDAL/QGIS (3.22 LTR)
                                         dataset_options={"VERSION": "1.2"} if first else None,
+                                        dataset_metadata=dict(metadata) if first and metadata else None,
                                         layer_options={"SPATIAL_INDEX": "YES"})
             except Exception as exc:
                 raise AnalysisError(f"{target}: cannot write layer '{name}': {str(exc).splitlines()[0]}",
@@ -496,3 +634,47 @@ def qgis_style(kind: str, gdf: gpd.GeoDataFrame | None = None) -> tuple[str, str
         ET.SubElement(renderer, "symbols").append(_line(ROAD_COLOUR, width=0.4, width_expression=width))
         return _qml(renderer, geometry_type=1), _sld(kind, [_sld_rule("Road", _sld_line(ROAD_COLOUR, 1))])
     raise AnalysisError(f"no QGIS style for layer '{kind}'", fix=f"use one of {', '.join(_DESCRIPTIONS)}")
+
+
+def surface_qml(bands: Sequence[int] = (30, 60, 90, 120), *, vmax: float = 480.0) -> str:
+    """QGIS style (``.qml``) of the travel-time GeoTIFF: the maps' classes, broken at the bands.
+
+    Written as ``surface.qml`` beside ``surface.tif``, QGIS opens the raster in the same
+    colours as the web map's surface.
+
+    Parameters
+    ----------
+    bands
+        Catchment bands, minutes (class breaks).
+    vmax
+        Longest time with its own class; longer times share the last colour.
+
+    Returns
+    -------
+    str
+        The QML text.
+
+    Examples
+    --------
+    >>> 'value="30"' in surface_qml([30, 60])
+    True
+    """
+    breaks = surface_breaks(list(bands), vmax)
+    colours = surface_colours(len(breaks) + 1, SURFACE_CMAP)
+    root = ET.Element("qgis", version="3.22.0", styleCategories="AllStyleCategories")
+    pipe = ET.SubElement(root, "pipe")
+    renderer = ET.SubElement(pipe, "rasterrenderer", type="singlebandpseudocolor", band="1", opacity="1",
+                             alphaBand="-1", classificationMin="0", classificationMax=f"{breaks[-1]:g}",
+                             nodataColor="")
+    shader = ET.SubElement(ET.SubElement(renderer, "rastershader"), "colorrampshader", colorRampType="DISCRETE",
+                           classificationMode="1", clip="0", minimumValue="0", maximumValue=f"{breaks[-1]:g}")
+    lower = 0.0
+    for upper, colour in zip([*breaks, math.inf], colours, strict=True):
+        label = f"{lower:g}–{upper:g} min" if math.isfinite(upper) else f"≥ {lower:g} min"
+        ET.SubElement(shader, "item", alpha="255", value="inf" if not math.isfinite(upper) else f"{upper:g}",
+                      label=label, color=colour.lower())
+        lower = upper
+    ET.SubElement(pipe, "brightnesscontrast", brightness="0", contrast="0", gamma="1")
+    ET.SubElement(root, "blendMode").text = "0"
+    ET.indent(root)
+    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(root, encoding="unicode") + "\n"

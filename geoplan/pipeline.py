@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,7 +44,7 @@ from geoplan.distributed import od_matrix as distributed_od_matrix
 from geoplan.export import export_results
 from geoplan.indicators import layer_folder, load_inputs
 from geoplan.layers import LayerSet, Problem, read_layers, require_valid
-from geoplan.maps import agglomeration_map, category_png, relocation_map, save_map
+from geoplan.maps import MapContext, write_maps
 from geoplan.network import RoadNetwork, attach_places, build_network
 from geoplan.relocation import RelocationResult, relocate
 from geoplan.scenario import Scenario, apply_edits, load_scenario
@@ -340,7 +338,7 @@ def plan_run_outputs(
 
 
 def _check_folder(folder: Path) -> None:
-    """An output folder must be a folder (or not exist yet)."""
+    """Check that an output folder is a folder (or does not exist yet)."""
     try:
         try:
             os.lstat(folder)  # unlike os.path.exists, this tells "no such folder" from "unusable name"
@@ -353,6 +351,33 @@ def _check_folder(folder: Path) -> None:
     if is_file:
         raise OutputError(f"{folder}: is a file, not a folder; outputs cannot be written there",
                           fix="pass a folder you can write to (it is created if missing)", path=folder)
+
+
+def _optional_layer(layers: LayerSet, name: str) -> gpd.GeoDataFrame | None:
+    """Return an optional layer for the maps: from the layer set, else a ``<name>.geojson`` beside its towns."""
+    if name in layers.layers:
+        return layers.layers[name]
+    towns_src = str(layers.sources.get("towns", "")).split(":")[0]
+    candidate = Path(towns_src).with_name(f"{name}.geojson") if towns_src else None
+    if candidate is not None and candidate.is_file():
+        return gpd.read_file(candidate)
+    return None
+
+
+def _map_context(result: RunResult) -> MapContext:
+    """Describe the run for the maps: scenario, date, model facts, planned roads."""
+    sc = result.scenario
+    planned: set[str] = set()
+    for edit in sc.edits:
+        if edit.add_roads:
+            with contextlib.suppress(OSError, KeyError, ValueError, RuntimeError):  # validated when applied
+                planned |= set(gpd.read_file(sc.resolve(edit.add_roads))["id"].astype(str))
+    return MapContext(
+        scenario=sc.name, description=sc.description, run_date=MapContext.today(),
+        speeds=dict(sc.speeds), access_kph=sc.network.access_kph, offroad_kph=sc.surface.offroad_kph,
+        bands=list(sc.catchments.bands), agglomeration_minutes=sc.agglomeration.max_minutes,
+        planned_roads=frozenset(planned),
+    )
 
 
 def _write(result: RunResult, plan: OutputSet, out_dir: str | os.PathLike[str] | None,
@@ -376,14 +401,13 @@ def _write(result: RunResult, plan: OutputSet, out_dir: str | os.PathLike[str] |
             # when there are no data outputs.
             if result.surface is not None and surface_path is None:
                 surface_path = write_surface(staging.scratch("surface-overlay.tif"), result.surface)
-            agg = agglomeration_map(result.towns, result.centres, result.catchments, surface=surface_path,
-                                    roads=result.layers.roads)
-            save_map(agg, staging.path(mdir / "agglomeration.html"))
-            save_map(relocation_map(result.towns, result.centres, result.flows, roads=result.layers.roads),
-                     staging.path(mdir / "relocation.html"))
-            category_png(result.towns, result.centres, staging.path(mdir / "categories.png"),
-                         roads=result.layers.roads)
-            targets.update({key: mdir / name for name, key in MAP_OUTPUTS.items()})
+            maps = write_maps(staging.path(mdir / "agglomeration.html").parent, towns=result.towns,
+                              centres=result.centres, catchments=result.catchments, flows=result.flows,
+                              roads=result.layers.roads, surface=surface_path,
+                              boundaries=_optional_layer(result.layers, "boundaries"),
+                              settlements=_optional_layer(result.layers, "settlements"),
+                              context=_map_context(result))
+            targets.update({key: mdir / path.name for key, path in maps.items()})
     return targets
 
 

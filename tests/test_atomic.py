@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 import geoplan
+import geoplan.maps.render
 import geoplan.pipeline
 from geoplan import AnalysisError, GeoplanError
 
@@ -184,7 +185,7 @@ def test_failed_write_leaves_outputs_untouched(runs: dict[str, Path], tmp_path: 
         written.extend(p for p in path.parent.iterdir() if p.suffix in (".geojson", ".csv", ".gpkg"))
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(geoplan.pipeline, "save_map", disk_full)
+    monkeypatch.setattr(geoplan.maps.render, "save_map", disk_full)
     out = tmp_path / "out"
     shutil.copytree(runs["previous"], out)
     before = snapshot(out)

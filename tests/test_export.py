@@ -98,7 +98,9 @@ def test_geojson_reads_back_with_gdal(exported: dict[str, Path], res: Results) -
     assert back["category"].tolist() == res.towns.sort_values("id")["category"].tolist()
     dist = shapely.distance(back.geometry.to_numpy(), res.towns.sort_values("id").geometry.to_numpy())
     assert float(dist.max()) < 1e-6
-    np.testing.assert_allclose(back["minutes"].to_numpy(dtype=float), res.towns["minutes"].to_numpy(dtype=float))
+    # minutes are rounded to a tenth (a few seconds): sensible for a road travel time
+    np.testing.assert_allclose(back["minutes"].to_numpy(dtype=float), res.towns["minutes"].to_numpy(dtype=float),
+                               atol=0.05 + 1e-9)
     cat = pyogrio.read_dataframe(exported["catchments.geojson"])
     assert len(cat) == len(res.catchments)
     # Rounding to 1e-6 degrees moves areas by far less than a square kilometre.
@@ -410,3 +412,70 @@ def test_qgis_opens_the_geopackage_with_its_styles(exported: dict[str, Path], re
     assert got["catchments"]["classes"] == [[float(b), band_colours(bands)[b].lower()] for b in bands]
     assert any('"people"' in e for e in got["flows"]["expressions"])
     assert any('"population"' in e for e in got["centres"]["expressions"])
+
+
+# --------------------------------------------------------------------------------------
+# GIS-friendly values, formats, Excel CSV, metadata, the surface style
+
+
+def test_integers_stay_integers_ids_everywhere_and_rounding(exported: dict[str, Path], res: Results) -> None:
+
+
+    towns = json.loads(exported["towns.geojson"].read_text(encoding="utf-8"))
+    for f in towns["features"]:
+        p = f["properties"]
+        for col in ("population", "population_1999", "population_2009", "population_year"):
+            assert p[col] is None or isinstance(p[col], int), (col, p[col])
+        assert p["minutes"] is None or round(p["minutes"], 1) == p["minutes"]
+    for kind in ("catchments", "flows"):
+        feats = json.loads(exported[f"{kind}.geojson"].read_text(encoding="utf-8"))["features"]
+        ids = [f["id"] for f in feats]
+        assert len(ids) == len(set(ids)) and all(isinstance(i, str) and i for i in ids), kind
+        assert all(f["properties"]["id"] == f["id"] for f in feats)
+    flows = json.loads(exported["flows.geojson"].read_text(encoding="utf-8"))["features"]
+    assert {f["id"] for f in flows} == {f"{o}-{d}" for o, d in zip(res.flows["origin"], res.flows["destination"],
+                                                                      strict=True)}
+    text = exported["towns.csv"].read_text(encoding="utf-8")
+    assert ",33066," in text or "33066.0" not in text  # no float-formatted census counts
+    assert not re.search(r",\d+\.\d{7,},", text.split("\n", 1)[1].replace('"', ""))
+
+
+def test_flatgeobuf_parquet_excel_and_metadata(res: Results, tmp_path: Path) -> None:
+
+
+    out = export_results(tmp_path, towns=res.towns, centres=res.centres, catchments=res.catchments, flows=res.flows,
+                         formats=("fgb", "parquet"), excel=True,
+                         metadata={"scenario": "center_west", "geoplan_version": geoplan.__version__})
+    assert "towns.geojson" not in out and {"towns.fgb", "flows.parquet", "catchments.fgb"} <= set(out)
+    fgb = pyogrio.read_dataframe(out["towns.fgb"])
+    assert sorted(fgb["id"]) == sorted(res.towns["id"]) and fgb.crs.equals("EPSG:4326")  # spatial index order
+    assert str(fgb["population"].dtype).startswith("int")
+    pq = gpd.read_parquet(out["flows.parquet"])
+    assert pq["people"].sum() == res.flows["people"].sum() and pq.crs.equals("EPSG:4326")
+    assert list(pq["id"]) == [f"{o}-{d}" for o, d in zip(pq["origin"], pq["destination"], strict=True)]
+    raw = out["towns.csv"].read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw
+    assert "Темиртау" in raw.decode("utf-8-sig")
+    meta = pyogrio.read_info(out["results.gpkg"], layer="towns")["dataset_metadata"]
+    assert meta["scenario"] == "center_west" and meta["geoplan_version"] == geoplan.__version__
+    again = export_results(tmp_path / "again", towns=res.towns, centres=res.centres, catchments=res.catchments,
+                           flows=res.flows, formats=("fgb", "parquet"), excel=True,
+                           metadata={"scenario": "center_west", "geoplan_version": geoplan.__version__})
+    for name in out:
+        assert again[name].read_bytes() == out[name].read_bytes(), name
+    with pytest.raises(ValueError, match="unknown export format"):
+        export_results(tmp_path, towns=res.towns, centres=res.centres, catchments=None, flows=None, formats=("shp",))
+
+
+def test_surface_qml_matches_the_map_classes() -> None:
+
+
+    from geoplan._style import SURFACE_CMAP, surface_breaks, surface_colours
+    from geoplan.export import surface_qml
+
+    root = ET.fromstring(surface_qml([30, 60, 90, 120]).split("\n", 1)[1])
+    items = root.findall(".//colorrampshader/item")
+    breaks = surface_breaks([30, 60, 90, 120], 480)
+    assert [i.get("value") for i in items] == [f"{b:g}" for b in breaks] + ["inf"]
+    assert [i.get("color").upper() for i in items] == surface_colours(len(breaks) + 1, SURFACE_CMAP)
+    assert root.find(".//colorrampshader").get("colorRampType") == "DISCRETE"

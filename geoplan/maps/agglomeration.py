@@ -1,4 +1,4 @@
-"""The agglomeration map: towns by category, centres, catchment bands, the surface."""
+"""The agglomeration map: towns by category, growth centres, catchment bands, the travel-time surface."""
 
 from __future__ import annotations
 
@@ -6,33 +6,54 @@ import html
 
 import folium
 import geopandas as gpd
-import numpy as np
-import pandas as pd
 
 from geoplan._results import check_result
-from geoplan._style import (
-    CENTRE_COLOUR,
-    OSM_ATTRIBUTION_HTML,
-    OSM_ATTRIBUTION_TEXT,
-    SURFACE_CMAP,
-    band_colours,
-    ramp_hex,
-)
+from geoplan._style import CENTRE_COLOUR, OSM_ATTRIBUTION_HTML, SURFACE_CMAP, band_colours
 from geoplan.maps.assets import _PathLike
 from geoplan.maps.basemap import (
+    MapContext,
     _centre_radius,
-    _features,
+    _finish,
     _legend_categories,
     _legend_centres,
+    _max_population,
     _prepare,
-    _records,
     _roads_layer,
-    _simplified,
-    _surface_overlay,
     _town_features,
 )
-from geoplan.maps.elements import _DataLayer, _Legend
+from geoplan.maps.elements import _Call, _DataLayer
+from geoplan.maps.overlay import _surface_overlay
 from geoplan.maps.popups import _centre_popup, _esc, _int, _row_get, _table
+from geoplan.maps.web import _features, _records, _simplified
+
+__all__ = ["agglomeration_map", "surface_legend"]
+
+
+def surface_legend(breaks: list[float], colours: list[str], clipped: bool) -> str:
+    """Legend HTML of the surface classes: one box per class, ticks at the breaks.
+
+    Parameters
+    ----------
+    breaks
+        Class breaks in minutes (the catchment bands among them).
+    colours
+        One colour per class (``len(breaks) + 1``).
+    clipped
+        Times beyond the last break exist.
+
+    Returns
+    -------
+    str
+        HTML.
+    """
+    n = len(colours)
+    stops = ",".join(f"{c} {100 * i / n:.2f}% {100 * (i + 1) / n:.2f}%" for i, c in enumerate(colours))
+    spans = "".join(f'<span style="left:{100 * (i + 1) / n:.2f}%">{b:g}</span>' for i, b in enumerate(breaks))
+    return (f'<h5>Travel time to nearest centre (minutes)</h5><div class="gp-ramp" style="background:'
+            f'linear-gradient(to right,{stops})"></div><div class="gp-ticks">{spans}</div>'
+            '<div class="gp-note">Ticks at the catchment bands, then longer steps'
+            + ("; the last colour is anything longer" if clipped else "")
+            + ". Point at the map to read the time there.</div>")
 
 
 def agglomeration_map(
@@ -42,6 +63,9 @@ def agglomeration_map(
     *,
     surface: _PathLike | None = None,
     roads: gpd.GeoDataFrame | None = None,
+    boundaries: gpd.GeoDataFrame | None = None,
+    settlements: gpd.GeoDataFrame | None = None,
+    context: MapContext | None = None,
     tiles: bool = True,
     assets_url: str | None = None,
     title: str = "Monotowns, growth centres and catchments",
@@ -51,30 +75,44 @@ def agglomeration_map(
 ) -> folium.Map:
     """Interactive map of agglomeration candidates: towns by category, centres, catchment bands.
 
+    The page is self-contained (Leaflet inlined, nothing fetched): a base map from
+    ``boundaries``, place names by size and zoom without collisions, search, a town list, a
+    catchment picker (one band at a time, or one centre's bands), the surface with its value
+    under the cursor, a title bar with the scenario and a methods panel.
+
     Parameters
     ----------
     towns
         Towns result (see the results schema): points with ``id``, ``name_en``, ``category``
-        and, when present, the travel time and distance to the nearest centre, ``reasons``
-        and the towns layer's facts, all shown in each town's popup.
+        and, when present, the travel time and distance to the nearest centre, ``reasons``,
+        ``score``/``rank``/``group``/``fragile``/``borderline`` and the towns layer's facts, all
+        shown in each town's popup.
     centres
-        Centres result or layer; circles sized by ``population``.
+        Centres result or layer; circles sized by ``population``. A centre that is also a town
+        (same id) is drawn once, as the town with the centre's ring.
     catchments
-        Catchment bands (``centre``, ``band`` in minutes, polygons), or ``None``. Drawn widest
-        band first, so every shorter band lies on top.
+        Catchment bands (``centre``, ``band`` in minutes, polygons), or ``None``.
     surface
         Optional single-band GeoTIFF of travel minutes in any CRS, drawn under everything.
     roads
-        Optional roads layer, drawn as thin grey lines for context.
+        Optional roads layer, styled by class (planned roads dashed).
+    boundaries
+        Optional boundaries layer with ``level`` (0 country, 1 region, 2 district) and names;
+        without it the map says so and still works.
+    settlements
+        Optional settlements layer (points, ``population``, names) for place names.
+    context
+        Scenario, run date and model facts for the title bar and the methods panel.
     tiles
-        Add the OpenStreetMap base map (tile requests need the internet).
+        Offer OpenStreetMap web tiles as an optional layer (off by default; switched off by the
+        page when unreachable).
     assets_url
-        Folder or URL holding ``leaflet.js`` and ``leaflet.css`` (default: jsDelivr CDN).
+        Folder or URL holding ``leaflet.js`` and ``leaflet.css`` to link instead of inlining
+        Leaflet (default: inlined, works offline).
     title
         Page title.
     simplify_m
-        Tolerance in metres for simplifying catchments, and half of it for roads (keeps the file
-        small).
+        Tolerance in metres for simplifying catchments, and half of it for roads.
     surface_max_minutes
         Minutes at the dark end of the surface's colour ramp; longer times get its darkest
         colour. Default: the 95th percentile of the surface, rounded up to half an hour.
@@ -98,18 +136,20 @@ def agglomeration_map(
         raise ValueError(f"Invalid value: simplify_m needs to be >= 0 (got {simplify_m}), "
                          f"surface_max_px an integer >= 16 (got {surface_max_px})")
     catchments = check_result(catchments, "catchments")
-    towns, centres, roads_r, crs, m, names = _prepare(towns, centres, roads, tiles=tiles, assets_url=assets_url,
-                                                      title=title)
-    legend = [f"<h4>{html.escape(title)}</h4>", _legend_categories(towns)]
+    page = _prepare(towns, centres, roads, tiles=tiles, assets_url=assets_url, title=title,
+                    boundaries=boundaries, settlements=settlements, context=context)
+    m, towns, centres, crs, names = page.m, page.towns, page.centres, page.crs, page.names
+    ctx = page.context
+    page.legend.append(_legend_categories(towns, bool(page.both)))
+    bands = sorted({int(b) for b in catchments["band"]}) if len(catchments) else [int(b) for b in ctx.bands]
 
     if surface is not None:
-        s = _surface_overlay(surface, max_px=surface_max_px, vmax=surface_max_minutes, cmap=SURFACE_CMAP)
-        folium.raster_layers.ImageOverlay(s.url, s.bounds, name="Travel time surface", opacity=0.6, pane="gpSurface",
-                                          interactive=False, pixelated=False).add_to(m)
-        stops = ",".join(ramp_hex(SURFACE_CMAP, np.linspace(0, 1, 6)))
-        legend.append(f'<h5>Travel time to nearest centre</h5><div class="gp-ramp" style="background:'
-                      f'linear-gradient(to right,{stops})"></div><div class="gp-ends"><span>0</span>'
-                      f"<span>{'≥ ' if s.clipped else ''}{s.vmax:.0f} min</span></div>")
+        s = _surface_overlay(surface, max_px=surface_max_px, vmax=surface_max_minutes, cmap=SURFACE_CMAP,
+                             bands=bands or [30, 60, 90, 120])
+        m.add_child(_Call("image", "surface", s.url, s.bounds,
+                          {"name": "Travel time surface", "opacity": 0.6, "attribution": OSM_ATTRIBUTION_HTML}))
+        m.add_child(_Call("surfaceProbe", "surface", {"values": s.values_url, "bounds": s.bounds, "step": s.step}))
+        page.legend.append(surface_legend(s.breaks, s.colours, s.clipped))
 
     if len(catchments):
         colours = band_colours(catchments["band"].to_numpy())
@@ -125,45 +165,52 @@ def agglomeration_map(
                 ("Travel time", f"≤ {band} min by road"),
                 ("Area", f"{float(row['area_km2']):,.0f} km²" if _row_get(row, "area_km2") is not None else ""),
                 ("Population", _int(row.get("population")) if _row_get(row, "population") is not None else ""),
+                ("Settlements", _int(row.get("settlements")) if _row_get(row, "settlements") is not None else ""),
                 ("Monotowns", ", ".join(_esc(town_names.get(t, t)) for t in listed)),
             ]
             props.append({
-                "style": {"color": colours[band], "weight": 1, "opacity": 0.9, "fillColor": colours[band],
-                          "fillOpacity": 0.18},
+                "centre": str(row["centre"]),
+                "band": band,
+                "style": {"color": colours[band], "weight": 1.6, "opacity": 0.95, "fillColor": colours[band],
+                          "fillOpacity": 0.14},
                 "popup": (f'<div class="gp-popup"><h4>{_esc(cname)}</h4><div class="gp-sub">catchment</div>'
                           f"{_table(rows)}</div>"),
                 "tooltip": f"{_esc(cname)} · ≤ {band} min",
             })
         m.add_child(_DataLayer("catchments", "Catchments", _features(geoms, iter(props)),
                                attribution=OSM_ATTRIBUTION_HTML))
-        swatches = "".join(f'<div class="gp-row"><span class="gp-sw" style="background:{c};opacity:.75"></span>'
-                           f"≤ {b} min by road</div>" for b, c in sorted(colours.items()))
-        legend.append(f"<h5>Catchments</h5>{swatches}")
+        default = int(ctx.agglomeration_minutes) if ctx.agglomeration_minutes in bands else bands[len(bands) // 2]
+        with_bands = sorted({str(c) for c in catchments["centre"]})
+        pick = [[c, names.get(c, c)] for c in sorted(with_bands, key=lambda c: names.get(c, c))]
+        m.add_child(_Call("catchmentPicker", "catchments", bands, pick, default))
+        swatches = "".join(f'<div class="gp-row"><span class="gp-sw" style="border-color:{c};border-width:2px;'
+                           f'background:{c}33"></span>≤ {b} min by road</div>' for b, c in sorted(colours.items()))
+        page.legend.append(f"<h5>Catchments</h5>{swatches}<div class=\"gp-note\">One band at a time: pick the "
+                           "band or a centre's bands at the top right.</div>")
 
-    if roads_r is not None and len(roads_r):
-        m.add_child(_roads_layer(roads_r, crs, simplify_m / 2))
+    if page.roads is not None and len(page.roads):
+        layers, legend = _roads_layer(page.roads, crs, simplify_m / 2, ctx.planned_roads)
+        for layer in layers:
+            m.add_child(layer)
+        page.legend.append(legend)
 
-    pops = pd.to_numeric(centres["population"], errors="coerce") if "population" in centres else pd.Series([])
-    max_pop = float(pops.max()) if pops.notna().any() else 0.0
-    geoms = _simplified(centres.geometry.to_numpy(), 0, None)
+    max_pop = _max_population(centres)
+    only = centres[~centres["id"].astype(str).isin(page.both)]
+    geoms = _simplified(only.geometry.to_numpy(), 0, None)
     props = []
-    for row in _records(centres):
+    for row in _records(only):
+        pop = _int(row.get("population"))
         props.append({
             "id": str(row["id"]),
             "style": {"radius": _centre_radius(row.get("population"), max_pop), "color": CENTRE_COLOUR, "weight": 2,
                       "fillColor": "#FFFFFF", "fillOpacity": 0.55},
             "popup": _centre_popup(row, capacity=False),
-            "tooltip": f"<b>{_esc(row['name_en'])}</b><br>growth centre · {_int(row.get('population'))}",
+            "tooltip": f"<b>{_esc(row['name_en'])}</b><br>growth centre" + (f" · {pop}" if pop else ""),
         })
     m.add_child(_DataLayer("centres", "Growth centres", _features(geoms, iter(props)), front=True))
-    legend.append(_legend_centres("size = population"))
+    page.legend.append(_legend_centres("size = population"))
 
-    m.add_child(_DataLayer("towns", "Monotowns", _town_features(towns, names, {}), front=True))
-    if not tiles:
-        legend.append(f'<div class="gp-note">Roads and places partly {OSM_ATTRIBUTION_TEXT}</div>')
-    m.add_child(_Legend("".join(legend)))
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    return m
-
-
-
+    m.add_child(_DataLayer("towns", "Monotowns", _town_features(towns, names, {}, centres=centres,
+                                                                 profiles_url=ctx.profiles_url), front=True))
+    page.legend.insert(0, f"<h4>{html.escape(title)}</h4>")
+    return _finish(page)

@@ -1,9 +1,18 @@
-"""Static figures (matplotlib) for reports."""
+"""Static figures (matplotlib) for reports: the categories map with the country drawn.
+
+Labels are placed greedily in priority order (growth centres by population, then monotowns by
+rank or population, then the largest settlements), each at the first of eight positions around
+its point, then farther out with a leader line, where it overlaps no label, no symbol, the
+legend or the frame; a label that fits nowhere is left out. Text extents come from the
+renderer's font metrics, overlaps from a grid, so any number of places draws in seconds.
+"""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -22,7 +31,9 @@ from geoplan._style import (
 )
 from geoplan.layers import metric_crs
 from geoplan.maps.assets import _PathLike
-from geoplan.maps.basemap import _bounds
+from geoplan.maps.web import _bounds
+
+__all__ = ["category_png", "place_labels"]
 
 
 def _nice_length(span_m: float) -> float:
@@ -32,35 +43,140 @@ def _nice_length(span_m: float) -> float:
     return float(max((s for s in steps if s <= target), default=steps[0]))
 
 
+class _Grid:
+    """Axis-aligned boxes (display pixels) with a uniform grid for overlap queries."""
+
+    def __init__(self, cell: float = 40.0) -> None:
+        self.cell = cell
+        self.cells: dict[tuple[int, int], list[tuple[float, float, float, float]]] = {}
+
+    def _keys(self, b: tuple[float, float, float, float]) -> list[tuple[int, int]]:
+        c = self.cell
+        xs = range(int(b[0] // c), int(b[2] // c) + 1)
+        return [(i, j) for i in xs for j in range(int(b[1] // c), int(b[3] // c) + 1)]
+
+    def free(self, b: tuple[float, float, float, float]) -> bool:
+        for k in self._keys(b):
+            for o in self.cells.get(k, ()):
+                if b[0] < o[2] and b[2] > o[0] and b[1] < o[3] and b[3] > o[1]:
+                    return False
+        return True
+
+    def add(self, b: tuple[float, float, float, float]) -> None:
+        for k in self._keys(b):
+            self.cells.setdefault(k, []).append(b)
+
+
+def place_labels(points: np.ndarray, sizes: np.ndarray, radii: np.ndarray,
+                 frame: tuple[float, float, float, float],
+                 obstacles: Sequence[tuple[float, float, float, float]] = (),
+                 symbols: np.ndarray | None = None, symbol_radii: np.ndarray | None = None,
+                 pad: float = 2.0) -> list[tuple[int, float, float, str, bool]]:
+    """Place labels in priority order without overlaps (display pixel coordinates, y up).
+
+    Parameters
+    ----------
+    points
+        ``(n, 2)`` anchor points in priority order (the first is placed first).
+    sizes
+        ``(n, 2)`` label width and height.
+    radii
+        Radius of each anchor's symbol: labels start this far from the point.
+    frame
+        ``(x0, y0, x1, y1)``: labels stay inside.
+    obstacles
+        Boxes no label may overlap (legend, title).
+    symbols, symbol_radii
+        Other symbols (all drawn points) that labels must not cover.
+    pad
+        Gap between a label and its symbol, pixels.
+
+    Returns
+    -------
+    list of (index, x, y, ha, leader)
+        The placed labels: the anchor's index, the text position (left/right edge at mid
+        height, as ``ha`` says), and whether it needs a leader line.
+
+    Examples
+    --------
+    >>> pts = np.array([[100.0, 100.0], [104.0, 100.0]])
+    >>> placed = place_labels(pts, np.array([[40.0, 10.0], [40.0, 10.0]]), np.array([3.0, 3.0]),
+    ...                       (0.0, 0.0, 300.0, 300.0))
+    >>> len(placed), placed[0][3]
+    (2, 'left')
+    """
+    grid = _Grid()
+    for b in obstacles:
+        grid.add(b)
+    if symbols is not None and symbol_radii is not None:
+        for (x, y), r in zip(symbols, symbol_radii, strict=True):
+            grid.add((x - r, y - r, x + r, y + r))
+    x0, y0, x1, y1 = frame
+    placed: list[tuple[int, float, float, str, bool]] = []
+    for i, ((x, y), (w, h), r) in enumerate(zip(points, sizes, radii, strict=True)):
+        done = False
+        for dist, leader in ((r + pad, False), (r + pad + 12.0, True), (r + pad + 26.0, True)):
+            d = dist * 0.7071
+            options = (  # (left edge, bottom), ha, text anchor x
+                (x + dist, y - h / 2, "left"), (x - dist - w, y - h / 2, "right"),
+                (x + d, y + d - h / 4, "left"), (x - d - w, y + d - h / 4, "right"),
+                (x + d, y - d - 3 * h / 4, "left"), (x - d - w, y - d - 3 * h / 4, "right"),
+                (x - w / 2, y + dist, "center"), (x - w / 2, y - dist - h, "center"),
+            )
+            for left, bottom, ha in options:
+                box = (left, bottom, left + w, bottom + h)
+                if box[0] < x0 or box[1] < y0 or box[2] > x1 or box[3] > y1 or not grid.free(box):
+                    continue
+                grid.add(box)
+                tx = left if ha == "left" else (left + w if ha == "right" else left + w / 2)
+                placed.append((i, tx, bottom + h / 2, ha, leader))
+                done = True
+                break
+            if done:
+                break
+    return placed
+
+
 def category_png(
     towns: gpd.GeoDataFrame,
     centres: gpd.GeoDataFrame,
     path: _PathLike,
     *,
     roads: gpd.GeoDataFrame | None = None,
+    boundaries: gpd.GeoDataFrame | None = None,
+    settlements: gpd.GeoDataFrame | None = None,
     title: str | None = "Monotowns by category",
     dpi: int = 150,
     width_in: float = 10.0,
     labels: bool = True,
+    max_settlement_labels: int = 25,
 ) -> Path:
     """Draw the town categories as a PNG map (matplotlib), atomically and reproducibly.
 
     Parameters
     ----------
     towns
-        Towns result; points coloured by ``category`` with the web maps' palette.
+        Towns result; points coloured by ``category`` with the web maps' palette. Labelled by
+        ``rank`` when the classification gives one (best first), else by population.
     centres
-        Growth centres; open circles with area proportional to ``population``.
+        Growth centres; open circles with area proportional to ``population``, labelled first.
     path
         Output ``.png`` file.
     roads
         Optional roads layer, drawn in light grey (credited to OpenStreetMap contributors).
+    boundaries
+        Optional boundaries layer (``level`` 0 country, 1 region): the country filled and
+        outlined, regions as thin lines.
+    settlements
+        Optional settlements (``population``): small grey dots, the largest labelled.
     title
         Figure title, or ``None``.
     dpi, width_in
         Resolution and width of the image.
     labels
-        Label towns with ``name_en``.
+        Label places (without overlaps; a place with no room stays unlabelled).
+    max_settlement_labels
+        Most settlements to try to label (largest first).
 
     Returns
     -------
@@ -69,54 +185,91 @@ def category_png(
 
     """
     from matplotlib import patheffects
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.collections import LineCollection
     from matplotlib.figure import Figure
+    from matplotlib.font_manager import FontProperties
     from matplotlib.lines import Line2D
 
     towns = check_result(towns, "towns")
     centres = check_result(centres, "centres")
     roads_r = check_result(roads, "roads") if roads is not None else None
-    bounds = _bounds(towns, centres, roads_r) or (46.0, 40.0, 88.0, 56.0)
+    bnd = None
+    if boundaries is not None and len(boundaries) and "level" in boundaries:
+        bnd = boundaries.to_crs(4326) if boundaries.crs is not None else boundaries.set_crs(4326)
+    bounds = _bounds(bnd) if bnd is not None else (_bounds(towns, centres, roads_r) or (46.0, 40.0, 88.0, 56.0))
     crs = metric_crs(bounds)
     t = towns.to_crs(crs)
     c = centres.to_crs(crs)
-    xs = np.concatenate([t.geometry.x.to_numpy(), c.geometry.x.to_numpy()]) if len(t) + len(c) else np.array([0.0])
-    ys = np.concatenate([t.geometry.y.to_numpy(), c.geometry.y.to_numpy()]) if len(t) + len(c) else np.array([0.0])
-    if roads_r is not None and len(roads_r):
-        rb = roads_r.to_crs(crs).total_bounds
-        xs, ys = np.append(xs, rb[[0, 2]]), np.append(ys, rb[[1, 3]])
-    xmin, xmax, ymin, ymax = xs.min(), xs.max(), ys.min(), ys.max()
+    if bnd is not None:
+        xmin, ymin, xmax, ymax = bnd.to_crs(crs).total_bounds
+    else:
+        pts = np.concatenate([shapely.get_coordinates(t.geometry.to_numpy()),
+                              shapely.get_coordinates(c.geometry.to_numpy())]) if len(t) + len(c) else np.zeros((1, 2))
+        if roads_r is not None and len(roads_r):
+            rb = roads_r.to_crs(crs).total_bounds
+            pts = np.vstack([pts, rb[:2], rb[2:]])
+        xmin, ymin = pts.min(axis=0)
+        xmax, ymax = pts.max(axis=0)
     span = max(xmax - xmin, ymax - ymin, 50000.0)
-    pad = 0.05 * span
+    pad = 0.04 * span
     aspect = (ymax - ymin + 2 * pad) / max(xmax - xmin + 2 * pad, 1.0)
-    fig = Figure(figsize=(width_in, max(3.0, width_in * aspect + 0.9)), dpi=dpi, layout="constrained")
-    ax = fig.add_subplot()
+    fig = Figure(figsize=(width_in, max(3.0, width_in * aspect + 0.6)), dpi=dpi)
+    FigureCanvasAgg(fig)  # a renderer for text extents, without pyplot
+    ax = fig.add_axes((0.0, 0.0, 1.0, 0.94 if title else 1.0))
     ax.set_aspect("equal")
     ax.set_axis_off()
     ax.set_xlim(xmin - pad, xmax + pad)
     ax.set_ylim(ymin - pad, ymax + pad)
     if title:
-        ax.set_title(title, fontsize=13, loc="left")
+        fig.text(0.01, 0.985, title, fontsize=13, ha="left", va="top", fontweight="bold")
+
+    if bnd is not None:
+        level = pd.to_numeric(bnd["level"], errors="coerce").to_numpy()
+        metric = bnd.to_crs(crs)
+        tol = span / 2000
+        country = metric[level == 0] if (level == 0).any() else metric
+        shape = gpd.GeoSeries([shapely.union_all(shapely.make_valid(country.geometry.to_numpy()))], crs=crs)
+        shape.simplify(tol).plot(ax=ax, facecolor="#FBFAF5", edgecolor="#4D4D4D", linewidth=0.9, zorder=0.5)
+        if (level == 1).any():
+            lines = shapely.union_all(shapely.boundary(shapely.make_valid(metric[level == 1].geometry.to_numpy())))
+            coords, index = shapely.get_coordinates(shapely.get_parts(shapely.simplify(lines, tol)), return_index=True)
+            parts = np.split(coords, np.flatnonzero(np.diff(index)) + 1)
+            ax.add_collection(LineCollection(parts, colors="#9A9A9A", linewidths=0.45, zorder=0.6))
+        ax.set_facecolor("#DFE5EA")
+        fig.set_facecolor("white")
 
     if roads_r is not None and len(roads_r):
         coords, index = shapely.get_coordinates(roads_r.to_crs(crs).geometry.to_numpy(), return_index=True)
         parts = np.split(coords, np.flatnonzero(np.diff(index)) + 1)
-        ax.add_collection(LineCollection(parts, colors=ROAD_COLOUR, linewidths=0.6, alpha=0.8, zorder=1))
+        ax.add_collection(LineCollection(parts, colors=ROAD_COLOUR, linewidths=0.5, alpha=0.7, zorder=1))
 
+    sx = sy = spop = np.zeros(0)
+    snames: list[str] = []
+    if settlements is not None and len(settlements):
+        s = settlements.to_crs(crs) if settlements.crs is not None else settlements.set_crs(4326).to_crs(crs)
+        s = s[s.geometry.geom_type == "Point"]
+        linked = np.zeros(len(s), dtype=bool)
+        for col in ("town_id", "centre_id"):
+            if col in s:
+                linked |= s[col].notna().to_numpy()
+        s = s[~linked]
+        spop = (pd.to_numeric(s["population"], errors="coerce").fillna(0).to_numpy(dtype=float)
+                if "population" in s else np.zeros(len(s)))
+        sx, sy = s.geometry.x.to_numpy(), s.geometry.y.to_numpy()
+        snames = [_text(r) for r in s.drop(columns=s.geometry.name).to_dict("records")]
+        ax.scatter(sx, sy, s=np.clip(spop / 20000, 0.3, 6), c="#8A8A8A", linewidths=0, zorder=1.5)
+
+    pop_c = (pd.to_numeric(c["population"], errors="coerce").fillna(0).to_numpy(dtype=float)
+             if "population" in c and len(c) else np.zeros(len(c)))
+    c_area = 20 + 480 * pop_c / max(pop_c.max() if len(pop_c) else 0.0, 1.0)  # marker area (pt²)
+    both = set(t["id"].astype(str)) & set(c["id"].astype(str))
     if len(c):
-        pop = (pd.to_numeric(c["population"], errors="coerce").fillna(0).to_numpy(dtype=float)
-               if "population" in c else np.zeros(len(c)))
-        sizes = 20 + 480 * pop / max(pop.max(), 1.0)  # marker area (pt²): 20 plus a share proportional to population
-        ax.scatter(c.geometry.x, c.geometry.y, s=sizes, facecolors="white", edgecolors=CENTRE_COLOUR,
+        ax.scatter(c.geometry.x, c.geometry.y, s=c_area, facecolors="white", edgecolors=CENTRE_COLOUR,
                    linewidths=1.2, alpha=0.9, zorder=2)
-    halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]
     if len(t):
         colours = [CATEGORY_COLOURS[str(k)] for k in t["category"]]
         ax.scatter(t.geometry.x, t.geometry.y, s=46, c=colours, edgecolors="#1A1A1A", linewidths=0.7, zorder=3)
-        if labels:
-            for x, y, name in zip(t.geometry.x, t.geometry.y, t["name_en"].astype(str), strict=True):
-                ax.annotate(name, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=6.5, zorder=4,
-                            path_effects=halo)
 
     counts = t["category"].astype(object).value_counts() if len(t) else pd.Series(dtype=int)
     handles = [Line2D([], [], marker="o", linestyle="", markersize=7, markerfacecolor=CATEGORY_COLOURS[k],
@@ -124,21 +277,93 @@ def category_png(
                for k in CATEGORIES]
     handles.append(Line2D([], [], marker="o", linestyle="", markersize=10, markerfacecolor="white",
                           markeredgecolor=CENTRE_COLOUR, label="Growth centre (area = population)"))
-    ax.legend(handles=handles, loc="lower left", fontsize=8, frameon=True, framealpha=0.9, title="Monotowns",
-              title_fontsize=9)
+    if len(sx):
+        handles.append(Line2D([], [], marker="o", linestyle="", markersize=3, markerfacecolor="#8A8A8A",
+                              markeredgecolor="none", label="Settlement"))
+    legend = ax.legend(handles=handles, loc="lower left", fontsize=8, frameon=True, framealpha=0.92,
+                       title="Monotowns", title_fontsize=9)
 
     bar = _nice_length(xmax - xmin)
-    x0, y0 = xmax + pad - bar - 0.02 * span, ymin - pad + 0.04 * span
+    x0, y0 = xmax + pad - bar - 0.02 * span, ymin - pad + 0.03 * span
     ax.plot([x0, x0 + bar], [y0, y0], color="#222222", linewidth=3, solid_capstyle="butt", zorder=5)
     ax.text(x0 + bar / 2, y0 + 0.012 * span, f"{bar / 1000:g} km", ha="center", va="bottom", fontsize=8, zorder=5)
-    credit = "Roads and places partly " + OSM_ATTRIBUTION_TEXT if roads_r is not None else ""
-    if credit:
-        ax.text(0.995, 0.005, credit, transform=ax.transAxes, ha="right", va="bottom", fontsize=6, color="#555555")
+    credits = []
+    if roads_r is not None or len(sx):
+        credits.append("Roads and places partly " + OSM_ATTRIBUTION_TEXT)
+    if bnd is not None:
+        credits.append("Boundaries: OCHA/HDX COD-AB (CC BY-IGO), geokz (CC BY 4.0)")
+    if credits:
+        ax.text(0.995, 0.005, "; ".join(credits), transform=ax.transAxes, ha="right", va="bottom", fontsize=6,
+                color="#555555")
+
+    if labels:
+        _draw_labels(fig, ax, t, c, both, pop_c, c_area, sx, sy, spop, snames, legend, max_settlement_labels,
+                     patheffects, FontProperties)
 
     buf = io.BytesIO()
     # No "Software" chunk: the bytes depend on the drawing, not on the matplotlib build.
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None}, facecolor="white", bbox_inches="tight",
-                pad_inches=0.15)
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None}, facecolor="white", pad_inches=0.1)
     return write_bytes_atomic(path, buf.getvalue())
 
 
+def _text(row: Any) -> str:
+    """Return the English name of a place, else its local name ("" when it has none)."""
+    for key in ("name_en", "name"):
+        v = row.get(key)
+        if isinstance(v, str) and v.strip():
+            return v.strip()
+    return ""
+
+
+def _draw_labels(fig: Any, ax: Any, t: gpd.GeoDataFrame, c: gpd.GeoDataFrame, both: set[str], pop_c: np.ndarray,
+                 c_area: np.ndarray, sx: np.ndarray, sy: np.ndarray, spop: np.ndarray, snames: list[str],
+                 legend: Any, max_settlements: int, patheffects: Any, font_properties: Any) -> None:
+    """Place and draw the labels of centres, towns and the largest settlements."""
+    renderer = fig.canvas.get_renderer()
+    scale = fig.dpi / 72.0
+    # candidates in priority order: (x, y, text, fontsize, weight, symbol radius px)
+    cands: list[tuple[float, float, str, float, str, float]] = []
+    cr = np.sqrt(c_area / np.pi) * scale  # radius in pixels of a marker of area s pt²
+    for i in np.argsort(-pop_c, kind="stable"):
+        cid = str(c["id"].iloc[i])
+        g = c.geometry.iloc[i]
+        name = _text(c.iloc[i]) or cid
+        cands.append((g.x, g.y, name, 8.0, "bold", float(cr[i]) + (2 if cid in both else 0)))
+    if "rank" in t and pd.to_numeric(t["rank"], errors="coerce").notna().any():
+        key = pd.to_numeric(t["rank"], errors="coerce").fillna(np.inf).to_numpy()
+    else:
+        key = -(pd.to_numeric(t["population"], errors="coerce").fillna(0).to_numpy() if "population" in t
+                else np.zeros(len(t)))
+    town_r = np.sqrt(46 / np.pi) * scale
+    for i in np.argsort(key, kind="stable"):
+        if str(t["id"].iloc[i]) in both:
+            continue  # labelled as a centre
+        g = t.geometry.iloc[i]
+        cands.append((g.x, g.y, _text(t.iloc[i]) or str(t["id"].iloc[i]), 7.0, "normal", float(town_r)))
+    for i in np.argsort(-spop, kind="stable")[:max_settlements]:
+        if spop[i] <= 0 or not snames[i]:
+            continue
+        cands.append((float(sx[i]), float(sy[i]), snames[i], 6.0, "normal", 2.0))
+    if not cands:
+        return
+    to_px = ax.transData.transform
+    pts = to_px(np.array([(x, y) for x, y, *_ in cands]))
+    sizes = []
+    for _, _, text, fs, weight, _ in cands:
+        w, h, _ = renderer.get_text_width_height_descent(text, font_properties(size=fs, weight=weight), ismath=False)
+        sizes.append((w + 3, h + 2))
+    frame = tuple(ax.get_window_extent(renderer).extents)
+    obstacles = [tuple(legend.get_window_extent(renderer).extents)]
+    all_syms = np.vstack([to_px(np.column_stack([c.geometry.x, c.geometry.y])) if len(c) else np.zeros((0, 2)),
+                          to_px(np.column_stack([t.geometry.x, t.geometry.y])) if len(t) else np.zeros((0, 2))])
+    all_r = np.concatenate([cr, np.full(len(t), town_r)])
+    placed = place_labels(pts, np.array(sizes), np.array([r for *_, r in cands]), frame,  # type: ignore[arg-type]
+                          obstacles, all_syms, all_r)
+    halo = [patheffects.withStroke(linewidth=2.2, foreground="white")]
+    inv = ax.transData.inverted().transform
+    for i, tx, ty, ha, leader in placed:
+        x, y, text, fs, weight, _ = cands[i]
+        dx, dy = inv((tx, ty))
+        ax.text(dx, dy, text, fontsize=fs, fontweight=weight, ha=ha, va="center", zorder=6, path_effects=halo)
+        if leader:
+            ax.plot([x, dx], [y, dy], color="#555555", linewidth=0.5, zorder=5.5)

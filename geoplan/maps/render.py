@@ -5,12 +5,15 @@ from __future__ import annotations
 import copy
 import re
 from pathlib import Path
+from typing import Any
 
 import folium
+import geopandas as gpd
 from branca.element import Element
 
 from geoplan._io import write_text_atomic
 from geoplan.maps.assets import _PathLike
+from geoplan.maps.basemap import MapContext
 
 _HEX_ID = re.compile(r"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])")
 
@@ -83,3 +86,49 @@ def save_map(m: folium.Map, path: _PathLike) -> Path:
 
 
 
+
+
+def write_maps(
+    folder: _PathLike,
+    *,
+    towns: gpd.GeoDataFrame,
+    centres: gpd.GeoDataFrame,
+    catchments: gpd.GeoDataFrame | None,
+    flows: gpd.GeoDataFrame | None,
+    roads: gpd.GeoDataFrame | None = None,
+    boundaries: gpd.GeoDataFrame | None = None,
+    settlements: gpd.GeoDataFrame | None = None,
+    surface: _PathLike | None = None,
+    context: MapContext | None = None,
+    tiles: bool = True,
+) -> dict[str, Path]:
+    """Write ``agglomeration.html``, ``relocation.html`` and ``categories.png`` into ``folder``.
+
+    Parameters
+    ----------
+    folder
+        Output folder (created if missing).
+    towns, centres, catchments, flows, roads, boundaries, settlements, surface, context, tiles
+        As in :func:`~geoplan.maps.agglomeration_map` and :func:`~geoplan.maps.relocation_map`.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        ``agglomeration_map``, ``relocation_map`` and ``categories_png``.
+    """
+    from geoplan.maps.agglomeration import agglomeration_map
+    from geoplan.maps.figures import category_png
+    from geoplan.maps.relocation import relocation_map
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    common: dict[str, Any] = {"roads": roads, "boundaries": boundaries, "settlements": settlements,
+                              "context": context, "tiles": tiles}
+    agg = agglomeration_map(towns, centres, catchments, surface=surface, **common)
+    rel = relocation_map(towns, centres, flows, **common)
+    return {
+        "agglomeration_map": save_map(agg, out / "agglomeration.html"),
+        "relocation_map": save_map(rel, out / "relocation.html"),
+        "categories_png": category_png(towns, centres, out / "categories.png", roads=roads, boundaries=boundaries,
+                                       settlements=settlements),
+    }
