@@ -330,7 +330,7 @@ def _draw_labels(fig: Any, ax: Any, t: gpd.GeoDataFrame, c: gpd.GeoDataFrame, bo
         name = _text(c.iloc[i]) or cid
         cands.append((g.x, g.y, name, 8.0, "bold", float(cr[i]) + (2 if cid in both else 0)))
     if "rank" in t and pd.to_numeric(t["rank"], errors="coerce").notna().any():
-        key = pd.to_numeric(t["rank"], errors="coerce").fillna(np.inf).to_numpy()
+        key = pd.to_numeric(t["rank"], errors="coerce").astype(float).fillna(np.inf).to_numpy()
     else:
         key = -(pd.to_numeric(t["population"], errors="coerce").fillna(0).to_numpy() if "population" in t
                 else np.zeros(len(t)))
