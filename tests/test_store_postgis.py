@@ -161,6 +161,17 @@ def test_tables_carry_keys_indexes_and_rules(kz: geoplan.LayerSet, url: str, sql
     assert geo["towns"] == "POINT 4326" and geo["roads"] == "LINESTRING 4326"
 
 
+def test_without_schema_the_set_goes_to_public(kz: geoplan.LayerSet, pg: Any, url: str) -> None:
+    plain = pg.url()  # no ?schema=: public, where PostGIS keeps spatial_ref_sys and geometry_columns
+    assert push_layers(kz, plain).push == 1
+    assert diff_layers(kz, read_postgis(plain)).empty
+    with psycopg.connect(pg.conninfo()) as conn:
+        assert conn.execute("SELECT count(*) FROM public.spatial_ref_sys").fetchone()[0] > 1000
+        conn.execute("DROP TABLE public.towns, public.centres, public.roads, public.rail_stations, public.rail, "
+                     "public.geoplan_layerset, public.layer_versions CASCADE")
+        conn.commit()
+
+
 def test_check_reports_the_same_problems_as_for_files(kz_all: geoplan.LayerSet, url: str,
                                                       sql: psycopg.Connection[Any], tmp_path: Path) -> None:
     kz = kz_all

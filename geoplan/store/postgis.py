@@ -45,7 +45,7 @@ import os
 import re
 import socket
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -279,6 +279,18 @@ def _connect_error(exc: Exception, loc: PgLocation, timeout: str) -> StoreError:
     return StoreError(f"{where}: cannot connect ({_first_line(Exception(text))}) ({loc.display})", fix=check)
 
 
+@contextmanager
+def _session(loc: PgLocation, what: str, *, autocommit: bool = False) -> Iterator[psycopg.Connection[Any]]:
+    """Connect; a database error inside the block becomes a :class:`StoreError` about ``what``."""
+    import psycopg
+
+    with connect(loc, autocommit=autocommit) as conn:
+        try:
+            yield conn
+        except psycopg.Error as exc:
+            raise _db_error(exc, loc, what) from None
+
+
 def _ident(name: str) -> str:
     """``name`` quoted as an SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
@@ -298,9 +310,11 @@ def _need_postgis(conn: psycopg.Connection[Any], loc: PgLocation) -> None:
 
 
 def _tables(conn: psycopg.Connection[Any], schema: str) -> list[str]:
+    # Relations an extension owns (PostGIS's spatial_ref_sys and geometry_columns in public) are not the user's.
     rows = conn.execute("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                        "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f') ORDER BY 1",
-                        (schema,)).fetchall()
+                        "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT EXISTS ("
+                        "SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid "
+                        "AND d.deptype = 'e') ORDER BY 1", (schema,)).fetchall()
     return [str(r[0]) for r in rows]
 
 
@@ -575,7 +589,7 @@ def read_postgis(url: str, *, required: tuple[str, ...] = ("towns", "centres", "
     """
     loc = parse_url(url)
     schema = loc.schema or "public"
-    with connect(loc) as conn:
+    with _session(loc, "read the layer set") as conn:
         _need_postgis(conn, loc)
         if not _schema_exists(conn, schema):
             raise StoreError(f"{loc.display}: schema '{schema}' does not exist in database '{loc.dbname}'",
@@ -697,8 +711,10 @@ def _as_declared_type(geoms: np.ndarray, declared: str) -> np.ndarray:
     """2-D geometries of the declared type: single-part multis unwrapped, or singles wrapped when Multi*."""
     types = shapely.get_type_id(geoms)
     if declared.startswith("Multi"):
-        wrap = {"MultiPoint": shapely.multipoints, "MultiLineString": shapely.multilinestrings,
-                "MultiPolygon": shapely.multipolygons}[declared]
+        makers: dict[str, Callable[..., Any]] = {
+            "MultiPoint": shapely.multipoints, "MultiLineString": shapely.multilinestrings,
+            "MultiPolygon": shapely.multipolygons}
+        wrap = makers[declared]
         single = (types >= 0) & (types < 4)
         out = geoms.copy()
         out[single] = [wrap([g]) for g in geoms[single]]
@@ -792,7 +808,7 @@ def _push(conn: psycopg.Connection[Any], loc: PgLocation, schema: str, layers: L
     tables = _tables(conn, schema) if _schema_exists(conn, schema) else []
     ours = LAYERSET_TABLE in tables
     if not ours:
-        foreign = [t for t in tables if t not in ("spatial_ref_sys",)]
+        foreign = tables
         if foreign:
             raise StoreError(
                 f"{loc.display}: schema '{schema}' holds tables that are not a geoplan layer set "
@@ -900,7 +916,7 @@ def layer_versions(url: str) -> pd.DataFrame:
     """
     loc = parse_url(url)
     schema = loc.schema or "public"
-    with connect(loc) as conn:
+    with _session(loc, "read the push history") as conn:
         tables = _tables(conn, schema)
         if VERSIONS_TABLE not in tables:
             raise _not_layerset(loc, schema, tables)
@@ -1023,7 +1039,7 @@ def check_results_target(url: str, *, scenario: str) -> str:
     """
     loc = parse_url(url)
     target = loc.schema or results_schema_name(scenario)
-    with connect(loc, autocommit=True) as conn:
+    with _session(loc, "check the results schema", autocommit=True) as conn:
         _need_postgis(conn, loc)
         _check_results_schema(conn, loc, target)
     return target
@@ -1130,7 +1146,7 @@ def read_results(url: str, *, scenario: str | None = None) -> dict[str, gpd.GeoD
         raise StoreError(f"{loc.display}: which results? the URL names no schema",
                          fix="add ?schema=<scenario>_results to the URL, or pass the scenario name")
     target = loc.schema or results_schema_name(str(scenario))
-    with connect(loc) as conn:
+    with _session(loc, f"read the results in schema '{target}'") as conn:
         if not _schema_exists(conn, target) or RUN_TABLE not in _tables(conn, target):
             raise StoreError(f"{loc.display}: schema '{target}' holds no geoplan results",
                              fix="run geoplan run --out with this database first, or correct the schema name")
