@@ -150,11 +150,28 @@ def _as_geoseries(obj: Any, what: str) -> gpd.GeoSeries:
     if isinstance(obj, gpd.GeoSeries):
         if obj.crs is None:
             raise AnalysisError(f"the {what} has no CRS", fix="assign the CRS of its coordinates (e.g. EPSG:4326)")
+        _check_degrees(obj, what)
         return obj
     if isinstance(obj, shapely.Geometry):
-        return gpd.GeoSeries([obj], crs=4326)
+        series = gpd.GeoSeries([obj], crs=4326)
+        _check_degrees(series, what)
+        return series
     raise AnalysisError(f"the {what} must be a shapely geometry (EPSG:4326), GeoSeries or GeoDataFrame, "
                         f"got {type(obj).__name__}", fix=f"pass the {what} as a GeoDataFrame with a CRS")
+
+
+def _check_degrees(geoms: gpd.GeoSeries, what: str) -> None:
+    """A geographic CRS on coordinates that are not degrees (metres labelled EPSG:4326) is refused."""
+    if geoms.crs is None or not geoms.crs.is_geographic:
+        return
+    xy = shapely.get_coordinates(geoms.to_numpy())
+    wild = ~np.isfinite(xy).all(axis=1) | (np.abs(xy[:, 0]) > 180) | (np.abs(xy[:, 1]) > 90)
+    if wild.any():
+        i = int(np.flatnonzero(wild)[0])
+        raise AnalysisError(
+            f"the {what} is labelled {geoms.crs.name} (degrees) but vertex {i + 1} is at ({xy[i, 0]:.6g}, "
+            f"{xy[i, 1]:.6g}): not longitude/latitude; its coordinates look like metres",
+            fix="assign the file its real projected CRS (QGIS: Layer ▸ Set CRS of Layer), or reproject it to EPSG:4326")
 
 
 def _check_positive(value: float, name: str, fix: str) -> float:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bz2
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -355,6 +356,96 @@ OSM: dict[str, Builder] = {
 }
 
 
+# issue 14: silent wrong answers, hostile files --------------------------------------------
+
+
+def town_id_is_a_centre_id(tmp: Path) -> Case:
+    d = copy_kz(tmp / "in")
+    # A typo: Saran gets Karaganda's id. Merged with the centre, it would change other towns' results.
+    edit(d / "towns.geojson", "saran", id="karaganda")
+    return Case("run", ["--layers", str(d)], LayerValidationError,
+                ["towns feature karaganda", "share the id 'karaganda'", "km apart", "give the town its own id"])
+
+
+def population_true(tmp: Path) -> Case:
+    d = copy_kz(tmp / "in")
+    edit(d / "towns.geojson", "balkhash", population=True)  # GDAL reads it as 1
+    return Case("run", ["--layers", str(d)], LayerValidationError,
+                ["towns feature balkhash", "'population' must be a number, got true", "JSON boolean"])
+
+
+def population_beyond_int64(tmp: Path) -> Case:
+    d = copy_kz(tmp / "in")
+    edit(d / "towns.geojson", "balkhash", population=10**20)
+    return Case("run", ["--layers", str(d)], LayerValidationError,
+                ["towns feature balkhash", "'population' is 1e+20; it must be at most 100,000,000"])
+
+
+def population_just_beyond_int64(tmp: Path) -> Case:
+    d = copy_kz(tmp / "in")
+    edit(d / "centres.geojson", "karaganda", population=2**63 + 1)  # GDAL refuses the whole file
+    return Case("run", ["--layers", str(d)], LayerReadError,
+                ["centres.geojson", "feature karaganda: 'population' is 9223372036854775809", "64-bit"])
+
+
+def two_files_for_one_layer(tmp: Path) -> Case:
+    d = copy_kz(tmp / "in")
+    # An edited GeoPackage beside the stale GeoJSON it came from.
+    geoplan.read_layers(d).towns.to_file(d / "towns.gpkg", layer="towns", driver="GPKG")
+    return Case("run", ["--layers", str(d)], LayerReadError,
+                ["layer 'towns' is in 2 files: towns.geojson, towns.gpkg", "keep one of them"])
+
+
+def layerset_json_is_a_list(tmp: Path) -> Case:
+    d = copy_kz(tmp / "in")
+    (d / "layerset.json").write_text("[46, 40, 88, 56]\n", encoding="utf-8")
+    return Case("run", ["--layers", str(d)], LayerReadError,
+                [str(d / "layerset.json"), "must hold a JSON object", "not a list"])
+
+
+def layerset_extent_not_numbers(tmp: Path) -> Case:
+    d = copy_kz(tmp / "in")
+    (d / "layerset.json").write_text('{"name": "x", "extent": [46, "40", 88, true]}\n', encoding="utf-8")
+    return Case("run", ["--layers", str(d)], LayerReadError,
+                [str(d / "layerset.json"), 'lat_min is "40"', "lat_max is true", "plain numbers"])
+
+
+def fifo_as_layers(tmp: Path) -> Case:
+    tmp.mkdir(parents=True, exist_ok=True)
+    fifo = tmp / "layers.gpkg"
+    os.mkfifo(fifo)  # GDAL would wait forever for a writer
+    return Case("run", ["--layers", str(fifo)], LayerReadError, [str(fifo), "FIFO"])
+
+
+def stray_vertex(tmp: Path) -> Case:
+    d = copy_kz(tmp / "in")
+    # A road whose middle vertex was typed as 120 E: its bounding-box centre stays in Kazakhstan.
+    edit(d / "roads.geojson", "KZR010",
+         geometry={"type": "LineString", "coordinates": [[73.3956, 45.7964], [120.0, 45.6], [73.6545, 45.4434]]})
+    return Case("run", ["--layers", str(d)], LayerValidationError,
+                ["roads feature KZR010", "vertex 2 of 3 is at lon 120.0000, lat 45.6000", "outside the layer set's extent"])
+
+
+_LAUGHS = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 8))
+RELIABILITY: dict[str, Builder] = {
+    "layers: town id equal to a centre id": town_id_is_a_centre_id,
+    "layers: population true": population_true,
+    "layers: population beyond int64": population_beyond_int64,
+    "layers: population just beyond int64": population_just_beyond_int64,
+    "layers: towns.geojson and towns.gpkg": two_files_for_one_layer,
+    "layers: layerset.json is a list": layerset_json_is_a_list,
+    "layers: layerset.json extent not numbers": layerset_extent_not_numbers,
+    "layers: FIFO as the layer set": fifo_as_layers,
+    "layers: one stray vertex of a road": stray_vertex,
+    # A few hundred bytes that expand to 9^7 = 4.8 million values (and gigabytes in a message).
+    "scenario: YAML alias bomb": _scenario_case("l0: &l0 x\n" + _LAUGHS + "name: *l7\n", ScenarioError,
+                                                "expands to more than 100,000 values", "instead of nesting aliases"),
+    "scenario: 200 aliases": _scenario_case("a: &a 1\nb: [" + ", ".join(["*a"] * 200) + "]\n", ScenarioError,
+                                            "more than 100 aliases"),
+    "scenario: alias inside itself": _scenario_case("edits: &e [*e]\n", ScenarioError, "contains itself"),
+}
+
+
 CORPUS: dict[str, Builder] = {
     **{f"layers: {k}": _from_layer_corpus(v, LayerValidationError) for k, v in PROBLEMS.items()},
     **{f"layers: {k}": _from_layer_corpus(v, LayerReadError) for k, v in UNREADABLE.items()},
@@ -372,6 +463,7 @@ CORPUS: dict[str, Builder] = {
     "layers: NaN coordinate": nan_coordinate,
     **{f"scenario: {k}": v for k, v in SCENARIOS.items()},
     **{f"osm: {k}": v for k, v in OSM.items()},
+    **{f"issue 14: {k}": v for k, v in RELIABILITY.items()},
 }
 
 
@@ -448,7 +540,7 @@ def test_debug_flag_shows_the_traceback(capsys: pytest.CaptureFixture[str], tmp_
 # --------------------------------------------------------------------------------------
 # validation comes first; warnings do not stop a run
 
-_VALIDATION_CASES = {k: v for k, v in CORPUS.items() if k.startswith("layers: ")}
+_VALIDATION_CASES = {k: v for k, v in CORPUS.items() if k.startswith(("layers: ", "issue 14: layers: "))}
 
 
 def test_output_folder_is_checked_before_anything_runs(capsys: pytest.CaptureFixture[str], tmp_path: Path,

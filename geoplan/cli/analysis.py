@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import click
 import typer
 
-from geoplan._errors import GeoplanError
+from geoplan._errors import AnalysisError, GeoplanError
 from geoplan.cli._common import (
     LayersArg,
     OsmRoadsOpt,
@@ -100,9 +100,14 @@ def _surface(path: Path | None, resolution: float, offroad_kph: float | None, st
         except Exception as exc:  # any GDAL failure means "unreadable file"
             raise GeoplanError(f"{study_area}: cannot read the study area: {exc}",
                                fix="pass a polygon layer GDAL can read (GeoPackage, GeoJSON, Shapefile)") from exc
-    result = surface(layers, resolution_m=resolution,
-                     offroad_kph=DEFAULT_OFFROAD_KPH if offroad_kph is None else offroad_kph,
-                     study_area=area, progress=True)
+    try:
+        result = surface(layers, resolution_m=resolution,
+                         offroad_kph=DEFAULT_OFFROAD_KPH if offroad_kph is None else offroad_kph,
+                         study_area=area, progress=True)
+    except AnalysisError as exc:
+        if study_area is None or "study area" not in exc.message:
+            raise
+        raise AnalysisError(f"{study_area}: {exc.message}", fix=exc.fix) from exc  # name the file
     return result
 
 

@@ -74,6 +74,21 @@ def layer_set_files(path: str | os.PathLike[str]) -> list[Path]:
     return [root / _META_FILE, *(root / f"{name}{suffix}" for name in SCHEMAS for suffix in suffixes)]
 
 
+def _huge_integer(path: Path) -> str | None:
+    """The first property holding an integer outside int64 in a GeoJSON file, as ``feature X: 'k' is N``."""
+    try:
+        doc = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    features = doc.get("features") if isinstance(doc, dict) else None
+    for i, feature in enumerate(features if isinstance(features, list) else []):
+        props = feature.get("properties") if isinstance(feature, dict) else None
+        for key, value in (props.items() if isinstance(props, dict) else ()):
+            if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+                return f"feature {props.get('id') or f'#{i + 1}'}: '{key}' is {value}"
+    return None
+
+
 def _json_booleans(path: Path, name: str, schema: LayerSchema, ids: np.ndarray, source: str) -> list[Problem]:
     """``true``/``false`` in a number column of a GeoJSON file (GDAL reads them as 1 and 0)."""
     numeric = [f.name for f in schema.fields if f.kind in ("int", "float")]
@@ -203,6 +218,10 @@ def _read_one(path: Path, layer: str | None, label: str, name: str, source: str
             fix=fix,
         ) from exc
     except Exception as exc:  # any GDAL failure means "unreadable file"
+        huge = _huge_integer(path) if suffix in (".geojson", ".json") else None
+        if huge is not None:  # GDAL refuses the whole file over one number; name the feature
+            raise LayerReadError(f"{label}: {huge}, beyond the 64-bit integer range GDAL can read",
+                                 fix="correct the number (a population is at most 100,000,000)") from exc
         raise LayerReadError(
             f"{label}: cannot read layer: {_gdal_reason(exc)}",
             fix="open the file in QGIS to see whether it is complete; re-export it as GeoPackage or GeoJSON (UTF-8)",

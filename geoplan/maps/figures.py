@@ -222,7 +222,7 @@ def category_png(
     ax.set_xlim(xmin - pad, xmax + pad)
     ax.set_ylim(ymin - pad, ymax + pad)
     if title:
-        fig.text(0.01, 0.985, title, fontsize=13, ha="left", va="top", fontweight="bold")
+        fig.text(0.01, 0.985, title, fontsize=13, ha="left", va="top", fontweight="bold", parse_math=False)
 
     if bnd is not None:
         level = pd.to_numeric(bnd["level"], errors="coerce").to_numpy()
@@ -364,6 +364,8 @@ def _draw_labels(fig: Any, ax: Any, t: gpd.GeoDataFrame, c: gpd.GeoDataFrame, bo
     for i, tx, ty, ha, leader in placed:
         x, y, text, fs, weight, _ = cands[i]
         dx, dy = inv((tx, ty))
-        ax.text(dx, dy, text, fontsize=fs, fontweight=weight, ha=ha, va="center", zorder=6, path_effects=halo)
+        # parse_math=False: a '$' in a place name is text, not matplotlib mathtext (issue 14)
+        ax.text(dx, dy, text, fontsize=fs, fontweight=weight, ha=ha, va="center", zorder=6, path_effects=halo,
+                parse_math=False)
         if leader:
             ax.plot([x, dx], [y, dy], color="#555555", linewidth=0.5, zorder=5.5)
