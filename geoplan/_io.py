@@ -240,7 +240,7 @@ def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
     for i in range(out.shape[1]):
         col = out.iloc[:, i]
         if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
-            out.isetitem(i, col.astype(object).map(neutralise_csv_cell))
+            out.isetitem(i, col.astype(object).map(neutralise_csv_cell).to_numpy(dtype=object))
     return out
 
 

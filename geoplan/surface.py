@@ -317,7 +317,7 @@ def _check_grid_fits(bounds: tuple[float, float, float, float], res: float, max_
     if cells > MAX_CELLS and (budget is None or MAX_CELLS * BYTES_PER_CELL <= budget):
         why = f"over the {MAX_CELLS:,}-cell limit"
     else:
-        why = f"it needs about {_size(need)} of memory while {_size(budget)} is available"
+        why = f"it needs about {_size(need)} of memory while {_size(budget or 0)} is available"
     raise AnalysisError(
         f"a {width} x {height} grid at {res:g} m ({cells:,} cells) is too large: {why}; refused before allocating it",
         fix=f"use a resolution of {fit:g} m or coarser (the finest that fits), or a smaller study area")

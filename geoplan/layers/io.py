@@ -83,7 +83,9 @@ def _huge_integer(path: Path) -> str | None:
     features = doc.get("features") if isinstance(doc, dict) else None
     for i, feature in enumerate(features if isinstance(features, list) else []):
         props = feature.get("properties") if isinstance(feature, dict) else None
-        for key, value in (props.items() if isinstance(props, dict) else ()):
+        if not isinstance(props, dict):
+            continue
+        for key, value in props.items():
             if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
                 return f"feature {props.get('id') or f'#{i + 1}'}: '{key}' is {value}"
     return None
