@@ -5,8 +5,11 @@ apply the scenario's network edits, build the network and attach towns and centr
 travel times, catchments and the raster surface, classify the towns, allocate relocation
 flows, and write exports and maps. Each stage reports its progress on stderr.
 
-Outputs are first written into a hidden staging folder inside the output folder and moved
-into place only when every file is complete, so an interrupted run leaves the previous
+Every output is planned before anything is computed (:func:`plan_run_outputs`: no folder,
+locked file or input where an output goes, no output folder inside the layers), then written
+into a hidden staging folder unique to the run, under a per-folder lock, read back, and moved
+into place only when every file is complete; if a rename fails, the files already replaced are
+restored (:class:`geoplan._io.OutputSet`). So a failed or interrupted run leaves the previous
 outputs as they were (a kill during the final renames, which take microseconds, can leave some
 files previous and some new, each of them complete), and identical inputs give byte-identical
 files. A staging folder left by a killed run is removed by the next run. A run that fails
