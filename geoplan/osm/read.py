@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import bz2
 import contextlib
+import gc
 import gzip
+import itertools
 import os
 import re
 from array import array
@@ -168,34 +170,63 @@ def _read_pbf(path: Path, classes: tuple[str, ...], progress: bool, merge: bool 
     return _finish(np.frombuffer(way_ids, dtype=np.int64)[seg_way], u, v, lines, ways, merge=merge)
 
 
+#: Node ids covered by one block of libosmium's id set (``IdSetDense``: 2**25 ids in 4 MiB).
+_ID_BLOCK_BITS = 25
+#: Memory the node-id filter of one pass may use; more blocks than this take more passes.
+_ID_FILTER_BUDGET_MB = 64
+
+
 def _node_locations(path: Path, need: np.ndarray, progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Ids and fixed-point (1e-7 degree) locations of the nodes ``need`` (sorted ids), from one pass.
+    """Ids and fixed-point (1e-7 degree) locations of the nodes ``need`` (sorted ids).
 
-    A node missing from the file (a clipped extract) is simply absent from the result.
+    Decoded block by block with numpy (:mod:`geoplan.osm.pbfnodes`): memory is one block plus
+    the nodes kept. Files it cannot decode (LZ4/ZSTD blobs) go through pyosmium with an id
+    filter (libosmium ``IdSetDense``, 4 MiB for every block of 2**25 ids holding a wanted
+    node), in as many passes as keep it within :data:`_ID_FILTER_BUDGET_MB`. A node missing
+    from the file (a clipped extract) is simply absent from the result.
     """
-    import osmium
+    from geoplan.osm.pbfnodes import UnsupportedPBF, node_locations
 
-    wanted = set(need.tolist())
-    ids, xs, ys = array("q"), array("q"), array("q")
-    step = 1 << 16
-    bar = tqdm(desc=f"reading {path.name}: nodes", unit=" nodes", unit_scale=True,
+    bar = tqdm(total=path.stat().st_size, desc=f"reading {path.name}: nodes", unit="B", unit_scale=True,
                disable=None if progress else True, leave=False)
-    n = 0
     with bar:
-        for node in osmium.FileProcessor(str(path), osmium.osm.NODE):
-            n += 1
-            if node.id in wanted:
-                loc = node.location
-                ids.append(node.id)
-                xs.append(loc.x)
-                ys.append(loc.y)
-            if n == step:
-                bar.update(n)
-                n = 0
-        bar.update(n)
+        try:
+            return node_locations(path, need, bar.update)
+        except UnsupportedPBF:
+            pass
+    return _node_locations_filtered(path, need, progress)
+
+
+def _node_locations_filtered(path: Path, need: np.ndarray, progress: bool
+                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_node_locations` through pyosmium's id filter, in passes within the memory budget."""
+    ids, xs, ys = array("q"), array("q"), array("q")
+    block = need >> _ID_BLOCK_BITS
+    starts = np.flatnonzero(np.r_[True, block[1:] != block[:-1]])  # first wanted id of each block
+    per_pass = max(1, (_ID_FILTER_BUDGET_MB << 20) // (1 << (_ID_BLOCK_BITS - 3)))
+    cuts = np.r_[starts[::per_pass], len(need)] if len(need) else np.zeros(1, dtype=np.int64)
+    bar = tqdm(total=len(need), desc=f"reading {path.name}: nodes", unit=" nodes", unit_scale=True,
+               disable=None if progress else True, leave=False)
+    with bar:
+        for a, b in itertools.pairwise(cuts):
+            _pick_nodes(path, need[a:b], ids, xs, ys)
+            gc.collect()  # the id filter of this pass is freed before the next one is built
+            bar.update(int(b - a))
     node_id = np.frombuffer(ids, dtype=np.int64)
     order = np.argsort(node_id, kind="stable")
     return node_id[order], np.frombuffer(xs, dtype=np.int64)[order], np.frombuffer(ys, dtype=np.int64)[order]
+
+
+def _pick_nodes(path: Path, wanted: np.ndarray, ids: array[int], xs: array[int], ys: array[int]) -> None:
+    """Append the id and location of every node of ``path`` whose id is in ``wanted``."""
+    import osmium
+
+    processor = osmium.FileProcessor(str(path), osmium.osm.NODE).with_filter(osmium.filter.IdFilter(wanted.tolist()))
+    for node in processor:
+        loc = node.location
+        ids.append(node.id)
+        xs.append(loc.x)
+        ys.append(loc.y)
 
 
 def _pbf_census(path: Path) -> tuple[Counter[str], int]:
