@@ -467,7 +467,7 @@ class _Staging:
         where = self.final_name(exc)
         message = exc.message
         if exc.path is not None and message.startswith(str(exc.path)):
-            message = message[len(str(exc.path)):].lstrip(": ")
+            message = message[len(str(exc.path)):].lstrip(": ").removeprefix("cannot write: ")
         prefix = "" if message.startswith("cannot write outputs") else "cannot write outputs: "
         return OutputError(f"{prefix}{where}{message}", fix=exc.fix, path=exc.path)
 
@@ -516,8 +516,8 @@ def _commit(pairs: list[tuple[Path, Path]], remove: list[Path], stagings: dict[P
                               f"{', '.join(failed)} (the previous versions are in {kept})",
                               fix="copy the previous versions back from that folder, free the disk, run again",
                               path=current) from exc
-        raise OutputError(f"cannot write outputs: {current}: {_reason(exc)}; the outputs already replaced were "
-                          "restored, so the folder holds the previous run's files",
+        raise OutputError(f"cannot write outputs: {current}: {_reason(exc)}; nothing was replaced (the outputs "
+                          "already renamed in were restored)",
                           fix="close programs that hold the file open (Excel, QGIS), check permissions and free "
                               "disk space, then run again", path=current) from exc
     return True
