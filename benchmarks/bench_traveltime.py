@@ -320,9 +320,9 @@ def bench_places(real: Path, reps: int, engines: set[str]) -> None:
                  f"{max_diff(got, ref):.2g}"])
 
 
-def _engines() -> set[str]:
+def _engines(wanted: set[str]) -> set[str]:
     found = {"scipy", "geoplan"}
-    for mod in ("igraph", "pandana"):
+    for mod in sorted({"igraph", "pandana"} & wanted):
         try:
             __import__(mod)
             found.add(mod)
@@ -342,20 +342,22 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--only", default="grid,asia,places", help="which parts: grid, asia, places")
     ap.add_argument("--igraph-max-k", type=int, default=1000,
                     help="largest k igraph runs on the generated grid (it takes about 2x scipy)")
-    ap.add_argument("--quick", action="store_true", help="smoke test: 200 x 200 grid, k <= 20, 1 rep")
+    ap.add_argument("--quick", action="store_true", help="smoke test: 200 x 200 grid (or --side), k <= 20, 1 rep")
+    ap.add_argument("--engines", default="scipy,geoplan,igraph,pandana",
+                    help="engines to run (default: all that are installed)")
     args = ap.parse_args(argv if argv is not None else [])
     ks = [int(k) for k in args.ks.split(",")]
     parts = set(args.only.split(","))
     if args.quick:
-        args.side, args.reps, ks = 200, 1, [k for k in ks if k <= 20] or [1]
+        args.side, args.reps, ks = min(args.side, 200), 1, [k for k in ks if k <= 20] or [1]
     import scipy
 
     warnings.filterwarnings("ignore", message="Unsigned integer")  # pandana, on pairs with no path
     print(f"bench_traveltime: numpy {np.__version__}, scipy {scipy.__version__}, Python {sys.version.split()[0]}, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
-    engines = _engines()
+    engines = _engines(set(args.engines.split(",")))
     for mod in ("igraph", "pandana", "numba"):
-        if mod in engines or mod == "numba":
+        if mod in engines or mod == "numba":  # numba: geoplan's compiled search
             print(f"  {mod} {getattr(__import__(mod), '__version__', '?')}")
     if "grid" in parts:
         arrays = road_grid(args.side)

@@ -2,8 +2,8 @@
 
 Each ``benchmarks/bench_<name>.py`` module with a ``main()`` function is run in a fresh Python
 process (so that one benchmark's memory does not count against the next), one after the other;
-give names (``traveltime``, ``surface``) to run only those. The figures go to stdout. Exit
-status 1 if a benchmark failed.
+give names (``traveltime``, ``pipeline``, ``distributed``, ``surface``) to run only those. The
+figures go to stdout. Exit status 1 if a benchmark failed.
 """
 
 from __future__ import annotations
