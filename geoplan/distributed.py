@@ -38,7 +38,7 @@ from geoplan.traveltime import ODMatrix, SearchGraph, od_block, plan_od, search_
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["DistributedError", "check_scheduler", "dask_client", "map_chunks", "od_matrix"]
+__all__ = ["DistributedError", "check_scheduler", "dask_client", "map_chunks", "chunk_mapper", "od_matrix"]
 
 log = logging.getLogger("geoplan")
 
@@ -170,8 +170,12 @@ def dask_client(scheduler: str | Client, *, n_workers: int | None = None,
         client.close()
 
 
+#: Prefix of the shared arguments in a task (so that none collides with ``Client.map``'s own).
+_SHARED = "geoplan_shared_"
+
+
 def _apply(func: Callable[..., R], chunk: Any, **shared: Any) -> R:
-    return func(chunk, **shared)
+    return func(chunk, **{k.removeprefix(_SHARED): v for k, v in shared.items()})
 
 
 def map_chunks(
@@ -214,29 +218,64 @@ def map_chunks(
     """
     kwargs = dict(shared or {})
     check_scheduler(scheduler)
+    name = getattr(kwargs.get("func"), "__name__", "?") if func is _call_with else getattr(func, "__name__", "?")
     if scheduler is None:
         return [func(chunk, **kwargs) for chunk in chunks]
     if not chunks:
         return []
     with dask_client(scheduler, n_workers=n_workers, timeout=timeout) as client:
-        scattered = {k: client.scatter(v, broadcast=True) for k, v in kwargs.items()}
+        scattered = {_SHARED + k: client.scatter(v, broadcast=True) for k, v in kwargs.items()}
         futures = client.map(_apply, [func] * len(chunks), list(chunks), pure=False, **scattered)
         try:
             results: list[R] = client.gather(futures)
         except GeoplanError:
             raise
         except Exception as exc:
-            name = type(exc).__name__
-            if name == "KilledWorker":
-                raise DistributedError(f"a Dask worker died while running {func.__name__} (no result is returned): "
+            if type(exc).__name__ == "KilledWorker":
+                raise DistributedError(f"a Dask worker died while running {name} (no result is returned): "
                                        f"{exc}", fix="check the worker's log and memory, then run again") from exc
-            raise DistributedError(f"{func.__name__} failed on a Dask worker: {name}: {exc}",
+            raise DistributedError(f"{name} failed on a Dask worker: {type(exc).__name__}: {exc}",
                                    fix="see the chained error; run with scheduler=None to debug it here") from exc
         finally:
             client.cancel(futures)
             for fut in scattered.values():
                 client.cancel(fut)
     return results
+
+
+def _call_with(chunk: Any, *, func: Callable[[Any, Any], Any], obj: Any) -> Any:
+    return func(obj, chunk)
+
+
+def chunk_mapper(
+    scheduler: str | Client | None,
+    *,
+    n_workers: int | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Callable[[Callable[[Any, Any], R], Any, Sequence[Any]], list[R]]:
+    """Return a ``mapper(func, obj, chunks) -> [func(obj, chunk) for chunk in chunks]`` run by Dask.
+
+    For APIs that take such a mapper, e.g. :func:`geoplan.sensitivity.run_sensitivity`:
+    ``obj`` (the model) is sent to each worker once, each chunk is one task.
+
+    Parameters
+    ----------
+    scheduler, n_workers, timeout
+        See :func:`map_chunks`.
+
+    Examples
+    --------
+    >>> mapper = chunk_mapper(None)  # in this process
+    >>> mapper(pow, 2, [3, 10])
+    [8, 1024]
+    """
+    check_scheduler(scheduler)
+
+    def mapper(func: Callable[[Any, Any], R], obj: Any, chunks: Sequence[Any]) -> list[R]:
+        return map_chunks(_call_with, chunks, scheduler=scheduler, n_workers=n_workers, timeout=timeout,
+                          shared={"func": func, "obj": obj})
+
+    return mapper
 
 
 def _od_chunk(sources: np.ndarray, *, graph: SearchGraph, targets: np.ndarray,
