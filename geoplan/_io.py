@@ -33,14 +33,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+import yaml
 
-from geoplan._errors import GeoplanError, OutputError
+from geoplan._errors import OutputError
 
 try:  # POSIX advisory locks; elsewhere an O_EXCL lock file holding the pid
     import fcntl

@@ -29,7 +29,7 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,17 +38,18 @@ import geopandas as gpd
 import pandas as pd
 
 from geoplan._errors import AnalysisError, LayerValidationError, OutputError, ScenarioError
-from geoplan._io import OutputSet, plan_outputs
+from geoplan._io import OutputSet, plan_outputs, write_text_atomic
 from geoplan.catchments import catchments as _catchments
 from geoplan.classify import classify as _classify
 from geoplan.classify import compare_results, indicators
 from geoplan.distributed import check_scheduler
 from geoplan.distributed import od_matrix as distributed_od_matrix
-from geoplan.export import export_results
+from geoplan.export import export_results, surface_qml
 from geoplan.indicators import layer_folder, load_inputs
 from geoplan.layers import LayerSet, Problem, read_layers, require_valid
 from geoplan.maps import MapContext, write_maps
 from geoplan.network import RoadNetwork, attach_places, build_network
+from geoplan.profiles import write_profiles
 from geoplan.relocation import RelocationResult, relocate
 from geoplan.scenario import Scenario, apply_edits, load_scenario
 from geoplan.store import check_results_target, is_postgres_url, parse_url, redact_url, write_results
@@ -159,6 +160,8 @@ def run(
     with_maps: bool = True,
     progress: bool = True,
     scheduler: str | Client | None = None,
+    export_formats: Sequence[str] = ("geojson",),
+    excel: bool = False,
 ) -> RunResult:
     """Run the whole analysis and (optionally) write its outputs.
 
@@ -197,6 +200,11 @@ def run(
     scheduler
         Run the travel-time searches on Dask workers: ``"processes"``, ``"tcp://HOST:PORT"`` or
         a ``dask.distributed.Client`` (see :mod:`geoplan.distributed`); default: in this process.
+    export_formats
+        Per-layer files besides ``results.gpkg``: any of ``geojson``, ``fgb`` (FlatGeobuf) and
+        ``parquet`` (GeoParquet); see :func:`geoplan.export.export_results`.
+    excel
+        Write ``towns.csv`` with a UTF-8 byte-order mark for Excel.
 
     Returns
     -------
@@ -226,7 +234,7 @@ def run(
         source = None if isinstance(layers, LayerSet) else (layers if layers is not None else sc.layers_path())
         scenario_file = Path(sc.source) if sc.source != Scenario.baseline().source else None
         plan = plan_run_outputs(out_dir, maps_dir, with_surface=with_surface, with_maps=with_maps,
-                                inputs=[source, scenario_file])
+                                inputs=[source, scenario_file], formats=export_formats)
     n = 6 + int(with_surface) + int(writes) + int(db_out is not None)
     stage = _Stages(n, progress, source=None if sc.source == Scenario.baseline().source else sc.source)
 
@@ -290,7 +298,8 @@ def run(
     result = RunResult(sc, lset, warnings, net, snaps, od, rel.towns, rel.centres, catch, rel.flows, surf,
                        relocation=rel, timings=stage.timings)
     if plan is not None:
-        result.outputs = stage("write outputs", lambda: _write(result, plan, out_dir, maps_dir, with_maps))
+        result.outputs = stage("write outputs", lambda: _write(result, plan, out_dir, maps_dir, with_maps,
+                                                               formats=export_formats, excel=excel))
     if db_out is not None:
         layer_source = "layer set object" if isinstance(layers, LayerSet) else str(
             layers if layers is not None else sc.layers_path())
@@ -302,9 +311,20 @@ def run(
     return result
 
 
-#: Data outputs of a run, in the order they are committed.
+#: Data outputs of a run with the default format (GeoJSON), in the order they are committed.
 DATA_OUTPUTS = ("towns.geojson", "centres.geojson", "catchments.geojson", "flows.geojson", "results.gpkg",
                 "towns.csv")
+_FORMAT_SUFFIX = {"geojson": ".geojson", "fgb": ".fgb", "parquet": ".parquet"}
+
+
+def _data_outputs(formats: Sequence[str]) -> list[str]:
+    """File names of the data outputs for the export formats."""
+    unknown = [f for f in formats if f not in _FORMAT_SUFFIX]
+    if unknown:
+        raise ValueError(f"Invalid value: unknown export format(s) {', '.join(map(str, unknown))}, "
+                         f"needs to be among {', '.join(_FORMAT_SUFFIX)}")
+    return [f"{kind}{_FORMAT_SUFFIX[f]}" for kind in ("towns", "centres", "catchments", "flows") for f in formats
+            ] + ["results.gpkg", "towns.csv"]
 #: Map outputs of a run and their names in :attr:`RunResult.outputs`.
 MAP_OUTPUTS = {"agglomeration.html": "agglomeration_map", "relocation.html": "relocation_map",
                "categories.png": "categories_png"}
@@ -317,6 +337,7 @@ def plan_run_outputs(
     with_surface: bool,
     with_maps: bool,
     inputs: list[str | os.PathLike[str] | None] | tuple[str | os.PathLike[str] | None, ...] = (),
+    formats: Sequence[str] = ("geojson",),
 ) -> OutputSet:
     """Every file a run writes (and the stale ``surface.tif`` it removes), checked before any computing.
 
@@ -331,8 +352,8 @@ def plan_run_outputs(
     if out_dir is not None:
         out = Path(out_dir)
         _check_folder(out)
-        targets += [out / n for n in DATA_OUTPUTS]
-        (targets if with_surface else remove).append(out / "surface.tif")
+        targets += [out / n for n in _data_outputs(formats)]
+        (targets if with_surface else remove).extend([out / "surface.tif", out / "surface.qml"])
     mdir = Path(maps_dir) if maps_dir is not None else (Path(out_dir) if out_dir is not None else None)
     if with_maps and mdir is not None:
         _check_folder(mdir)
@@ -367,7 +388,13 @@ def _optional_layer(layers: LayerSet, name: str) -> gpd.GeoDataFrame | None:
     return None
 
 
-def _map_context(result: RunResult) -> MapContext:
+def _version() -> str:
+    from geoplan import __version__
+
+    return str(__version__)
+
+
+def _map_context(result: RunResult, *, profiles: bool = False) -> MapContext:
     """Describe the run for the maps: scenario, date, model facts, planned roads."""
     sc = result.scenario
     planned: set[str] = set()
@@ -379,25 +406,35 @@ def _map_context(result: RunResult) -> MapContext:
         scenario=sc.name, description=sc.description, run_date=MapContext.today(),
         speeds=dict(sc.speeds), access_kph=sc.network.access_kph, offroad_kph=sc.surface.offroad_kph,
         bands=list(sc.catchments.bands), agglomeration_minutes=sc.agglomeration.max_minutes,
-        planned_roads=frozenset(planned),
+        planned_roads=frozenset(planned), profiles_url="profiles/" if profiles else None,
     )
 
 
 def _write(result: RunResult, plan: OutputSet, out_dir: str | os.PathLike[str] | None,
-           maps_dir: str | os.PathLike[str] | None, with_maps: bool) -> dict[str, Path]:
-    """Write every output into staging folders, then commit them together (see :class:`OutputSet`)."""
+           maps_dir: str | os.PathLike[str] | None, with_maps: bool, *, formats: Sequence[str] = ("geojson",),
+           excel: bool = False) -> dict[str, Path]:
+    """Write every output into staging folders, then commit them together (see :class:`OutputSet`).
+
+    The town profiles (``profiles/`` beside the maps) are written after the commit, each file
+    atomically; profiles of towns no longer in the results are removed.
+    """
     targets: dict[str, Path] = {}
+    sc = result.scenario
     with plan.writing() as staging:
         surface_path: Path | None = None
         if out_dir is not None:
             out = Path(out_dir)
-            staged = export_results(staging.path(out / "towns.geojson").parent, towns=result.towns,
+            staged = export_results(staging.path(out / "results.gpkg").parent, towns=result.towns,
                                     centres=result.centres, catchments=result.catchments, flows=result.flows,
-                                    roads=result.layers.roads)
+                                    roads=result.layers.roads, formats=formats, excel=excel,
+                                    metadata={"scenario": sc.name, "scenario_description": sc.description,
+                                              "geoplan_version": _version()})
             targets.update({name: out / Path(path).name for name, path in staged.items()})
             if result.surface is not None:
                 surface_path = write_surface(staging.path(out / "surface.tif"), result.surface)
                 targets["surface"] = out / "surface.tif"
+                write_text_atomic(staging.path(out / "surface.qml"), surface_qml(sc.catchments.bands))
+                targets["surface_style"] = out / "surface.qml"
         mdir = Path(maps_dir) if maps_dir is not None else (Path(out_dir) if out_dir is not None else None)
         if with_maps and mdir is not None:
             # The overlay reads the GeoTIFF already staged with the data outputs; write one only
@@ -409,8 +446,17 @@ def _write(result: RunResult, plan: OutputSet, out_dir: str | os.PathLike[str] |
                               roads=result.layers.roads, surface=surface_path,
                               boundaries=_optional_layer(result.layers, "boundaries"),
                               settlements=_optional_layer(result.layers, "settlements"),
-                              context=_map_context(result))
+                              context=_map_context(result, profiles=True))
             targets.update({key: mdir / path.name for key, path in maps.items()})
+    if with_maps and mdir is not None:
+        folder = mdir / "profiles"
+        written = write_profiles(folder, result.towns, centres=result.centres, od=result.od.long(),
+                                 boundaries=_optional_layer(result.layers, "boundaries"), scenario=sc.name)
+        keep = {p.name for p in written.values()}
+        for stale in folder.glob("*.html"):
+            if stale.name not in keep:
+                stale.unlink()
+        targets["profiles"] = written["index"]
     return targets
 
 
@@ -456,6 +502,7 @@ def compare(
     *,
     layers: LayerSet | str | os.PathLike[str] | None = None,
     progress: bool = True,
+    maps_dir: str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
     """Run two scenarios and return the towns whose category, nearest centre, time or destination changed.
 
@@ -468,6 +515,10 @@ def compare(
         embedded Kazakhstan layers.
     progress
         Report each stage on stderr.
+    maps_dir
+        Also write ``difference.html`` there: a map of the towns whose category, rank, nearest
+        centre or destination changed (before → after), the roads added, closed or changed and
+        the catchment bands of both runs (see :func:`geoplan.maps.difference_map`).
 
     Returns
     -------
@@ -477,4 +528,18 @@ def compare(
     sa, sb = _scenario(a), _scenario(b)
     ra = run(sa, layers=layers, with_surface=False, progress=progress)
     rb = run(sb, layers=layers, with_surface=False, progress=progress)
+    if maps_dir is not None:
+        from geoplan.maps import difference_map, save_map
+
+        ctx = _map_context(rb)
+        ctx = MapContext(scenario=f"{sa.name} → {sb.name}", description=sb.description, run_date=ctx.run_date,
+                         speeds=ctx.speeds, access_kph=ctx.access_kph, offroad_kph=ctx.offroad_kph, bands=ctx.bands,
+                         agglomeration_minutes=ctx.agglomeration_minutes, planned_roads=ctx.planned_roads)
+        before = {"towns": ra.towns, "centres": ra.centres, "catchments": ra.catchments, "roads": ra.layers.roads}
+        after = {"towns": rb.towns, "centres": rb.centres, "catchments": rb.catchments, "roads": rb.layers.roads}
+        Path(maps_dir).mkdir(parents=True, exist_ok=True)
+        save_map(difference_map(before, after, names=(sa.name, sb.name),
+                                boundaries=_optional_layer(rb.layers, "boundaries"),
+                                settlements=_optional_layer(rb.layers, "settlements"), context=ctx),
+                 Path(maps_dir) / "difference.html")
     return compare_results(ra.towns, rb.towns, names=(sa.name, sb.name))

@@ -279,8 +279,8 @@ def available_memory() -> int | None:
 
 def _grid_shape(bounds: tuple[float, float, float, float], res: float) -> tuple[int, int]:
     minx, miny, maxx, maxy = bounds
-    width = round((np.ceil(maxx / res) - np.floor(minx / res)))
-    height = round((np.ceil(maxy / res) - np.floor(miny / res)))
+    width = round(np.ceil(maxx / res) - np.floor(minx / res))
+    height = round(np.ceil(maxy / res) - np.floor(miny / res))
     return int(width), int(height)
 
 

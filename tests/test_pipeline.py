@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pyogrio
 import pytest
 import shapely
 from pyproj import Geod
@@ -33,7 +34,7 @@ SCENARIOS = ROOT / "scenarios"
 KZ = geoplan.embedded_layers_path()
 CATEGORIES = {"agglomeration", "diversification", "relocation", "monitor", "not_assessed"}
 OUTPUTS = ("towns.geojson", "catchments.geojson", "flows.geojson", "centres.geojson", "towns.csv", "results.gpkg",
-           "surface.tif", "agglomeration.html", "relocation.html", "categories.png")
+           "surface.tif", "surface.qml", "agglomeration.html", "relocation.html", "categories.png")
 STAGES = ("read and validate layers", "build network and attach places", "travel times towns x centres", "catchments",
           "travel-time surface", "classify towns", "relocation allocation", "write outputs")
 
@@ -63,10 +64,13 @@ def baseline(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def test_two_runs_are_byte_identical(baseline: dict) -> None:
     api, cli = baseline["api"], baseline["cli"]
-    assert sorted(p.name for p in api.iterdir()) == sorted(OUTPUTS)
-    assert sorted(p.name for p in cli.iterdir()) == sorted(OUTPUTS)
+    assert sorted(p.name for p in api.iterdir()) == sorted([*OUTPUTS, "profiles"])
+    assert sorted(p.name for p in cli.iterdir()) == sorted([*OUTPUTS, "profiles"])
     different = [name for name in OUTPUTS if (api / name).read_bytes() != (cli / name).read_bytes()]
     assert different == []
+    profiles = sorted(p.name for p in (api / "profiles").iterdir())
+    assert profiles == sorted([*(f"{i}.html" for i in baseline["result"].towns["id"]), "index.html"])
+    assert all((api / "profiles" / n).read_bytes() == (cli / "profiles" / n).read_bytes() for n in profiles)
     # No clock or random id leaks into the text outputs.
     for name in ("towns.geojson", "catchments.geojson", "flows.geojson", "centres.geojson", "towns.csv",
                  "agglomeration.html", "relocation.html"):
@@ -242,7 +246,8 @@ def test_adding_roads_never_makes_a_town_slower(baseline: dict, tmp_path: Path) 
 def test_compare_writes_the_changed_towns(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     out = tmp_path / "changes.csv"
     with pytest.raises(SystemExit) as info:
-        main(["compare", str(SCENARIOS / "baseline.yaml"), str(SCENARIOS / "center_west.yaml"), "--out", str(out)])
+        main(["compare", str(SCENARIOS / "baseline.yaml"), str(SCENARIOS / "center_west.yaml"), "--out", str(out),
+              "--maps", str(tmp_path / "maps")])
     stdout, _ = capsys.readouterr()
     assert info.value.code in (0, None)
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
@@ -256,6 +261,35 @@ def test_compare_writes_the_changed_towns(capsys: pytest.CaptureFixture[str], tm
     for r in rows:
         assert r["changes"], r
         assert float(r["minutes_center_west"]) <= float(r["minutes_baseline"]) + 0.05
+    # the difference map: the changed towns ringed, the corridor's roads added
+    page = (tmp_path / "maps" / "difference.html").read_text(encoding="utf-8")
+    assert f"wrote {tmp_path / 'maps' / 'difference.html'}" in stdout
+    start = page.index('geoplan.layer("towns", ') + len('geoplan.layer("towns", ')
+    towns = json.JSONDecoder().raw_decode(page, start)[0]
+    ringed = {f["properties"]["id"] for f in towns if f["properties"]["style"]["color"] == "#CC79A7"}
+    assert ringed == set(by_id)
+    start = page.index('geoplan.layer("roadChanges", ') + len('geoplan.layer("roadChanges", ')
+    roads = json.JSONDecoder().raw_decode(page, start)[0]
+    assert {f["properties"]["id"] for f in roads} == {f"road-KZP00{i}" for i in range(1, 6)}
+    assert "baseline → center_west" in page
+
+
+def test_formats_excel_metadata_and_surface_style(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["run", "--out", str(tmp_path / "out"), "--no-surface", "--quiet", "--formats", "fgb,parquet",
+              "--excel"])
+    assert info.value.code in (0, None)
+    names = {p.name for p in (tmp_path / "out").iterdir()}
+    assert {"towns.fgb", "flows.parquet", "results.gpkg", "towns.csv"} <= names and "towns.geojson" not in names
+    assert (tmp_path / "out" / "towns.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+    meta = pyogrio.read_info(tmp_path / "out" / "results.gpkg", layer="towns")["dataset_metadata"]
+    assert meta["scenario"] == "baseline" and meta["geoplan_version"] == geoplan.__version__
+    with pytest.raises(SystemExit) as info:
+        main(["run", "--out", str(tmp_path / "bad"), "--formats", "shp"])
+    assert info.value.code != 0 and not (tmp_path / "bad").exists()
+    assert "--formats: unknown format(s) shp" in capsys.readouterr().err
 
 
 def test_a_run_without_surface_removes_a_stale_one(baseline: dict, tmp_path: Path) -> None:

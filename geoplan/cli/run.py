@@ -18,6 +18,25 @@ from geoplan.cli._common import (
     plan_single,
 )
 
+FormatsOpt = Annotated[str, typer.Option(
+    "--formats", help="Per-layer files besides results.gpkg, comma-separated: geojson, fgb (FlatGeobuf), "
+                      "parquet (GeoParquet).")]
+ExcelOpt = Annotated[bool, typer.Option(
+    "--excel", help="Write towns.csv with a UTF-8 byte-order mark so Excel (any locale) reads Cyrillic right.")]
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    """Parse ``--formats``: a comma-separated list of export formats."""
+    from geoplan._errors import GeoplanError
+    from geoplan.export import FORMATS
+
+    formats = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise GeoplanError(f"--formats: unknown format(s) {', '.join(bad) or '(none given)'}",
+                           fix=f"use a comma-separated list of {', '.join(FORMATS)}")
+    return formats
+
 
 @app.command("run")
 def run_cmd(
@@ -37,12 +56,14 @@ def run_cmd(
         "--surface/--no-surface", help="Compute the raster travel-time surface.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary table.")] = False,
     scheduler: SchedulerOpt = None,
+    formats: FormatsOpt = "geojson",
+    excel: ExcelOpt = False,
 ) -> None:
     """Run the whole analysis: validate, network, travel times, catchments, categories, relocation, maps, exports."""
     from geoplan.pipeline import run, summary_table
 
     result = run(scenario, layers=layers, roads=roads, out_dir=out, maps_dir=maps, with_surface=surface,
-                 progress=not quiet, scheduler=scheduler)
+                 progress=not quiet, scheduler=scheduler, export_formats=_formats(formats), excel=excel)
     for w in result.warnings:  # shown even with --quiet: they may explain odd results
         _echo_err(f"geoplan: warning: {str(w).removeprefix('WARNING: ')}")
     if quiet:
@@ -64,11 +85,14 @@ def export_cmd(
     scenario: ScenarioOpt = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out"),
     layers: LayersOpt = None,
+    formats: FormatsOpt = "geojson",
+    excel: ExcelOpt = False,
 ) -> None:
     """Write the results (GeoJSON, styled GeoPackage, CSV) without maps or surface."""
     from geoplan.pipeline import run
 
-    result = run(scenario, layers=layers, out_dir=out, with_surface=False, with_maps=False, progress=True)
+    result = run(scenario, layers=layers, out_dir=out, with_surface=False, with_maps=False, progress=True,
+                 export_formats=_formats(formats), excel=excel)
     typer.echo("wrote: " + ", ".join(str(p) for p in result.outputs.values()))
 
 
@@ -78,13 +102,15 @@ def compare_cmd(
     b: Annotated[Path, typer.Argument(help="Second scenario YAML.")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the changes as CSV.")] = None,
     layers: LayersOpt = None,
+    maps: Annotated[Path | None, typer.Option(
+        "--maps", help="Folder for difference.html: a map of what changes from A to B.")] = None,
 ) -> None:
     """List the towns whose category, nearest centre, travel time or destination differ between two scenarios."""
     from geoplan._io import write_csv
     from geoplan.pipeline import compare
 
     plan = plan_single(out, layers, a, b) if out is not None else None
-    changes = compare(a, b, layers=layers)
+    changes = compare(a, b, layers=layers, maps_dir=maps)
     if changes.empty:
         typer.echo("no town changes category, nearest centre, travel time or destination")
     else:
@@ -95,3 +121,5 @@ def compare_cmd(
         with plan.writing() as staging:
             write_csv(changes, staging.path(out))
         typer.echo(f"wrote {out}")
+    if maps is not None:
+        typer.echo(f"wrote {maps / 'difference.html'}")

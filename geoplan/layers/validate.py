@@ -365,8 +365,8 @@ def _check_identity(c: _Collector, layers: LayerSet, crs: CRS, usable: dict[str,
             c.add("error", "towns", pid, "id_conflict",
                   f"town and centre share the id '{pid}' but {why}; a shared id means one place (a town that is "
                   "also a growth centre), which the analysis merges",
-                  f"if they are different places, give the town its own id; if it is one place, use the same "
-                  f"name_en and coordinates in towns and centres")
+                  "if they are different places, give the town its own id; if it is one place, use the same "
+                  "name_en and coordinates in towns and centres")
 
 
 def _plain_text(values: pd.Series) -> np.ndarray:

@@ -31,6 +31,7 @@ from __future__ import annotations
 from geoplan.maps.agglomeration import agglomeration_map
 from geoplan.maps.assets import LEAFLET_CDN, LEAFLET_VERSION, OSM_TILES
 from geoplan.maps.basemap import MapContext
+from geoplan.maps.difference import difference_map
 from geoplan.maps.figures import category_png
 from geoplan.maps.relocation import curved_flow, relocation_map
 from geoplan.maps.render import render_map, save_map, write_maps
@@ -42,6 +43,7 @@ __all__ = [
     "OSM_TILES",
     "agglomeration_map",
     "curved_flow",
+    "difference_map",
     "category_png",
     "relocation_map",
     "render_map",

@@ -282,6 +282,11 @@ def difference_map(
             "tooltip": f"<b>{_esc(row['name_en'])}</b>" + (f"<br>{len(ch)} change(s)" if ch else ""),
         })
     m.add_child(_DataLayer("towns", "Monotowns", _features(geoms, iter(props)), front=True))
+    changed_xy = {(round(f["geometry"]["coordinates"][0], 5), round(f["geometry"]["coordinates"][1], 5))
+                  for f in _features(geoms, iter(props)) if f["properties"]["style"]["color"] == CHANGE_COLOUR}
+    for label in page.labels:  # labels of changed towns start beyond their larger ring
+        if label[4] in ("town", "centre") and (label[1], label[2]) in changed_xy:
+            label[5] = 12.0
     for entry in page.places:
         ch = changes.get(entry["id"], []) if entry.get("layer") == "towns" else []
         if ch:
