@@ -170,7 +170,7 @@ def _substrings(lines: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.nda
     rank = np.r_[np.zeros(n), np.ones(inner.sum()), np.full(n, 2.0)]
     pos = np.r_[np.zeros(n), np.flatnonzero(inner), np.zeros(n)]
     order = np.lexsort((pos, rank, all_owner))
-    return shapely.linestrings(all_xy[order], indices=all_owner[order])
+    return np.asarray(shapely.linestrings(all_xy[order], indices=all_owner[order]), dtype=object)
 
 
 def _reverse_edges(net: RoadNetwork) -> np.ndarray:
@@ -235,7 +235,7 @@ class _Reach:
         """Metric geometries of the pieces (whole edges reuse their line)."""
         lines = self.lines_m[edge]
         whole = (start <= 0.0) & (end >= 1.0)
-        out = lines.copy()
+        out: np.ndarray = np.array(lines, dtype=object)
         cut = ~whole
         if cut.any():
             length = self.length_m[edge[cut]]
@@ -274,7 +274,8 @@ def _discs(xy: np.ndarray, radius: np.ndarray) -> np.ndarray:
 
 def _circle_coords(xy: np.ndarray, radius: np.ndarray) -> np.ndarray:
     """``(n, _CIRCLE_POINTS, 2)`` points on the circle of each radius (vertices of an inscribed polygon)."""
-    return xy[:, None, :] + radius[:, None, None] * _UNIT_CIRCLE[None, :, :]
+    out: np.ndarray = xy[:, None, :] + radius[:, None, None] * _UNIT_CIRCLE[None, :, :]
+    return out
 
 
 @dataclass
@@ -361,7 +362,8 @@ class _Corridors:
             a = pair[s:s + _CHUNK]
             ring = np.concatenate([_circle_coords(xy[a], radius[a]), _circle_coords(xy[a + 1], radius[a + 1])], axis=1)
             owner = np.repeat(np.arange(len(a)), 2 * _CIRCLE_POINTS)
-            out.append(shapely.convex_hull(shapely.multipoints(ring.reshape(-1, 2), indices=owner)))
+            out.append(np.asarray(shapely.convex_hull(shapely.multipoints(ring.reshape(-1, 2), indices=owner)),
+                                  dtype=object))
         return np.concatenate(out) if out else np.empty(0, dtype=object)
 
 
@@ -584,7 +586,7 @@ def catchments(
     for k in bar:
         t = corridors.times_to(int(src[k]), float(bands_t[-1]))
         drawn: list[shapely.Geometry] = []
-        previous = shapely.Polygon()
+        previous: shapely.Geometry = shapely.Polygon()
         for band in bands_t:
             disc = _discs(centre_xy[k:k + 1], np.array([band * corridors.m_per_min]))
             pieces = np.r_[corridors.hulls(t, float(band)), disc]
@@ -606,13 +608,13 @@ def catchments(
             rec["towns"].append(", ".join(t_id for t_id in listed if t_id != ids[k] and t_id in set(town_ids)))
             rec["population"].append(int(people["population"].to_numpy()[inside].sum()))
             rec["settlements"].append(int(inside.sum()))
-    geo = gpd.GeoSeries(polys, crs=4326)
-    out = gpd.GeoDataFrame(rec, geometry=geo, crs=4326)
+    shapes = gpd.GeoSeries(polys, crs=4326)
+    out = gpd.GeoDataFrame(rec, geometry=shapes, crs=4326)
     out["band"] = out["band"].astype(int)
     out["population"] = out["population"].astype(np.int64)
     out["settlements"] = out["settlements"].astype(np.int64)
     # Rounded to 1000 m2: finer digits are drawing noise and would only churn the output files.
-    out.insert(3, "area_km2", np.round(geo.to_crs(_equal_area_crs(net)).area.to_numpy() / 1e6, 3))
+    out.insert(3, "area_km2", np.round(shapes.to_crs(_equal_area_crs(net)).area.to_numpy() / 1e6, 3))
     return out.sort_values(["centre", "band"], kind="stable").reset_index(drop=True)
 
 

@@ -25,7 +25,7 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -122,7 +122,8 @@ def _read_pbf(path: Path, classes: tuple[str, ...], progress: bool, merge: bool 
     try:
         processor = (osmium.FileProcessor(str(path), osmium.osm.WAY)
                      .with_filter(osmium.filter.TagFilter(*(("highway", c) for c in classes))))
-        for way in processor:
+        for obj in processor:
+            way = cast(Any, obj)  # a Way: the processor reads ways only
             tags = way.tags
             row = tuple(tags.get(k) for k in _WAY_TAGS)
             nodes = [nd.ref for nd in way.nodes]
@@ -190,8 +191,11 @@ def _node_locations(path: Path, need: np.ndarray, progress: bool) -> tuple[np.nd
     bar = tqdm(total=path.stat().st_size, desc=f"reading {path.name}: nodes", unit="B", unit_scale=True,
                disable=None if progress else True, leave=False)
     with bar:
+        def on_bytes(n: int) -> None:
+            bar.update(n)
+
         try:
-            return node_locations(path, need, bar.update)
+            return node_locations(path, need, on_bytes)
         except UnsupportedPBF:
             pass
     return _node_locations_filtered(path, need, progress)
@@ -222,7 +226,8 @@ def _pick_nodes(path: Path, wanted: np.ndarray, ids: array[int], xs: array[int],
     import osmium
 
     processor = osmium.FileProcessor(str(path), osmium.osm.NODE).with_filter(osmium.filter.IdFilter(wanted.tolist()))
-    for node in processor:
+    for obj in processor:
+        node = cast(Any, obj)  # a Node: the processor reads nodes only
         loc = node.location
         ids.append(node.id)
         xs.append(loc.x)

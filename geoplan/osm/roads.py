@@ -237,7 +237,7 @@ def _finish(osm_id: np.ndarray, u: np.ndarray, v: np.ndarray, lines: np.ndarray,
         "road_class": highway.to_numpy(dtype=object),
         "road_ref": _text(tags["ref"]),
         "name": _text(tags["name"]),
-        "lanes": pd.array(tags["lanes"].map(_parse_lanes).to_numpy(dtype=float), dtype="Int64"),
+        "lanes": pd.Series(tags["lanes"].map(_parse_lanes).to_numpy(dtype=float)).astype("Int64").array,
         "length_km": np.full(len(osm_id), np.nan),
         "surface": tags["surface"].map(_surface).to_numpy(dtype=object),
         "speed_kph": tags["maxspeed"].map(speed_of).astype(float).to_numpy(),
@@ -354,7 +354,7 @@ def _merge_chains(frame: pd.DataFrame, u: np.ndarray, v: np.ndarray, lines: np.n
             continue  # inside a chain: its end is walked from (or it is part of a ring, below)
         # ``s`` is a chain end; start here unless the other end is the better start.
         at = int(free[0])
-        t, t_at = _chain_end(s, at, nb, u, v)
+        t, t_at = _chain_end(int(s), at, nb, u, v)
         if oneway[s]:
             start_seg, start_at = (s, at) if at == 0 else (t, t_at)
         else:
@@ -412,9 +412,10 @@ def _ring_members(s: int, nb: np.ndarray) -> np.ndarray:
 
 
 def _text(values: pd.Series) -> np.ndarray:
-    out = values.to_numpy(dtype=object)
+    out = np.array(values.to_numpy(dtype=object), dtype=object)  # a copy: written below
     blank = pd.isna(out) | (values.astype(str).str.strip() == "").to_numpy()
-    return np.where(blank, None, out)
+    out[blank] = None
+    return out
 
 
 def _merge_tiny_segments(u: np.ndarray, v: np.ndarray, lines: np.ndarray
