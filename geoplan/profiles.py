@@ -163,14 +163,15 @@ def _chart(series: list[tuple[int, float]]) -> str:
 def _locator(point: shapely.Point, country: shapely.Geometry | None, others: np.ndarray) -> str:
     """Draw a small SVG map: the country (or the towns' extent), all towns grey, this town red."""
     pts = np.vstack([shapely.get_coordinates(others), [[point.x, point.y]]])
-    if country is not None and not country.is_empty:
-        minx, miny, maxx, maxy = country.bounds
+    has_country = country is not None and not bool(shapely.is_empty(country))
+    if has_country:
+        minx, miny, maxx, maxy = (float(v) for v in shapely.bounds(country))
     else:
         minx, miny = pts.min(axis=0) - 1
         maxx, maxy = pts.max(axis=0) + 1
     crs = metric_crs((minx, miny, maxx, maxy))
-    geoms = [country] if country is not None and not country.is_empty else []
-    proj = gpd.GeoSeries([*geoms, *shapely.points(pts)], crs=4326).to_crs(crs)
+    geoms = [country] if has_country else []
+    proj = gpd.GeoSeries([*geoms, *np.asarray(shapely.points(pts), dtype=object)], crs=4326).to_crs(crs)
     bx0, by0, bx1, by1 = proj.total_bounds
     w = 300
     scale = (w - 10) / max(bx1 - bx0, 1.0)
@@ -183,10 +184,11 @@ def _locator(point: shapely.Point, country: shapely.Geometry | None, others: np.
     if geoms:
         shape = shapely.simplify(proj.iloc[0], (bx1 - bx0) / 300)
         for poly in getattr(shape, "geoms", [shape]):
-            xs, ys = tx(*np.asarray(poly.exterior.coords).T)
+            ring = np.asarray(poly.exterior.coords)
+            xs, ys = tx(ring[:, 0], ring[:, 1])
             out.append('<polygon points="' + " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(xs, ys, strict=True))
                        + '" fill="#f4f3ee" stroke="#666" stroke-width="1"/>')
-    xy = shapely.get_coordinates(proj.iloc[len(geoms):].to_numpy())
+    xy = shapely.get_coordinates(np.asarray(proj.array, dtype=object)[len(geoms):])
     xs, ys = tx(xy[:, 0], xy[:, 1])
     out += [f'<circle cx="{a:.1f}" cy="{b:.1f}" r="2.5" fill="#999"/>' for a, b in zip(xs[:-1], ys[:-1], strict=True)]
     out.append(f'<circle cx="{xs[-1]:.1f}" cy="{ys[-1]:.1f}" r="6" fill="#D55E00" stroke="#fff" stroke-width="2"/>')
@@ -288,7 +290,8 @@ def profile_html(town: Mapping[str, Any] | pd.Series, towns: gpd.GeoDataFrame, *
     facts_html = ("<h2>Economy</h2><table>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts)
                   + "</table>") if facts else ""
     point = town["geometry"] if "geometry" in town else None
-    locator = (_locator(point, country, towns.geometry.to_numpy()) if isinstance(point, shapely.Point)
+    locator = (_locator(point, country, np.asarray(towns.geometry.array, dtype=object))
+               if isinstance(point, shapely.Point)
                and not point.is_empty else "")
     body = (("<nav>" + (f'<a href="{html.escape(index_href, quote=True)}">&larr; All towns</a>' if index_href else "")
              + '<a href="javascript:print()">Print</a></nav>' if index_href else "")
@@ -323,7 +326,8 @@ def profiles_index_html(towns: gpd.GeoDataFrame, *, scenario: str | None = None)
                    for _, label, kind in cols)
     body = []
     order = towns.sort_values("name_en", kind="stable")
-    for rec in order.drop(columns=order.geometry.name).to_dict("records"):
+    for raw in order.drop(columns=order.geometry.name).to_dict("records"):
+        rec = {str(k): v for k, v in raw.items()}
         cells = []
         for col, _, kind in cols:
             v = rec.get(col)
@@ -335,10 +339,10 @@ def profiles_index_html(towns: gpd.GeoDataFrame, *, scenario: str | None = None)
                              f'style="background:{CATEGORY_COLOURS.get(c, "#999")}">'
                              f"{html.escape(CATEGORY_LABELS.get(c, c))}</span></td>")
             elif kind == "num":
-                missing = _row_get(rec, col) is None
+                value = _row_get(rec, col)
                 dec = 2 if col == "score" else 0
-                cells.append(f'<td class="n" data-v="{"" if missing else float(v)}">'
-                             f'{"—" if missing else _fmt(v, dec)}</td>')
+                cells.append(f'<td class="n" data-v="{"" if value is None else float(value)}">'
+                             f'{"—" if value is None else _fmt(value, dec)}</td>')
             else:
                 cells.append(f"<td>{_esc(v)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")

@@ -189,7 +189,7 @@ def agglomeration_map(
                            "band or a centre's bands at the top right.</div>")
 
     if page.roads is not None and len(page.roads):
-        layers, legend = _roads_layer(page.roads, crs, simplify_m / 2, ctx.planned_roads)
+        layers, legend = _roads_layer(page.roads, crs, simplify_m / 2, ctx.planned_roads, page.extent)
         for layer in layers:
             m.add_child(layer)
         page.legend.append(legend)

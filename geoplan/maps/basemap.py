@@ -15,13 +15,14 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from branca.element import Figure
 from pyproj import CRS
 
 from geoplan._errors import AnalysisError
@@ -145,7 +146,7 @@ def _lines(polys: np.ndarray, crs: CRS, tolerance_m: float) -> shapely.Geometry:
     merged = shapely.line_merge(borders) if borders.geom_type == "MultiLineString" else borders
     simple = shapely.simplify(merged, tolerance_m, preserve_topology=False)
     back = gpd.GeoSeries([simple], crs=crs).to_crs(4326).to_numpy()
-    return shapely.transform(back, lambda xy: np.round(xy, 4))[0]
+    return cast(shapely.Geometry, shapely.transform(back, lambda xy: np.round(xy, 4))[0])
 
 
 def _boundary_layers(m: folium.Map, boundaries: gpd.GeoDataFrame, crs: CRS) -> list[list[Any]]:
@@ -242,36 +243,54 @@ def _schematic(roads: gpd.GeoDataFrame) -> bool:
     return bool(np.mean(counts <= 2) >= 0.8)
 
 
+#: Most road vertices a map embeds; a larger network is simplified further until it fits.
+ROAD_VERTEX_BUDGET = 60_000
+
+
 def _roads_layer(roads: gpd.GeoDataFrame, crs: Any, tolerance_m: float,
-                 planned: frozenset[str] = frozenset()) -> tuple[list[_DataLayer], str]:
+                 planned: frozenset[str] = frozenset(),
+                 extent: tuple[float, float, float, float] | None = None) -> tuple[list[_DataLayer], str]:
     """Roads by class for display (minor classes from zoom 7, others left out), planned ones dashed.
 
-    Returns the layers (major, minor) and their legend HTML. Lines of the same class are merged and simplified
-    (the full roads stay in the exports).
+    Returns the layers (major, minor) and their legend HTML. Only roads that touch ``extent``
+    (lon/lat, the map's area) are drawn; lines of the same class are merged and simplified,
+    more coarsely while they exceed :data:`ROAD_VERTEX_BUDGET` vertices (the full roads stay in
+    the exports).
     """
+    if extent is not None and len(roads):
+        roads = roads[shapely.intersects(roads.geometry.to_numpy(), shapely.box(*extent))]
     classes = roads["road_class"].astype(str).to_numpy() if "road_class" in roads else np.full(len(roads), "primary")
     ids = roads["id"].astype(str).to_numpy() if "id" in roads else np.full(len(roads), "")
     is_planned = np.isin(ids, list(planned)) if planned else np.zeros(len(roads), dtype=bool)
     if "status" in roads:
         is_planned |= roads["status"].astype(str).str.lower().isin(["planned", "under_construction"]).to_numpy()
     geoms = roads.geometry.to_numpy()
-    feats: list[dict[str, Any]] = []
-    shown: list[str] = []
-    for cls, (width, colour, pane) in ROAD_DISPLAY.items():
+    groups: list[tuple[str, bool, shapely.Geometry]] = []
+    for cls in ROAD_DISPLAY:
         for plan in (False, True):
             sel = (classes == cls) & (is_planned == plan)
-            if not sel.any():
-                continue
-            merged = shapely.line_merge(shapely.union_all(geoms[sel]))
-            simple = _simplified(np.array([merged], dtype=object), tolerance_m, crs)
-            style: dict[str, Any] = {"color": PLANNED_COLOUR if plan else colour,
-                                     "weight": width + (0.6 if plan else 0), "opacity": 0.95 if plan else 0.85,
-                                     "lineCap": "round"}
-            if plan:
-                style["dashArray"] = "7 6"
-            feats.extend(_features(simple, iter([{"style": style, "pane": pane}])))
-            if not plan:
-                shown.append(cls)
+            if sel.any():
+                parts = shapely.get_parts(geoms[sel])
+                groups.append((cls, plan, shapely.line_merge(shapely.multilinestrings(parts))))
+    tol = tolerance_m
+    simple = _simplified(np.array([g for *_, g in groups], dtype=object), tol, crs) if groups else np.array([])
+    for _ in range(8):
+        if not groups or int(shapely.get_num_coordinates(simple).sum()) <= ROAD_VERTEX_BUDGET:
+            break
+        tol *= 2
+        simple = _simplified(np.array([g for *_, g in groups], dtype=object), tol, crs)
+    feats: list[dict[str, Any]] = []
+    shown: list[str] = []
+    for (cls, plan, _), geom in zip(groups, simple, strict=True):
+        width, colour, pane = ROAD_DISPLAY[cls]
+        style: dict[str, Any] = {"color": PLANNED_COLOUR if plan else colour,
+                                 "weight": width + (0.6 if plan else 0), "opacity": 0.95 if plan else 0.85,
+                                 "lineCap": "round"}
+        if plan:
+            style["dashArray"] = "7 6"
+        feats.extend(_features(np.array([geom], dtype=object), iter([{"style": style, "pane": pane}])))
+        if not plan:
+            shown.append(cls)
     if not feats:
         return [], ""
     # minor classes live in their own pane, shown from zoom 7
@@ -412,6 +431,7 @@ class _Page:
     names: dict[str, str]
     both: set[str]
     context: MapContext
+    extent: tuple[float, float, float, float] | None = None
     labels: list[list[Any]] = field(default_factory=list)
     places: list[dict[str, Any]] = field(default_factory=list)
     legend: list[str] = field(default_factory=list)
@@ -446,13 +466,15 @@ def _prepare(
     # Instance lists: folium's add_js_link would otherwise edit the class-level defaults.
     m.default_js = []
     m.default_css = []
-    m.get_root().title = html.escape(title)
-    m.get_root().header.add_child(_Assets(assets_url), name="geoplan_assets")
-    m.get_root().header.add_child(folium.Element('<meta name="viewport" content="width=device-width, '
-                                                 'initial-scale=1">'), name="viewport")
+    root = cast(Figure, m.get_root())
+    root.title = html.escape(title)
+    root.header.add_child(_Assets(assets_url), name="geoplan_assets")
+    root.header.add_child(folium.Element('<meta name="viewport" content="width=device-width, initial-scale=1">'),
+                          name="viewport")
     both = set(towns["id"].astype(str)) & set(centres["id"].astype(str))
     names = dict(zip(centres["id"].astype(str), centres["name_en"].astype(str), strict=True))
-    page = _Page(m, towns, centres, roads_r, crs, names, both, ctx)
+    extent = (b[0] - 1.0, b[1] - 1.0, b[2] + 1.0, b[3] + 1.0) if b else None
+    page = _Page(m, towns, centres, roads_r, crs, names, both, ctx, extent)
     notes: list[str] = []
     if boundaries is None or not len(boundaries):
         notes.append("No boundaries layer: the country, regions and districts are not drawn.")

@@ -209,38 +209,39 @@ def difference_map(
     changes_r = road_changes(roads_a, roads_b)
     if len(changes_r):
         geoms = _simplified(changes_r.geometry.to_numpy(), 0, None)
-        props = []
+        road_props: list[dict[str, Any]] = []
         for row in _records(changes_r):
             label = {"added": f"added in {b_name}", "closed": f"closed in {b_name}",
                      "changed": "changed"}[row["change"]]
-            props.append({"id": f"road-{row['id']}", "style": dict(_ROAD_STYLE[row["change"]]),
+            road_props.append({"id": f"road-{row['id']}", "style": dict(_ROAD_STYLE[row["change"]]),
                           "popup": (f'<div class="gp-popup"><h4>Road {_esc(row["id"])}: {html.escape(label)}</h4>'
                                     f"<p>{_esc(row['detail'])}</p></div>"),
                           "tooltip": f"Road {_esc(row['id'])}: {html.escape(label)}"})
-        m.add_child(_DataLayer("roadChanges", "Road changes", _features(geoms, iter(props))))
+        m.add_child(_DataLayer("roadChanges", "Road changes", _features(geoms, iter(road_props))))
 
     # catchments before (dashed) and after (solid), one band at a time
     bands: set[int] = set()
-    for key, run, dash, colour, label in (("catchmentsBefore", before, "5 5", "#6A6A6A", a_name),
+    props: list[dict[str, Any]]
+    for key, run, dash, colour, run_label in (("catchmentsBefore", before, "5 5", "#6A6A6A", a_name),
                                           ("catchmentsAfter", after, None, "#54278F", b_name)):
-        cat = check_result(run.get("catchments"), "catchments")
-        if not len(cat):
+        cfr = check_result(run.get("catchments"), "catchments")
+        if not len(cfr):
             continue
-        bands |= {int(b) for b in cat["band"]}
-        geoms = _simplified(cat.geometry.to_numpy(), simplify_m, crs)
+        bands |= {int(b) for b in cfr["band"]}
+        geoms = _simplified(cfr.geometry.to_numpy(), simplify_m, crs)
         props = []
-        for row in _records(cat):
+        for row in _records(cfr):
             cname = names_c.get(str(row["centre"]), str(row["centre"]))
             style: dict[str, Any] = {"color": colour, "weight": 2, "opacity": 0.9, "fillOpacity": 0.0}
             if dash:
                 style["dashArray"] = dash
             props.append({"centre": str(row["centre"]), "band": int(row["band"]), "style": style,
-                          "tooltip": f"{_esc(cname)} · ≤ {int(row['band'])} min ({_esc(label)})",
+                          "tooltip": f"{_esc(cname)} · ≤ {int(row['band'])} min ({_esc(run_label)})",
                           "popup": (f'<div class="gp-popup"><h4>{_esc(cname)}</h4><div class="gp-sub">catchment, '
-                                    f"{_esc(label)}</div>"
+                                    f"{_esc(run_label)}</div>"
                                     + _table([("Travel time", f"≤ {int(row['band'])} min"),
                                               ("Population", _int(row.get("population")))]) + "</div>")})
-        m.add_child(_DataLayer(key, f"Catchments {label}", _features(geoms, iter(props))))
+        m.add_child(_DataLayer(key, f"Catchments {run_label}", _features(geoms, iter(props))))
     if bands:
         blist = sorted(bands)
         default = int(ctx.agglomeration_minutes) if ctx.agglomeration_minutes in bands else blist[len(blist) // 2]
@@ -257,9 +258,10 @@ def difference_map(
         "tooltip": f"<b>{_esc(r['name_en'])}</b><br>growth centre"} for r in _records(only)])), front=True))
 
     # towns: the changed ones large with a ring and the list of changes
-    changes = dict(zip(*town_changes(towns_a, towns).to_dict("list").values(), strict=True))
+    table = town_changes(towns_a, towns)
+    changes: dict[str, list[tuple[str, str, str]]] = dict(zip(table["id"].astype(str), table["changes"], strict=True))
     geoms = _simplified(towns.geometry.to_numpy(), 0, None)
-    props = []
+    town_props: list[dict[str, Any]] = []
     n_changed = 0
     for row in _records(towns):
         cat = str(row["category"])
@@ -267,13 +269,13 @@ def difference_map(
         n_changed += bool(ch)
         rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(x)} → <b>{html.escape(y)}</b></td></tr>"
                        for k, x, y in ch)
-        style: dict[str, Any] = ({"radius": 9.0, "color": CHANGE_COLOUR, "weight": 4,
+        town_style: dict[str, Any] = ({"radius": 9.0, "color": CHANGE_COLOUR, "weight": 4,
                                   "fillColor": CATEGORY_COLOURS[cat], "fillOpacity": 1.0} if ch else
                                  {"radius": 5.0, "color": "#1A1A1A", "weight": 1, "fillColor": CATEGORY_COLOURS[cat],
                                   "fillOpacity": 0.55, "opacity": 0.6})
-        props.append({
+        town_props.append({
             "id": str(row["id"]),
-            "style": style,
+            "style": town_style,
             "popup": (f'<div class="gp-popup"><h4>{_esc(row["name_en"])}</h4>'
                       + (f'<div class="gp-sub">changes {html.escape(a_name)} → {html.escape(b_name)}</div>'
                          f"<table>{rows}</table>" if ch else '<div class="gp-sub">no change</div>')
@@ -281,12 +283,12 @@ def difference_map(
                                 ("Travel time", html.escape(_minutes(row.get("minutes"))))]) + "</div>"),
             "tooltip": f"<b>{_esc(row['name_en'])}</b>" + (f"<br>{len(ch)} change(s)" if ch else ""),
         })
-    m.add_child(_DataLayer("towns", "Monotowns", _features(geoms, iter(props)), front=True))
+    m.add_child(_DataLayer("towns", "Monotowns", _features(geoms, iter(town_props)), front=True))
     changed_xy = {(round(f["geometry"]["coordinates"][0], 5), round(f["geometry"]["coordinates"][1], 5))
-                  for f in _features(geoms, iter(props)) if f["properties"]["style"]["color"] == CHANGE_COLOUR}
-    for label in page.labels:  # labels of changed towns start beyond their larger ring
-        if label[4] in ("town", "centre") and (label[1], label[2]) in changed_xy:
-            label[5] = 12.0
+                  for f in _features(geoms, iter(town_props)) if f["properties"]["style"]["color"] == CHANGE_COLOUR}
+    for cand in page.labels:  # labels of changed towns start beyond their larger ring
+        if cand[4] in ("town", "centre") and (cand[1], cand[2]) in changed_xy:
+            cand[5] = 12.0
     for entry in page.places:
         ch = changes.get(entry["id"], []) if entry.get("layer") == "towns" else []
         if ch:

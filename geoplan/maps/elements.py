@@ -58,7 +58,7 @@ class _Setup(MacroElement):
     """)
 
     def __init__(self, cfg: dict[str, Any]) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self._name = "GeoplanSetup"
         self.cfg = _script_json(cfg)
 
@@ -81,7 +81,7 @@ class _DataLayer(MacroElement):
     def __init__(self, key: str, name: str | None, features: list[dict[str, Any]], *, front: bool = False,
                  interactive: bool = True, attribution: str | None = None, show: bool = True,
                  pane: str | None = None, arrows: bool = False) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self._name = "GeoplanLayer"
         self.key = key
         self.key_json = _script_json(key)
@@ -100,7 +100,7 @@ class _Call(MacroElement):
     """)
 
     def __init__(self, function: str, *args: Any) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self._name = "GeoplanCall"
         if not function.replace(".", "").isidentifier():
             raise ValueError(f"not a function name: {function!r}")

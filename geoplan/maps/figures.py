@@ -197,7 +197,7 @@ def category_png(
     bnd = None
     if boundaries is not None and len(boundaries) and "level" in boundaries:
         bnd = boundaries.to_crs(4326) if boundaries.crs is not None else boundaries.set_crs(4326)
-    bounds = _bounds(bnd) if bnd is not None else (_bounds(towns, centres, roads_r) or (46.0, 40.0, 88.0, 56.0))
+    bounds = (_bounds(bnd) if bnd is not None else _bounds(towns, centres, roads_r)) or (46.0, 40.0, 88.0, 56.0)
     crs = metric_crs(bounds)
     t = towns.to_crs(crs)
     c = centres.to_crs(crs)
@@ -244,7 +244,9 @@ def category_png(
         parts = np.split(coords, np.flatnonzero(np.diff(index)) + 1)
         ax.add_collection(LineCollection(parts, colors=ROAD_COLOUR, linewidths=0.5, alpha=0.7, zorder=1))
 
-    sx = sy = spop = np.zeros(0)
+    sx: np.ndarray = np.zeros(0)
+    sy: np.ndarray = np.zeros(0)
+    spop: np.ndarray = np.zeros(0)
     snames: list[str] = []
     if settlements is not None and len(settlements):
         s = settlements.to_crs(crs) if settlements.crs is not None else settlements.set_crs(4326).to_crs(crs)
@@ -357,7 +359,7 @@ def _draw_labels(fig: Any, ax: Any, t: gpd.GeoDataFrame, c: gpd.GeoDataFrame, bo
     all_syms = np.vstack([to_px(np.column_stack([c.geometry.x, c.geometry.y])) if len(c) else np.zeros((0, 2)),
                           to_px(np.column_stack([t.geometry.x, t.geometry.y])) if len(t) else np.zeros((0, 2))])
     all_r = np.concatenate([cr, np.full(len(t), town_r)])
-    placed = place_labels(pts, np.array(sizes), np.array([r for *_, r in cands]), frame,  # type: ignore[arg-type]
+    placed = place_labels(pts, np.array(sizes), np.array([r for *_, r in cands]), frame,
                           obstacles, all_syms, all_r)
     halo = [patheffects.withStroke(linewidth=2.2, foreground="white")]
     inv = ax.transData.inverted().transform

@@ -137,7 +137,7 @@ def relocation_map(
     town_names = dict(zip(towns["id"].astype(str), towns["name_en"].astype(str), strict=True))
 
     if page.roads is not None and len(page.roads):
-        layers, road_legend = _roads_layer(page.roads, crs, simplify_m, ctx.planned_roads)
+        layers, road_legend = _roads_layer(page.roads, crs, simplify_m, ctx.planned_roads, page.extent)
         for layer in layers:
             m.add_child(layer)
     else:

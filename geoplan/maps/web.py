@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -24,7 +24,7 @@ def _simplified(geoms: np.ndarray, tolerance_m: float, crs: Any) -> np.ndarray:
 
 
 def _mapping(geom: shapely.Geometry) -> dict[str, Any]:
-    return shapely.geometry.mapping(geom)
+    return dict(shapely.geometry.mapping(cast(Any, geom)))
 
 
 def _features(geoms: np.ndarray, props: Iterator[dict[str, Any]]) -> list[dict[str, Any]]:
