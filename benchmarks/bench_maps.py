@@ -92,11 +92,13 @@ def main(argv: list[str] | None = None) -> int:
         build = time.perf_counter() - start
         for name in ("agglomeration.html", "relocation.html"):
             ok &= report(f"{name} (embedded layers, run incl. analysis)", out / "run" / name, build)
+        from geoplan.pipeline import _optional_layer
+
+        layers = {k: _optional_layer(result.layers, k) for k in ("boundaries", "settlements")}
         roads = asia_roads()
         if roads is None:
             print("Asian highway graph not found: skipped")
         else:
-            layers = result.layers.layers
             start = time.perf_counter()
             m = agglomeration_map(result.towns, result.centres, result.catchments, roads=roads,
                                   boundaries=layers.get("boundaries"), settlements=layers.get("settlements"),
@@ -113,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             places["name_en"] = places.get("name:en", places.get("name"))
             start = time.perf_counter()
             png = category_png(result.towns, result.centres, out / "categories.png", roads=result.layers.roads,
-                               boundaries=result.layers.layers.get("boundaries"), settlements=places)
+                               boundaries=layers["boundaries"], settlements=places)
             print(f"categories.png with {len(places):,} places{'':<17} {png.stat().st_size / 1e6:6.2f} MB  "
                   f"build {time.perf_counter() - start:6.1f} s")
     return 0 if ok else 1

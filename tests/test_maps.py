@@ -856,3 +856,35 @@ def test_town_and_road_changes_tables(res: Results) -> None:
     rc = road_changes(res.roads, after["roads"])
     assert sorted(rc["change"]) == ["added", "changed", "closed"]
     assert road_changes(res.roads, res.roads).empty
+
+
+@pytest.mark.browser
+def test_difference_map_offline_in_chromium(browser, tmp_path: Path, res: Results,
+                                            admin: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]) -> None:
+    boundaries, settlements = admin
+    before = {"towns": res.towns, "centres": res.centres, "catchments": res.catchments, "roads": res.roads}
+    path = save_map(difference_map(before, _what_if(res), names=("baseline", "what-if"), boundaries=boundaries,
+                                   settlements=settlements), tmp_path / "difference.html")
+    p = _Page(browser, path)
+    try:
+        page = p.page
+        seconds = p.open()
+        print(f"difference map ({path.stat().st_size / 1e6:.2f} MB): loaded offline in {seconds:.2f} s")
+        assert page.evaluate("() => geoplan.layers.roadChanges.getLayers().length") == 3
+        # the picker drives both runs' catchments
+        n90 = page.evaluate("() => geoplan.layers.catchmentsBefore.getLayers().length")
+        assert n90 == int((res.catchments["band"] == 90).sum())
+        page.select_option(".gp-picker select >> nth=0", "30")
+        assert page.evaluate("() => geoplan.layers.catchmentsBefore.getLayers().length") == int(
+            (res.catchments["band"] == 30).sum())
+        x, y = _town_point(page, "arkalyk")
+        page.mouse.click(x, y)
+        popup = page.locator(".leaflet-popup-content")
+        popup.wait_for(state="visible", timeout=5000)
+        assert "Agglomeration candidate" in popup.inner_text() and "→" in popup.inner_text()
+        assert "Arkalyk" in {lab["text"] for lab in p.labels()}
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "difference.png"))
+        assert p.errors == [] and p.blocked == []
+    finally:
+        p.close()
