@@ -141,6 +141,11 @@ def build_boundaries(gpkg: Path) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
         dgdf,
     ], ignore_index=True)
     out["level"] = out["level"].astype("int64")
+    # One geometry type for the whole layer, as in the source: GeoPackage and FlatGeobuf keep it.
+    polys = np.array(out.geometry.to_numpy(), dtype=object)
+    single = shapely.get_type_id(polys) == 3
+    polys[single] = shapely.multipolygons(polys[single], indices=np.arange(int(single.sum())))
+    out = out.set_geometry(polys)
     out = gpd.GeoDataFrame(out[BOUNDARY_COLUMNS], geometry=out.geometry.to_numpy(), crs=4326)
     out = out.sort_values(["level", "id"], kind="stable").reset_index(drop=True)
     detailed = out.copy()

@@ -188,7 +188,8 @@ UNREADABLE: dict[str, Callable[[Path], tuple[Path, list[str]]]] = {
 def test_check_embedded_is_clean(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "layers", "check")
     assert code == 0, err
-    assert f"layer set: {KZ} (towns 29, centres 21, roads 176, rail_stations 89, rail 95)" in out
+    assert (f"layer set: {KZ} (towns 29, centres 21, roads 176, rail_stations 89, rail 95, boundaries 245, "
+            "settlements 3408)") in out
     assert out.rstrip().endswith("no problems found")
 
 
@@ -197,7 +198,8 @@ def test_check_json_embedded(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     report = json.loads(out)
     assert report == {"path": str(KZ), "layers": {"towns": 29, "centres": 21, "roads": 176,
-                                                         "rail_stations": 89, "rail": 95},
+                                                         "rail_stations": 89, "rail": 95, "boundaries": 245,
+                                                         "settlements": 3408},
                       "errors": 0, "warnings": 0, "problems": []}
 
 
@@ -237,8 +239,8 @@ def test_check_unreadable_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: 
 
 def test_warnings_exit_0_unless_strict(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     d = copy_kz(tmp_path / "in")
-    # 60 km from the nearest road: a far_from_road warning only.
-    edit(d / "towns.geojson", "karazhal", geometry={"type": "Point", "coordinates": [69.0, 45.8]})
+    # 41 km from the nearest road, still in Karazhal's region (Ulytau): a far_from_road warning only.
+    edit(d / "towns.geojson", "karazhal", geometry={"type": "Point", "coordinates": [66.5, 48.5]})
     code, out, _ = run(capsys, "layers", "check", d)
     assert code == 0 and "far_from_road" in out and "0 error(s), 1 warning(s)" in out
     code, _, _ = run(capsys, "layers", "check", d, "--strict")
@@ -282,7 +284,8 @@ def test_export_geopackage(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     out_file = tmp_path / "out" / "kz.gpkg"
     code, out, err = run(capsys, "layers", "export", "--to", out_file)
     assert code == 0, err
-    assert out.strip() == f"wrote towns (29), centres (21), roads (176), rail_stations (89), rail (95) to {out_file}"
+    assert out.strip() == (f"wrote towns (29), centres (21), roads (176), rail_stations (89), rail (95), "
+                           f"boundaries (245), settlements (3408) to {out_file}")
     assert sorted(p.name for p in out_file.parent.iterdir()) == ["kz.gpkg", "kz.layerset.json"]
     back = geoplan.read_layers(out_file)
     kz = geoplan.read_layers(KZ)
@@ -299,8 +302,8 @@ def test_export_geopackage(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
 def test_export_geojson_folder(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, _ = run(capsys, "layers", "export", KZ, "--to", tmp_path / "folder")
     assert code == 0
-    names = ("centres.geojson", "layerset.json", "rail.geojson", "rail_stations.geojson", "roads.geojson",
-             "towns.geojson")
+    names = ("boundaries.geojson", "centres.geojson", "layerset.json", "rail.geojson", "rail_stations.geojson",
+             "roads.geojson", "settlements.geojson", "towns.geojson")
     assert snapshot(tmp_path / "folder") == {n: (KZ / n).read_bytes() for n in names}
 
 

@@ -50,9 +50,17 @@ UTM = 32642
 # helpers
 
 
+#: The administrative layers (boundaries, settlements) have their own tests in
+#: tests/test_layers_admin.py; the corpus here works on the analysis layers.
+ADMIN_LAYERS = ("boundaries", "settlements")
+
+
 @pytest.fixture(scope="module")
 def base() -> LayerSet:
-    return read_layers(geoplan.embedded_layers_path())
+    full = read_layers(geoplan.embedded_layers_path())
+    return LayerSet({n: g for n, g in full.layers.items() if n not in ADMIN_LAYERS},
+                    {n: s for n, s in full.sources.items() if n not in ADMIN_LAYERS}, full.meta,
+                    {n: c for n, c in full.native_crs.items() if n not in ADMIN_LAYERS}, full.read_problems)
 
 
 @pytest.fixture
@@ -127,10 +135,11 @@ def new_road(gdf: gpd.GeoDataFrame, fid: str, line: LineString, **props) -> gpd.
 
 
 def test_one_schema_per_layer_kind() -> None:
-    assert sorted(SCHEMAS) == ["centres", "rail", "rail_stations", "roads", "towns"]
+    assert sorted(SCHEMAS) == ["boundaries", "centres", "rail", "rail_stations", "roads", "settlements", "towns"]
     kinds = {n: s.geometry_type for n, s in SCHEMAS.items()}
     assert kinds == {"towns": "Point", "centres": "Point", "roads": "LineString",
-                     "rail_stations": "Point", "rail": "LineString"}
+                     "rail_stations": "Point", "rail": "LineString", "boundaries": "Polygon",
+                     "settlements": "Point"}
     for schema in SCHEMAS.values():
         assert len(set(schema.column_names)) == len(schema.column_names)
         idf = schema.field(schema.id_field)

@@ -54,8 +54,9 @@ def kz() -> LayerSet:
 
 
 def test_layer_set_is_clean(kz: LayerSet) -> None:
-    assert sorted(kz.names) == ["centres", "rail", "rail_stations", "roads", "towns"]
+    assert sorted(kz.names) == ["boundaries", "centres", "rail", "rail_stations", "roads", "settlements", "towns"]
     assert (len(kz.towns), len(kz.centres), len(kz.roads)) == (29, 21, 176)
+    assert (len(kz["boundaries"]), len(kz["settlements"])) == (245, 3408)
     assert geoplan.validate(kz) == []
     assert all(c is not None and c.equals("EPSG:4326") for c in kz.native_crs.values())
 

@@ -7,7 +7,8 @@ from ``geoplan.layers``.
 
 A *layer set* is what a GIS specialist edits: ``towns`` (the monotowns), ``centres`` (growth
 centres) and ``roads`` (a line per road segment), optionally with a schematic railway:
-``rail_stations`` (points) and ``rail`` (a straight line per link between two stations). It
+``rail_stations`` (points) and ``rail`` (a straight line per link between two stations), and
+with ``boundaries`` (country, regions, districts) and ``settlements`` (places with population). It
 can live in a folder of GeoJSON, Shapefile or FlatGeobuf files named after the layers, or in
 one GeoPackage with one layer per kind. :func:`read_layers` reads any of these;
 :func:`validate` returns every problem as data (:class:`Problem`) instead of stopping at the
@@ -18,24 +19,27 @@ Examples
 >>> import geoplan
 >>> layers = geoplan.read_layers(geoplan.embedded_layers_path())
 >>> sorted(layers.names)
-['centres', 'rail', 'rail_stations', 'roads', 'towns']
+['boundaries', 'centres', 'rail', 'rail_stations', 'roads', 'settlements', 'towns']
 >>> [p for p in geoplan.validate(layers) if p.severity == "error"]
 []
 """
 
 from geoplan.layers.io import GPKG_TIMESTAMP, normalise, read_layers, write_layers
 from geoplan.layers.schemas import (
+    BOUNDARIES,
     CENTRE_ROLES,
     CENTRES,
     ENTERPRISE_STATUS,
     LENGTH_SOURCES,
     OPTIONAL_LAYERS,
+    PLACE_TYPES,
     RAIL,
     RAIL_STATIONS,
     RESOURCE_STATUS,
     ROAD_CLASSES,
     ROADS,
     SCHEMAS,
+    SETTLEMENTS,
     STATION_KINDS,
     SURFACES,
     TOWNS,
@@ -85,4 +89,7 @@ __all__ = [
     "STATION_KINDS",
     "YES_NO_UNKNOWN",
     "TRACKS",
+    "BOUNDARIES",
+    "SETTLEMENTS",
+    "PLACE_TYPES",
 ]

@@ -437,7 +437,7 @@ def _check_meta(path: Path, meta: Any) -> None:
 
 
 def normalise(gdf: gpd.GeoDataFrame, schema: LayerSchema) -> gpd.GeoDataFrame:
-    """Columns in schema order with canonical dtypes; single-part multi-geometries unwrapped.
+    """Columns in schema order with canonical dtypes; multi-points and multi-lines unwrapped.
 
     Assumes the layer passed :func:`validate` (numbers parse, ids are unique).
     """
@@ -456,8 +456,9 @@ def normalise(gdf: gpd.GeoDataFrame, schema: LayerSchema) -> gpd.GeoDataFrame:
     for col in extra:
         out[col] = gdf[col].reset_index(drop=True)
     geoms = gdf.geometry.to_numpy()
-    multi = shapely.get_type_id(geoms) >= 4
-    geoms = np.where(multi, shapely.get_geometry(geoms, 0), geoms)
+    if schema.geometry_type != "Polygon":  # a polygon layer keeps its multi-part features
+        multi = shapely.get_type_id(geoms) >= 4
+        geoms = np.where(multi, shapely.get_geometry(geoms, 0), geoms)
     return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geoms, crs=gdf.crs), crs=gdf.crs)
 
 

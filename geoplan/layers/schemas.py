@@ -50,6 +50,9 @@ SURFACES = ("asphalt", "concrete", "paved", "gravel", "unpaved", "dirt")
 STATION_KINDS = ("city", "town", "junction", "border")
 YES_NO_UNKNOWN = ("yes", "no", "unknown")
 TRACKS = ("1", "2", "3", "4", "unknown")
+#: OpenStreetMap ``place=*`` values of populated places (settlements layer).
+PLACE_TYPES = ("city", "town", "village", "hamlet", "isolated_dwelling", "suburb", "quarter", "neighbourhood",
+               "locality", "farm", "allotments")
 
 
 @dataclass(frozen=True)
@@ -100,8 +103,9 @@ class LayerSchema:
     name
         Layer name, also the file stem (``towns.geojson``) or GeoPackage layer name.
     geometry_type
-        ``"Point"`` or ``"LineString"``; a single-part ``Multi*`` geometry is accepted and
-        read as its part.
+        ``"Point"``, ``"LineString"`` or ``"Polygon"``. A single-part ``Multi*`` point or line
+        is accepted and read as its part; a polygon layer accepts ``MultiPolygon`` features
+        with any number of parts (a district with islands).
     fields
         Attribute columns, in the order they are written.
     id_field
@@ -111,7 +115,7 @@ class LayerSchema:
     """
 
     name: str
-    geometry_type: Literal["Point", "LineString"]
+    geometry_type: Literal["Point", "LineString", "Polygon"]
     fields: tuple[Field, ...]
     id_field: str = "id"
     description: str = ""
@@ -253,10 +257,52 @@ RAIL = LayerSchema(
     description="railway links, one straight line per link between two stations",
 )
 
+BOUNDARIES = LayerSchema(
+    "boundaries",
+    "Polygon",
+    (
+        _ID,
+        Field("level", "int", required=True, nullable=False, minimum=0, maximum=2,
+              description="0 = country, 1 = region (oblast, city of republican significance), 2 = district"),
+        Field("kato", "str", description="official code (KATO in Kazakhstan)"),
+        Field("name_en", "str", required=True, nullable=False, description="English name"),
+        Field("name_ru", "str", description="Russian name"),
+        Field("name_kk", "str", description="Kazakh name (Cyrillic)"),
+        Field("name_alt", "str", description="other spellings separated by | (matched against towns' region)"),
+        Field("parent_id", "str", description="id of the enclosing unit: a district's region, a region's country"),
+        Field("iso_3166_2", "str", description="ISO 3166-2 code of the region"),
+    ),
+    description="administrative boundaries: country, regions and districts (level 0/1/2) as one polygon coverage",
+)
+
+SETTLEMENTS = LayerSchema(
+    "settlements",
+    "Point",
+    (
+        _ID,
+        Field("name", "str", description="local name"),
+        Field("name_en", "str", description="English name"),
+        Field("name_ru", "str", description="Russian name"),
+        Field("name_kk", "str", description="Kazakh name (Cyrillic)"),
+        Field("place", "str", allowed=PLACE_TYPES, description="OpenStreetMap place type"),
+        Field("population", "int", required=True, nullable=False, minimum=0, description="inhabitants"),
+        Field("district", "str", description="district the place lies in (from the boundaries)"),
+        Field("district_kato", "str", description="KATO code of that district"),
+        Field("region", "str", description="region the place lies in (from the boundaries)"),
+        Field("region_kato", "str", description="KATO code of that region"),
+        Field("town_id", "str", description="id of the monotown that is the same place (counted once, as the town)"),
+        Field("centre_id", "str", description="id of the growth centre that is the same place"),
+    ),
+    description="populated places with their population (settlements)",
+)
+
 #: Schemas of the layer kinds geoplan reads, by layer name.
-SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in (TOWNS, CENTRES, ROADS, RAIL_STATIONS, RAIL)}
-#: Layer kinds a layer set may omit: the analysis runs on roads; rail adds ``--mode rail``.
-OPTIONAL_LAYERS: tuple[str, ...] = ("rail_stations", "rail")
+SCHEMAS: dict[str, LayerSchema] = {
+    s.name: s for s in (TOWNS, CENTRES, ROADS, RAIL_STATIONS, RAIL, BOUNDARIES, SETTLEMENTS)
+}
+#: Layer kinds a layer set may omit: the analysis runs on roads; rail adds ``--mode rail``;
+#: boundaries give districts and regions, settlements the population around the centres.
+OPTIONAL_LAYERS: tuple[str, ...] = ("rail_stations", "rail", "boundaries", "settlements")
 
 
 @dataclass(frozen=True)

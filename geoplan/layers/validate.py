@@ -18,6 +18,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from geoplan._errors import LayerValidationError
+from geoplan.layers.admin import check_admin
 from geoplan.layers.schemas import (
     RAIL_STATIONS,
     SCHEMAS,
@@ -43,11 +44,19 @@ class ValidationConfig:
         Towns and centres farther than this from every road are reported.
     extent_margin_deg
         Slack around the layer set's declared extent before a feature counts as outside it.
+    outside_boundaries_m
+        A place this close outside every district is not reported (a shore village against
+        a simplified coastline; the embedded boundaries move borders by up to ~1 km).
+    coverage_tolerance_km2
+        Overlaps and gaps between boundaries smaller than this are digitising noise, not
+        reported.
     """
 
     snap_tolerance_m: float = 100.0
     max_access_km: float = 25.0
     extent_margin_deg: float = 0.5
+    outside_boundaries_m: float = 200.0
+    coverage_tolerance_km2: float = 0.01
 
 
 class _Collector:
@@ -157,8 +166,9 @@ def _check_geometry(c: _Collector, name: str, gdf: gpd.GeoDataFrame, schema: Lay
                   "draw the feature's geometry or delete the feature")
     present = ~(missing | empty)
     types = np.array(shapely.get_type_id(geoms))
-    want = {"Point": (0, 4), "LineString": (1, 5)}[schema.geometry_type]
-    single_multi = present & (types == want[1]) & (shapely.get_num_geometries(geoms) == 1)
+    want = {"Point": (0, 4), "LineString": (1, 5), "Polygon": (3, 6)}[schema.geometry_type]
+    single_multi = present & (types == want[1]) & (
+        (shapely.get_num_geometries(geoms) == 1) | (schema.geometry_type == "Polygon"))
     wrong = present & ~np.isin(types, want[0]) & ~single_multi
     for fid, t in zip(ids[wrong], shapely.get_type_id(geoms[wrong]), strict=True):
         kind = ["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon",
@@ -459,6 +469,17 @@ def validate(layers: LayerSet, *, config: ValidationConfig | None = None) -> lis
     ``rail_stations`` id), ``self_link``, ``missing_layer`` (``rail`` without
     ``rail_stations``) and ``unknown_place`` (a station ``serves`` an id that is neither a
     town nor a centre).
+
+    The optional ``boundaries`` and ``settlements`` layers get the same column and geometry
+    checks (a negative or text ``population`` is ``out_of_range`` / ``wrong_type``), and every
+    place is checked against the boundaries (:func:`geoplan.layers.admin.check_admin`).
+    Errors: ``boundary_overlap`` and ``boundary_gap`` (larger than ``coverage_tolerance_km2``),
+    ``outside_parent`` (a district reaching beyond its region), ``unknown_parent``,
+    ``region_mismatch`` (a town or centre whose ``region`` names another region than the one
+    its point lies in) and ``unknown_place`` (a settlement's ``town_id``/``centre_id`` is no
+    town or centre id). Warnings: ``outside_boundaries`` (a place outside every district by
+    more than ``outside_boundaries_m``), ``unknown_region`` (a ``region`` no boundary is
+    called), ``district_mismatch`` and ``duplicate_link``.
     """
     cfg = config or ValidationConfig()
     c = _Collector(layers)
@@ -484,6 +505,8 @@ def validate(layers: LayerSet, *, config: ValidationConfig | None = None) -> lis
             _check_access(c, layers, crs, {n: ok.get(n, empty) for n in ("towns", "centres", "roads")}, cfg)
         _check_identity(c, layers, crs, {n: ok.get(n, empty) for n in ("towns", "centres")})
     _check_rail(c, layers)
+    c.items.extend(check_admin(layers, ok, outside_tolerance_m=cfg.outside_boundaries_m,
+                               coverage_tolerance_km2=cfg.coverage_tolerance_km2))
     order = {"error": 0, "warning": 1}
     return sorted(c.items, key=lambda p: (p.layer, order[p.severity], p.feature_id or "", p.check, p.message))
 
