@@ -49,6 +49,7 @@ __all__ = [
     "region_matches",
     "link_places",
     "population_points",
+    "with_districts",
 ]
 
 def link_places(settlements: gpd.GeoDataFrame, places: gpd.GeoDataFrame, *, max_km: float = 10.0) -> pd.Series:
@@ -141,3 +142,32 @@ def population_points(settlements: gpd.GeoDataFrame | None, towns: gpd.GeoDataFr
         parts.append(frame(settlements[~linked], "settlement"))
     out = pd.concat(parts, ignore_index=True)
     return gpd.GeoDataFrame(out, geometry="geometry", crs=4326)
+
+
+def with_districts(places: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    """Return ``places`` with the ``district`` and ``district_kato`` their points lie in.
+
+    Parameters
+    ----------
+    places
+        Point features (towns, centres, a run's results).
+    boundaries
+        The ``boundaries`` layer, or ``None`` (the columns are then empty, so outputs keep one
+        set of columns whichever layers a run had).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A copy with ``district`` (English name) and ``district_kato`` before the geometry
+        column (replaced if present).
+    """
+    out = places.drop(columns=[c for c in ("district", "district_kato") if c in places.columns])
+    if boundaries is not None and len(out):
+        where = locate(out, boundaries)
+        district, kato = where["district"].to_numpy(dtype=object), where["district_kato"].to_numpy(dtype=object)
+    else:
+        district = kato = np.full(len(out), None, dtype=object)
+    geometry = out.geometry.name
+    columns = [c for c in out.columns if c != geometry]
+    out = out.assign(district=pd.array(district, dtype=object), district_kato=pd.array(kato, dtype=object))
+    return out[[*columns, "district", "district_kato", geometry]]

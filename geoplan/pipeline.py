@@ -38,13 +38,16 @@ import geopandas as gpd
 import pandas as pd
 
 from geoplan._errors import AnalysisError, LayerValidationError, OutputError, ScenarioError
-from geoplan._io import OutputSet, plan_outputs, write_text_atomic
+from geoplan._io import OutputSet, plan_outputs, write_csv, write_geojson, write_text_atomic
+from geoplan.agglomeration import Agglomerations
+from geoplan.agglomeration import agglomerations as _agglomerations
 from geoplan.catchments import catchments as _catchments
 from geoplan.classify import classify as _classify
 from geoplan.classify import compare_results, indicators
 from geoplan.distributed import check_scheduler
 from geoplan.distributed import od_matrix as distributed_od_matrix
 from geoplan.export import export_results, surface_qml
+from geoplan.geography import with_districts
 from geoplan.indicators import layer_folder, load_inputs
 from geoplan.layers import LayerSet, Problem, read_layers, require_valid
 from geoplan.maps import MapContext, write_maps
@@ -83,6 +86,9 @@ class RunResult:
         Travel times from every town to every centre.
     towns, centres, catchments, flows
         The result layers (see the results schema in the docs).
+    agglomerations
+        The composition of each centre's agglomeration band (``agglomeration.max_minutes``):
+        places, districts with their share of people inside (:mod:`geoplan.agglomeration`).
     surface
         The raster travel-time surface, or ``None`` when skipped.
     relocation
@@ -108,6 +114,7 @@ class RunResult:
     flows: gpd.GeoDataFrame
     surface: SurfaceResult | None = None
     relocation: RelocationResult | None = None
+    agglomerations: Agglomerations | None = None
     outputs: dict[str, Path] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     database: str | None = None
@@ -235,7 +242,7 @@ def run(
         scenario_file = Path(sc.source) if sc.source != Scenario.baseline().source else None
         plan = plan_run_outputs(out_dir, maps_dir, with_surface=with_surface, with_maps=with_maps,
                                 inputs=[source, scenario_file], formats=export_formats)
-    n = 6 + int(with_surface) + int(writes) + int(db_out is not None)
+    n = 7 + int(with_surface) + int(writes) + int(db_out is not None)
     stage = _Stages(n, progress, source=None if sc.source == Scenario.baseline().source else sc.source)
 
     def _load() -> tuple[LayerSet, list[Problem]]:
@@ -282,6 +289,16 @@ def run(
                                                    settlements=lset.layers.get("settlements"),
                                                    offroad_kph=sc.surface.offroad_kph, area=country_area(lset),
                                                    progress=progress))
+
+    def _agglomerate() -> Agglomerations:
+        # The agglomeration band is one of the catchment bands unless the scenario sets it apart.
+        ready = catch[catch["band"].astype(float) == float(sc.agglomeration.max_minutes)]
+        return _agglomerations(lset, net=net, max_minutes=sc.agglomeration.max_minutes,
+                               offroad_kph=sc.surface.offroad_kph,
+                               bands=ready if set(ready["centre"]) == set(centres["id"].astype(str)) else None,
+                               progress=progress)
+
+    agg = stage("agglomerations", _agglomerate)
     surf = None
     if with_surface:
         surf = stage("travel-time surface", lambda: _surface(lset, centres, resolution_m=sc.surface.resolution_m,
@@ -295,8 +312,10 @@ def run(
 
     classified = stage("classify towns", _classify_towns)
     rel = stage("relocation allocation", lambda: relocate(classified, centres, od, config=sc, route=net))
-    result = RunResult(sc, lset, warnings, net, snaps, od, rel.towns, rel.centres, catch, rel.flows, surf,
-                       relocation=rel, timings=stage.timings)
+    bounds = lset.layers.get("boundaries")
+    result = RunResult(sc, lset, warnings, net, snaps, od, with_districts(rel.towns, bounds),
+                       with_districts(rel.centres, bounds), catch, rel.flows, surf, relocation=rel,
+                       agglomerations=agg, timings=stage.timings)
     if plan is not None:
         result.outputs = stage("write outputs", lambda: _write(result, plan, out_dir, maps_dir, with_maps,
                                                                formats=export_formats, excel=excel))
@@ -305,6 +324,8 @@ def run(
             layers if layers is not None else sc.layers_path())
         tables = {"towns": result.towns, "centres": result.centres, "catchments": result.catchments,
                   "flows": result.flows}
+        if result.agglomerations is not None:
+            tables["agglomerations"] = result.agglomerations.centres
         schema = stage("write results to PostGIS", lambda: write_results(
             db_out, tables, scenario=sc.name, info={"layers": redact_url(layer_source), "scenario_file": sc.source}))
         result.database = parse_url(db_out).with_schema(schema).display
@@ -313,7 +334,7 @@ def run(
 
 #: Data outputs of a run with the default format (GeoJSON), in the order they are committed.
 DATA_OUTPUTS = ("towns.geojson", "centres.geojson", "catchments.geojson", "flows.geojson", "results.gpkg",
-                "towns.csv")
+                "towns.csv", "agglomerations.geojson", "agglomerations.csv")
 _FORMAT_SUFFIX = {"geojson": ".geojson", "fgb": ".fgb", "parquet": ".parquet"}
 
 
@@ -324,7 +345,7 @@ def _data_outputs(formats: Sequence[str]) -> list[str]:
         raise ValueError(f"Invalid value: unknown export format(s) {', '.join(map(str, unknown))}, "
                          f"needs to be among {', '.join(_FORMAT_SUFFIX)}")
     return [f"{kind}{_FORMAT_SUFFIX[f]}" for kind in ("towns", "centres", "catchments", "flows") for f in formats
-            ] + ["results.gpkg", "towns.csv"]
+            ] + ["results.gpkg", "towns.csv", "agglomerations.geojson", "agglomerations.csv"]
 #: Map outputs of a run and their names in :attr:`RunResult.outputs`.
 MAP_OUTPUTS = {"agglomeration.html": "agglomeration_map", "relocation.html": "relocation_map",
                "categories.png": "categories_png"}
@@ -430,6 +451,12 @@ def _write(result: RunResult, plan: OutputSet, out_dir: str | os.PathLike[str] |
                                     metadata={"scenario": sc.name, "scenario_description": sc.description,
                                               "geoplan_version": _version()})
             targets.update({name: out / Path(path).name for name, path in staged.items()})
+            if result.agglomerations is not None:
+                write_geojson(result.agglomerations.centres, staging.path(out / "agglomerations.geojson"),
+                              id_column="centre", name="agglomerations")
+                write_csv(result.agglomerations.districts, staging.path(out / "agglomerations.csv"))
+                targets["agglomerations"] = out / "agglomerations.geojson"
+                targets["agglomerations_table"] = out / "agglomerations.csv"
             if result.surface is not None:
                 surface_path = write_surface(staging.path(out / "surface.tif"), result.surface)
                 targets["surface"] = out / "surface.tif"

@@ -34,9 +34,10 @@ SCENARIOS = ROOT / "scenarios"
 KZ = geoplan.embedded_layers_path()
 CATEGORIES = {"agglomeration", "diversification", "relocation", "monitor", "not_assessed"}
 OUTPUTS = ("towns.geojson", "catchments.geojson", "flows.geojson", "centres.geojson", "towns.csv", "results.gpkg",
-           "surface.tif", "surface.qml", "agglomeration.html", "relocation.html", "categories.png")
+           "agglomerations.geojson", "agglomerations.csv", "surface.tif", "surface.qml", "agglomeration.html",
+           "relocation.html", "categories.png")
 STAGES = ("read and validate layers", "build network and attach places", "travel times towns x centres", "catchments",
-          "travel-time surface", "classify towns", "relocation allocation", "write outputs")
+          "agglomerations", "travel-time surface", "classify towns", "relocation allocation", "write outputs")
 
 
 def _features(path: Path) -> list[dict]:
