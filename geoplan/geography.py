@@ -106,9 +106,10 @@ def population_points(settlements: gpd.GeoDataFrame | None, towns: gpd.GeoDataFr
                       centres: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Every populated place once: towns, centres that are not towns, and unlinked settlements.
 
-    A settlement linked to a town (``town_id``) or centre (``centre_id``) is represented by
-    that town or centre (whose population is the curated figure), and a centre that is also a
-    town (same id) by the town, so summing ``population`` counts everyone once.
+    A settlement linked to a town (``town_id``) or centre (``centre_id``) given here is
+    represented by that town or centre (whose population is the curated figure), and a centre
+    that is also a town (same id) by the town, so summing ``population`` counts everyone once.
+    A settlement linked to an id missing from ``towns``/``centres`` counts as itself.
 
     Parameters
     ----------
@@ -135,10 +136,10 @@ def population_points(settlements: gpd.GeoDataFrame | None, towns: gpd.GeoDataFr
     parts = [frame(towns, "town"), frame(centres[~centres["id"].astype(str).isin(towns["id"].astype(str))], "centre")]
     if settlements is not None and len(settlements):
         linked = np.zeros(len(settlements), bool)
-        for col in ("town_id", "centre_id"):
+        for col, known in (("town_id", towns), ("centre_id", centres)):
             if col in settlements.columns:
-                v = settlements[col]
-                linked |= (v.notna() & (v.astype(str).str.strip() != "")).to_numpy()
+                # A link to a place missing from its layer (removed by an edit) does not hide the settlement.
+                linked |= settlements[col].astype(object).isin(set(known["id"].astype(str))).to_numpy()
         parts.append(frame(settlements[~linked], "settlement"))
     out = pd.concat(parts, ignore_index=True)
     return gpd.GeoDataFrame(out, geometry="geometry", crs=4326)

@@ -100,6 +100,11 @@ def test_population_points_counts_everyone_once() -> None:
     assert pts["population"].sum() == 170_000 + 40_000 + 500_000 + 1_000
     assert dict(zip(pts["id"], pts["kind"], strict=True))["s3"] == "settlement"
     assert len(population_points(None, towns, centres)) == 3
+    # Saran removed from the towns: a settlement linked to it counts as itself.
+    settlements["town_id"] = ["saran", None, None]
+    settlements["centre_id"] = [None, "karaganda", None]
+    pts = population_points(settlements, towns[towns["id"] != "saran"], centres)
+    assert "s1" in set(pts["id"]) and pts["population"].sum() == 170_000 + 500_000 + 1_000 + 171_609
 
 
 def test_embedded_towns_and_centres_get_districts(kz_path: Path) -> None:

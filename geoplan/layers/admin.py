@@ -430,8 +430,9 @@ def _check_links(f: _Found, layers: LayerSet) -> None:
             known = set(_column(other, "id").astype(str))
             unknown = present & ~np.isin(values.astype(str), list(known))
             for fid, v in zip(ids[unknown], values[unknown], strict=True):
-                f.add("error", "settlements", fid, "unknown_place",
-                      f"{col} is {v!r}, which is not an id of the {layer} layer; its people would be counted nowhere",
+                f.add("warning", "settlements", fid, "unknown_place",
+                      f"{col} is {v!r}, which is not an id of the {layer} layer (removed or renamed?); the "
+                      "settlement is counted as a place of its own",
                       f"set {col} to the id of the {layer[:-1]} that is the same place, or leave it empty")
         linked = pd.Series(values[present].astype(str))
         for v in sorted(set(linked[linked.duplicated()])):
@@ -463,9 +464,9 @@ def check_admin(layers: LayerSet, usable: dict[str, np.ndarray], *, outside_tole
     list of Problem
         Errors ``boundary_overlap``, ``boundary_gap``, ``outside_parent``, ``unknown_parent``,
         ``region_mismatch`` (a town or centre declares another region than the one it lies
-        in), ``unknown_place`` (a settlement's ``town_id``/``centre_id`` names no town or
-        centre); warnings ``outside_boundaries``, ``unknown_region``, ``district_mismatch``
-        and ``duplicate_link``.
+        in); warnings ``outside_boundaries``, ``unknown_region``, ``district_mismatch``,
+        ``unknown_place`` (a settlement's ``town_id``/``centre_id`` names no town or centre:
+        it is then counted as a settlement) and ``duplicate_link``.
     """
     f = _Found(layers)
     _check_links(f, layers)

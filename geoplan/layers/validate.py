@@ -474,12 +474,12 @@ def validate(layers: LayerSet, *, config: ValidationConfig | None = None) -> lis
     checks (a negative or text ``population`` is ``out_of_range`` / ``wrong_type``), and every
     place is checked against the boundaries (:func:`geoplan.layers.admin.check_admin`).
     Errors: ``boundary_overlap`` and ``boundary_gap`` (larger than ``coverage_tolerance_km2``),
-    ``outside_parent`` (a district reaching beyond its region), ``unknown_parent``,
-    ``region_mismatch`` (a town or centre whose ``region`` names another region than the one
-    its point lies in) and ``unknown_place`` (a settlement's ``town_id``/``centre_id`` is no
-    town or centre id). Warnings: ``outside_boundaries`` (a place outside every district by
-    more than ``outside_boundaries_m``), ``unknown_region`` (a ``region`` no boundary is
-    called), ``district_mismatch`` and ``duplicate_link``.
+    ``outside_parent`` (a district reaching beyond its region), ``unknown_parent``
+    and ``region_mismatch`` (a town or centre whose ``region`` names another region than the
+    one its point lies in). Warnings: ``outside_boundaries`` (a place outside every district
+    by more than ``outside_boundaries_m``), ``unknown_region`` (a ``region`` no boundary is
+    called), ``district_mismatch``, ``unknown_place`` (a settlement's ``town_id``/``centre_id``
+    is no town or centre id) and ``duplicate_link``.
     """
     cfg = config or ValidationConfig()
     c = _Collector(layers)
