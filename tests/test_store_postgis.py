@@ -642,11 +642,12 @@ def test_cli_team_workflow(url: str, pg: Any, sql: psycopg.Connection[Any], tmp_
     # geoplan run reads the edited set and writes its results to <scenario>_results
     done = _geoplan("run", "--layers", url, "--out", pg.url(), "--no-surface", "-q")
     assert done.returncode == 0, done.stderr
-    assert "wrote towns, centres, catchments, flows to" in done.stdout or done.stdout == ""
+    assert "wrote towns, centres, catchments, flows, agglomerations to" in done.stdout or done.stdout == ""
     res = read_results(pg.url(), scenario="baseline")
     assert res["towns"].set_index("id").loc["karazhal", "population"] == 1500
     assert res["run_info"].loc[0, "layers"] == url
-    assert set(res) == {"run_info", "towns", "centres", "catchments", "flows"}
+    assert set(res) == {"run_info", "towns", "centres", "catchments", "flows", "agglomerations"}
+    assert "karaganda" in set(res["agglomerations"]["centre"])
     # a bad URL: exit 2, message naming host and port, no traceback
     done = _geoplan("layers", "check", url.replace(f":{pg.port}/", ":1/"))
     assert done.returncode == 2 and "127.0.0.1:1: connection refused" in done.stderr

@@ -77,7 +77,7 @@ def run_cmd(
     if result.outputs:
         typer.echo("wrote: " + ", ".join(str(p) for p in result.outputs.values()))
     if result.database is not None:
-        typer.echo(f"wrote towns, centres, catchments, flows to {result.database}")
+        typer.echo(f"wrote towns, centres, catchments, flows, agglomerations to {result.database}")
 
 
 @app.command("export")
