@@ -125,7 +125,7 @@ def test_a_failure_at_any_write_of_run_leaves_the_outputs_as_they_were(
     monkeypatch.setattr(os, "replace", real_replace)
     expected = snapshot(out)
     committed = [c for c in calls if Path(c[1]).parent == out]
-    assert len(committed) == 12 and len(calls) > len(committed)  # 12 outputs, each first staged
+    assert len(committed) == 13 and len(calls) > len(committed)  # 13 outputs (surface.qml, agglomerations.*), each first staged
 
     before = snapshot(results["previous"])  # type: ignore[arg-type]
     assert before != expected
