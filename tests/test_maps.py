@@ -46,6 +46,7 @@ from geoplan.maps import (
 )
 from geoplan.maps.assets import ASSETS_DIR, asset_record, geoplan_css, geoplan_js, leaflet_css, leaflet_js
 from geoplan.maps.difference import CHANGE_COLOUR, difference_map, road_changes, town_changes
+from geoplan.maps.figures import place_labels
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -888,3 +889,43 @@ def test_difference_map_offline_in_chromium(browser, tmp_path: Path, res: Result
         assert p.errors == [] and p.blocked == []
     finally:
         p.close()
+
+
+def test_png_labels_never_overlap_and_the_largest_come_first() -> None:
+    rng = np.random.default_rng(7)
+    n = 3000
+    pts = rng.uniform(0, 1000, size=(n, 2))
+    sizes = np.column_stack([rng.uniform(20, 90, n), np.full(n, 10.0)])
+    placed = place_labels(pts, sizes, np.full(n, 3.0), (0.0, 0.0, 1000.0, 1000.0),
+                          obstacles=[(0.0, 0.0, 200.0, 150.0)], symbols=pts, symbol_radii=np.full(n, 3.0))
+    boxes = []
+    for i, tx, ty, ha, _ in placed:
+        w, h = sizes[i]
+        left = tx if ha == "left" else (tx - w if ha == "right" else tx - w / 2)
+        boxes.append((left, ty - h / 2, left + w, ty + h / 2))
+    b = np.array(boxes)
+    assert (b[:, 0] >= 0).all() and (b[:, 2] <= 1000).all() and (b[:, 1] >= 0).all() and (b[:, 3] <= 1000).all()
+    overlap = ((b[:, None, 0] < b[None, :, 2] - 1e-9) & (b[:, None, 2] > b[None, :, 0] + 1e-9)
+               & (b[:, None, 1] < b[None, :, 3] - 1e-9) & (b[:, None, 3] > b[None, :, 1] + 1e-9))
+    np.fill_diagonal(overlap, False)
+    assert not overlap.any()
+    legend = (b[:, 0] < 200) & (b[:, 1] < 150)
+    assert not legend.any()  # nothing under the legend
+    # priority: the first places get labels far more often than the dense tail
+    done = np.zeros(n, dtype=bool)
+    done[[i for i, *_ in placed]] = True
+    assert done[:100].mean() > 2 * done[-1000:].mean() and done.sum() < n / 2
+
+
+def test_category_png_draws_the_country_and_labels_centres(res: Results, tmp_path: Path,
+                                                          admin: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]) -> None:
+    boundaries, settlements = admin
+    path = category_png(res.towns, res.centres, tmp_path / "c.png", roads=res.roads, boundaries=boundaries,
+                        settlements=settlements)
+    rgb = np.round(imread(path, format="png")[..., :3] * 255).astype(np.uint32)
+    packed = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+    assert (packed == 0xFBFAF5).mean() > 0.2  # the country's fill
+    # without boundaries there is no country fill
+    bare = category_png(res.towns, res.centres, tmp_path / "b.png", roads=res.roads)
+    rgb = np.round(imread(bare, format="png")[..., :3] * 255).astype(np.uint32)
+    assert (((rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]) == 0xFBFAF5).mean() < 0.01
