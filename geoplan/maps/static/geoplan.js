@@ -249,6 +249,14 @@
       keys(b).forEach(function (k) { (grid[k] = grid[k] || []).push(b); });
       placed.push(b);
     }
+    /* the controls (title, search, legend ...) hide what lies under them: no label there */
+    var frame = map.getContainer().getBoundingClientRect();
+    map.getContainer().querySelectorAll(".leaflet-control").forEach(function (c) {
+      var r = c.getBoundingClientRect();
+      if (r.width > 0 && r.height > 0) {
+        take([r.left - frame.left, r.top - frame.top, r.right - frame.left, r.bottom - frame.top]);
+      }
+    });
     /* the symbols themselves are obstacles */
     G.front.forEach(function (key) {
       var layer = G.layers[key];
@@ -400,6 +408,7 @@
       input.placeholder = "Find a place (en / ru / kk)";
       input.setAttribute("aria-label", "Find a place by name in English, Russian or Kazakh");
       var det = el("details", "gp-list", div);
+      det.addEventListener("toggle", function () { if (G.isReady) { G.placeLabels(); } });
       var sum = el("summary", "", det, "Towns and centres (" + places.filter(function (p) {
         return p.list; }).length + ")");
       sum.setAttribute("aria-label", "List of towns and centres");
@@ -472,6 +481,7 @@
       s.setAttribute("aria-label", "Legend (show or hide)");
       var body = el("div", "gp-legend-body", d);
       body.innerHTML = html;  /* built and escaped by geoplan */
+      d.addEventListener("toggle", function () { if (G.isReady) { G.placeLabels(); } });
       return d;
     };
     ctl.addTo(G.map);
