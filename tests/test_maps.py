@@ -210,6 +210,8 @@ def test_ranking_columns_are_shown_when_present(res: Results) -> None:
     assert "Score" in popup and "0.90" in popup and "Rank" in popup and "range 1–5" in popup
     assert "borderline" in popup and "group a" in popup
     assert f'href="profiles/{towns.loc[0, "id"]}.html"' in popup
+    start = html.index("geoplan.init(")
+    assert json.JSONDecoder().raw_decode(html, html.index("{", start))[0]["profiles"] == "profiles/index.html"
     # population series as a small chart
     assert "<svg class=\"gp-spark\"" in popup
     # without the columns: no such rows

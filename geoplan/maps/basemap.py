@@ -482,6 +482,7 @@ def _prepare(
     m.add_child(_Setup({
         "title": title, "scenario": ctx.scenario, "description": ctx.description, "runDate": ctx.run_date,
         "notes": notes, "prefix": f"Leaflet {LEAFLET_VERSION}",
+        "profiles": f"{ctx.profiles_url.rstrip('/')}/index.html" if ctx.profiles_url else None,
         "methods": methods_html(ctx, schematic=schematic, boundaries=boundaries is not None and len(boundaries) > 0,
                                 settlements=settlements is not None and len(settlements) > 0, tiles=tiles),
     }))

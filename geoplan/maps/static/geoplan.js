@@ -84,6 +84,12 @@
         b.type = "button";
         b.addEventListener("click", function () { G.openMethods(); });
       }
+      if (cfg.profiles) {
+        var a = el("a", "gp-btn", bar, "Town profiles");
+        a.href = cfg.profiles;
+        a.target = "_blank";
+        a.rel = "noopener";
+      }
       var fs = el("button", "gp-btn gp-fs", bar, "Fullscreen");
       fs.type = "button";
       fs.addEventListener("click", G.toggleFullscreen);
