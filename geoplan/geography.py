@@ -170,5 +170,6 @@ def with_districts(places: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame | None
         district = kato = np.full(len(out), None, dtype=object)
     geometry = out.geometry.name
     columns = [c for c in out.columns if c != geometry]
-    out = out.assign(district=pd.array(district, dtype=object), district_kato=pd.array(kato, dtype=object))
+    out = out.assign(district=pd.Series(district, index=out.index, dtype=object),
+                     district_kato=pd.Series(kato, index=out.index, dtype=object))
     return out[[*columns, "district", "district_kato", geometry]]

@@ -149,10 +149,11 @@ def locate(points: gpd.GeoDataFrame | gpd.GeoSeries, boundaries: gpd.GeoDataFram
                              index=pd.Index(_column(regions, "id")))
         table = table[~table.index.duplicated()]
         known = np.isin(region_ids.astype(str), table.index.astype(str)) & pd.notna(region_ids)
-        rid = np.where(known, region_ids, None)
+        none = np.full(len(region_ids), None, dtype=object)
+        rid = np.where(known, region_ids, none)
         out["region_id"][found] = rid
-        out["region"][found] = np.where(known, table["name"].reindex(rid).to_numpy(dtype=object), None)
-        out["region_kato"][found] = np.where(known, table["kato"].reindex(rid).to_numpy(dtype=object), None)
+        out["region"][found] = np.where(known, table["name"].reindex(rid).to_numpy(dtype=object), none)
+        out["region_kato"][found] = np.where(known, table["kato"].reindex(rid).to_numpy(dtype=object), none)
     frame = pd.DataFrame(out, index=geoms.index)
     frame["outside_m"] = dist
     return frame
@@ -294,7 +295,7 @@ def _report_gaps(f: _Found, gaps: np.ndarray, gm: np.ndarray, ids: np.ndarray, w
 
 
 def _check_level(f: _Found, gm: np.ndarray, ids: np.ndarray, lonlat: np.ndarray, what: str, crs: CRS,
-                 tol_m2: float, *, holes: bool) -> np.ndarray:
+                 tol_m2: float, *, holes: bool) -> shapely.Geometry:
     """Overlaps between units of one level and (``holes``) gaps inside their union; return the union."""
     clean = bool(shapely.coverage_is_valid(lonlat))
     if not clean:
@@ -310,16 +311,16 @@ def _check_level(f: _Found, gm: np.ndarray, ids: np.ndarray, lonlat: np.ndarray,
                               f"lat {y:.4f}; places there would belong to both")
             for i, j, ar, (x, y) in zip(a[big], b[big], area[big], where, strict=True)], f"{what} overlaps",
             _COVERAGE_FIX)
-    union = shapely.coverage_union_all(gm) if clean else shapely.union_all(gm)
+    union: shapely.Geometry = shapely.coverage_union_all(gm) if clean else shapely.union_all(gm)
     if not holes:
         return union
-    parts = shapely.get_parts(union)
+    parts = np.asarray(shapely.get_parts(union))
     n_holes = shapely.get_num_interior_rings(parts)
     if n_holes.sum():
         owner = np.repeat(np.arange(len(parts)), n_holes)
         ring_no = np.concatenate([np.arange(k) for k in n_holes])
-        _report_gaps(f, shapely.polygons(shapely.get_interior_ring(parts[owner], ring_no)), gm, ids, what, crs,
-                     tol_m2)
+        holes_poly = np.asarray(shapely.polygons(shapely.get_interior_ring(parts[owner], ring_no)))
+        _report_gaps(f, holes_poly, gm, ids, what, crs, tol_m2)
     return union
 
 
