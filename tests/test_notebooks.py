@@ -210,6 +210,7 @@ def _check_07(nb: nbformat.NotebookNode, text: str) -> None:
         assert "the run sees the edit: karazhal population 1500" in text
         assert "after the QGIS edit" in text
         assert "towns content changed between push 1 and push 2: True" in text
+        assert "'population': [8123, 1500]" in text  # the edit log
         assert "dropped the demo schemas" in text
         assert "geoplan-test-pw" not in text  # the password never shows
     else:

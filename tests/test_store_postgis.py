@@ -31,6 +31,7 @@ from geoplan._errors import LayerValidationError, StoreError
 from geoplan.store import (
     content_hash,
     diff_layers,
+    layer_edits,
     layer_versions,
     parse_url,
     pull_layers,
@@ -301,6 +302,22 @@ def test_two_connections_edit_at_once(kz: geoplan.LayerSet, url: str, pg: Any) -
     pop = dict(zip(layers.towns["id"], layers.towns["population"], strict=True))
     assert pop["temirtau"] == 11111 and pop["satpayev"] == 22222
     assert layers.centres.loc[layers.centres["id"] == "new_centre", "name_en"].tolist() == ["New"]
+    # The edit log holds who changed what (the refused and the abandoned edits are not in it).
+    old = kz.towns.set_index("id")["population"]
+    edits = layer_edits(url)
+    assert edits[["layer", "feature_id", "operation"]].to_numpy().tolist() == [
+        ["centres", "new_centre", "insert"], ["towns", "satpayev", "update"], ["towns", "temirtau", "update"]]
+    assert edits.loc[1, "changes"] == {"population": [int(old["satpayev"]), 22222]}
+    assert edits.loc[0, "changes"]["name_en"] == "New" and set(edits["edited_by"]) == {"geoplan"}
+    # A push is not an edit: it is in layer_versions.
+    push_layers(kz, url)
+    assert len(layer_edits(url)) == 3
+    with psycopg.connect(pg.conninfo()) as conn:
+        conn.execute(f"UPDATE {s}.roads SET geom = ST_Reverse(geom) WHERE fid = (SELECT min(fid) FROM {s}.roads)")
+        conn.execute(f"DELETE FROM {s}.centres WHERE id = 'aktau'")
+    edits = layer_edits(url)
+    assert edits.loc[0, ["layer", "feature_id", "operation"]].tolist() == ["centres", "aktau", "delete"]
+    assert edits.loc[1, "changes"] == {"geom": "moved"}
 
 
 # --------------------------------------------------------------------------------------
@@ -634,6 +651,7 @@ def test_cli_team_workflow(url: str, pg: Any, sql: psycopg.Connection[Any], tmp_
     done = _geoplan("layers", "log", url)
     assert done.returncode == 0, done.stderr
     assert "push 2" in done.stdout and "after QGIS edit" in done.stdout and "push 1" in done.stdout
+    assert "update towns karazhal: population 8123 -> 1500" in done.stdout
     # a scenario may name the database as its layers
     (tmp_path / "team.yaml").write_text(f"name: team\nlayers: {url}\n", encoding="utf-8")
     done = _geoplan("scenario", "check", str(tmp_path / "team.yaml"))

@@ -168,9 +168,21 @@ def layers_diff(
 
 @layers_app.command("log")
 def layers_log(url: UrlArg) -> None:
-    """Show the push history of a PostGIS layer set: who, when, from where, and what changed per layer."""
-    from geoplan.store import layer_versions
+    """Show a PostGIS layer set's edits in the database (QGIS, SQL) and its pushes: who, when, what."""
+    from geoplan.store import layer_edits, layer_versions
 
+    edits = layer_edits(url)
+    if len(edits):
+        typer.echo(f"edits in the database ({len(edits)}, newest first, at most 50 shown):")
+    for _, e in edits.head(50).iterrows():
+        changes = e["changes"] or {}
+        if e["operation"] == "update":
+            what = "; ".join("geometry moved" if k == "geom" else f"{k} {v[0]} -> {v[1]}" for k, v in changes.items())
+        else:
+            what = ", ".join(f"{k}={v}" for k, v in changes.items() if v is not None)[:120]
+        who = f"{e['edited_by']}" + (f" ({e['client']})" if e["client"] else "")
+        typer.echo(f"  {e['edited_at']:%Y-%m-%d %H:%M:%S %Z}  {who}  {e['operation']} {e['layer']} "
+                   f"{e['feature_id']}: {what}")
     hist = layer_versions(url)
     for push, rows in hist.groupby("push", sort=False):
         first = rows.iloc[0]

@@ -25,7 +25,9 @@ name features of another layer of the set (``rail.from_station`` -> ``rail_stati
 checked at commit so that a QGIS edit session may change both layers. ``geoplan_layerset``
 holds the set's metadata (``layerset.json``) and marks the schema as a geoplan layer set;
 ``layer_versions`` records every push: who, when, from where, and per layer the features
-added, removed and changed and a content hash.
+added, removed and changed and a content hash; ``layer_edits``, filled by a trigger on every
+layer table, records each feature inserted, updated or deleted in the database between pushes
+(QGIS, SQL): who, when, and the changed columns from what to what.
 
 A push replaces the whole set in one transaction, all layers or none; readers see the old set
 or the new one. ``geoplan run --out postgresql://...`` writes the results to their own schema
@@ -77,6 +79,7 @@ __all__ = [
     "PushReport",
     "pull_layers",
     "layer_versions",
+    "layer_edits",
     "results_schema_name",
     "check_results_target",
     "write_results",
@@ -91,6 +94,8 @@ CONNECT_TIMEOUT_S = 5
 LAYERSET_TABLE = "geoplan_layerset"
 #: Push history: one row per layer and push.
 VERSIONS_TABLE = "layer_versions"
+#: Edits made in the database (QGIS, SQL) between pushes: one row per feature inserted, updated or deleted.
+EDITS_TABLE = "layer_edits"
 #: Table marking a schema as geoplan run results; holds the run's metadata.
 RUN_TABLE = "run_info"
 #: Version of the table layout written into ``geoplan_layerset``.
@@ -411,11 +416,56 @@ def layer_table_sql(schema_name: str, layer: str, columns: list[str], present: s
         lines.append(f"CONSTRAINT {_ident(name)} CHECK ({expr})")
     body = ",\n  ".join(lines)
     ddl = f"CREATE TABLE {table} (\n  {body}\n)"
-    digest = hashlib.sha256((ddl + json.dumps(sorted(_fk_targets(schema, present or set()).items()))).encode())
+    trigger = (f"CREATE TRIGGER geoplan_log_edit AFTER INSERT OR UPDATE OR DELETE ON {table} FOR EACH ROW "
+               f"EXECUTE FUNCTION {_ident(schema_name)}.geoplan_log_edit({_literal(schema.id_field)})")
+    digest = hashlib.sha256((ddl + trigger + json.dumps(sorted(_fk_targets(schema, present or set()).items())))
+                            .encode())
     comment = (f"geoplan layer '{layer}': {schema.description}. Columns and rules from geoplan's declared schema; "
                f"ddl {digest.hexdigest()[:16]}")
     return [ddl, f"COMMENT ON TABLE {table} IS {_literal(comment)}",
-            f"CREATE INDEX {_ident(layer + '_geom_idx')} ON {table} USING GIST (geom)"]
+            f"CREATE INDEX {_ident(layer + '_geom_idx')} ON {table} USING GIST (geom)", trigger]
+
+
+def _edit_log_sql(schema_name: str) -> list[str]:
+    """Return the SQL of a layer set's edit log: its table and the trigger function of every layer table.
+
+    Rows written while a push runs (``geoplan.push`` set in its transaction) are not logged: the
+    push is recorded in ``layer_versions`` instead.
+    """
+    s = _ident(schema_name)
+    return [
+        f"CREATE TABLE IF NOT EXISTS {s}.{EDITS_TABLE} (edit bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+        "layer text NOT NULL, feature_id text, operation text NOT NULL, "
+        "edited_at timestamptz NOT NULL DEFAULT now(), edited_by text NOT NULL DEFAULT current_user, "
+        "client text DEFAULT current_setting('application_name', true), changes jsonb)",
+        f"COMMENT ON TABLE {s}.{EDITS_TABLE} IS 'geoplan layer set: every feature inserted, updated or deleted in the "
+        "database between pushes (QGIS, SQL): who, when, which columns from what to what'",
+        f"""CREATE OR REPLACE FUNCTION {s}.geoplan_log_edit() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+  rec jsonb := CASE WHEN TG_OP = 'DELETE' THEN to_jsonb(OLD) ELSE to_jsonb(NEW) END;
+  diff jsonb;
+BEGIN
+  IF coalesce(current_setting('geoplan.push', true), '') = 'on' THEN
+    RETURN NULL;
+  END IF;
+  IF TG_OP = 'UPDATE' THEN
+    SELECT jsonb_object_agg(n.key, CASE WHEN n.key = 'geom' THEN '"moved"'::jsonb
+                                        ELSE jsonb_build_array(o.value, n.value) END)
+      INTO diff
+      FROM jsonb_each(to_jsonb(NEW)) n JOIN jsonb_each(to_jsonb(OLD)) o USING (key)
+     WHERE n.value IS DISTINCT FROM o.value AND n.key <> 'fid';
+    IF diff IS NULL THEN
+      RETURN NULL;
+    END IF;
+  ELSE
+    diff := rec - 'geom' - 'fid';
+  END IF;
+  INSERT INTO {s}.{EDITS_TABLE} (layer, feature_id, operation, changes)
+    VALUES (TG_TABLE_NAME, rec ->> TG_ARGV[0], lower(TG_OP), diff);
+  RETURN NULL;
+END
+$fn$""",
+    ]
 
 
 def _foreign_key_sql(schema_name: str, layer: str, present: set[str]) -> list[str]:
@@ -805,6 +855,7 @@ def _push(conn: psycopg.Connection[Any], loc: PgLocation, schema: str, layers: L
     _need_postgis(conn, loc)
     s = _ident(schema)
     conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"geoplan layers {schema}",))
+    conn.execute("SET LOCAL geoplan.push = 'on'")  # the edit log skips the push's own rows
     tables = _tables(conn, schema) if _schema_exists(conn, schema) else []
     ours = LAYERSET_TABLE in tables
     if not ours:
@@ -824,6 +875,8 @@ def _push(conn: psycopg.Connection[Any], loc: PgLocation, schema: str, layers: L
         "pushed_at timestamptz NOT NULL DEFAULT now(), pushed_by text NOT NULL DEFAULT current_user, "
         "client text, source text, message text, features integer NOT NULL, added integer NOT NULL, "
         "removed integer NOT NULL, changed integer NOT NULL, content_hash text NOT NULL)")
+    for stmt in _edit_log_sql(schema):
+        conn.execute(stmt)
     before: dict[str, gpd.GeoDataFrame] = {}
     if ours:
         try:
@@ -926,6 +979,34 @@ def layer_versions(url: str) -> pd.DataFrame:
     cols = ["push", "layer", "pushed_at", "pushed_by", "client", "source", "message", "features", "added",
             "removed", "changed", "content_hash"]
     return pd.DataFrame(rows, columns=cols)
+
+
+def layer_edits(url: str) -> pd.DataFrame:
+    """Return the edits made in the database (QGIS, SQL) to a PostGIS layer set, newest first.
+
+    Every layer table has a trigger that logs each feature inserted, updated or deleted outside a
+    push (pushes are in :func:`layer_versions`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``edit``, ``layer``, ``feature_id``, ``operation`` (``insert``, ``update``,
+        ``delete``), ``edited_at``, ``edited_by`` (database user), ``client`` (the application
+        name the editor's connection gave, e.g. QGIS's) and ``changes``: for an update the
+        changed columns as ``{column: [old, new]}`` (``"moved"`` for the geometry), else the
+        feature's values.
+    """
+    loc = parse_url(url)
+    schema = loc.schema or "public"
+    with _session(loc, "read the edit log") as conn:
+        tables = _tables(conn, schema)
+        if EDITS_TABLE not in tables:
+            raise _not_layerset(loc, schema, tables)
+        rows = conn.execute(
+            f"SELECT edit, layer, feature_id, operation, edited_at, edited_by, client, changes "
+            f"FROM {_ident(schema)}.{EDITS_TABLE} ORDER BY edit DESC").fetchall()
+    return pd.DataFrame(rows, columns=["edit", "layer", "feature_id", "operation", "edited_at", "edited_by",
+                                       "client", "changes"])
 
 
 # --------------------------------------------------------------------------------------
