@@ -326,7 +326,7 @@ def test_hostile_names_through_a_whole_run(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("args", [
     ("surface", "--resolution", "nan"), ("surface", "--resolution", "-100"), ("surface", "--offroad-kph", "0"),
-    ("catchments", "--offroad-kph", "inf"), ("traveltime", "--cutoff", "-5"), ("traveltime", "--max-snap-km", "nan"),
+    ("catchments", "--offroad-kph", "inf"), ("catchments", "--bands", "30,nan"), ("catchments", "--bands", "-30"), ("traveltime", "--cutoff", "-5"), ("traveltime", "--max-snap-km", "nan"),
     ("network", "build", "--snap-m", "-1"), ("layers", "check", "--max-access-km", "nan"),
 ])
 def test_nan_and_negative_options(capsys: pytest.CaptureFixture[str], tmp_path: Path, args: tuple[str, ...]) -> None:

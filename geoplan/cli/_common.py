@@ -91,9 +91,14 @@ def _layers_for_analysis(path: Path | str | None, osm: Path | None) -> tuple[Pat
 
 def _bands(text: str) -> list[float]:
     try:
-        return [float(b) for b in text.split(",") if b.strip()]
+        bands = [float(b) for b in text.split(",") if b.strip()]
     except ValueError:
         raise click.BadParameter("must be comma-separated minutes, e.g. 30,60,90,120", param_hint="--bands") from None
+    bad = [b for b in bands if not (math.isfinite(b) and b > 0)]
+    if bad or not bands:
+        shown = f", got {', '.join(f'{b:g}' for b in bad)}" if bad else ""
+        raise click.BadParameter(f"must be positive minutes, e.g. 30,60,90,120{shown}", param_hint="'--bands'")
+    return bands
 
 
 ScenarioOpt = Annotated[Path | None, typer.Option("--scenario", "-s", help="Scenario YAML (default: baseline).")]

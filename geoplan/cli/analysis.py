@@ -41,10 +41,11 @@ def catchments_cmd(
     from geoplan.network import build_network
     from geoplan.surface import country_area
 
+    band_list = _bands(bands)  # options first, then outputs: both before any work
     plan = plan_single(out, path, osm)
     _, layers, snap = _layers_for_analysis(path, osm)
     net = build_network(layers.roads, snap_tolerance_m=snap, progress=True)
-    result = catchments(net, layers.centres, bands=_bands(bands), towns=layers.towns,
+    result = catchments(net, layers.centres, bands=band_list, towns=layers.towns,
                         settlements=layers.layers.get("settlements"),
                         offroad_kph=DEFAULT_OFFROAD_KPH if offroad_kph is None else offroad_kph,
                         area=country_area(layers), progress=True)
