@@ -371,16 +371,22 @@ def _check_places(f: _Found, layers: LayerSet, b: gpd.GeoDataFrame, usable: dict
                   tol_m: float) -> None:
     keys = _region_keys(b)
     known_keys = set(keys["key"])
-    region_name = dict(zip(_column(level(b, 1), "id"), _column(level(b, 1), "name_en"), strict=True))
-    for name in ("towns", "centres", "settlements"):
-        gdf = layers.layers.get(name)
-        mask = usable.get(name)
-        if gdf is None or mask is None or not mask.any():
-            continue
+    regions = level(b, 1)
+    region_name = dict(zip(_column(regions, "id"), _column(regions, "name_en"), strict=True))
+    unit = "district" if len(level(b, 2)) else "region"
+    names = [n for n in ("towns", "centres", "settlements")
+             if n in layers.layers and n in usable and usable[n].any() and layers.layers[n].crs is not None]
+    if not names:
+        return
+    # One spatial join for the points of all three layers.
+    frames = [layers.layers[n].geometry[usable[n]].to_crs(b.crs) for n in names]
+    everywhere = locate(gpd.GeoSeries(pd.concat(frames, ignore_index=True), crs=b.crs), b, max_distance_m=tol_m)
+    bounds = np.cumsum([0, *(len(fr) for fr in frames)])
+    for k, name in enumerate(names):
+        gdf, mask = layers.layers[name], usable[name]
         ids = _feature_ids(gdf, "id")[mask]
         pts = gdf[mask]
-        where = locate(pts, b, max_distance_m=tol_m)
-        unit = "district" if len(level(b, 2)) else "region"
+        where = everywhere.iloc[bounds[k]:bounds[k + 1]].reset_index(drop=True)
         out = where["outside_m"].isna().to_numpy()
         for fid in ids[out]:
             f.add("warning", name, fid, "outside_boundaries",
