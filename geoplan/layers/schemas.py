@@ -290,8 +290,10 @@ SETTLEMENTS = LayerSchema(
         Field("district_kato", "str", description="KATO code of that district"),
         Field("region", "str", description="region the place lies in (from the boundaries)"),
         Field("region_kato", "str", description="KATO code of that region"),
-        Field("town_id", "str", description="id of the monotown that is the same place (counted once, as the town)"),
-        Field("centre_id", "str", description="id of the growth centre that is the same place"),
+        Field("town_id", "str", description="id of the monotown that is the same place (counted once, as the town)",
+              references=("towns",)),
+        Field("centre_id", "str", description="id of the growth centre that is the same place",
+              references=("centres",)),
     ),
     description="populated places with their population (settlements)",
 )

@@ -331,13 +331,32 @@ def _schema_exists(conn: psycopg.Connection[Any], schema: str) -> bool:
 # layer tables
 
 
-def _fk_targets(schema: LayerSchema, present: set[str]) -> dict[str, str]:
-    """Column -> layer whose ``id`` it must name, for references to a single present layer."""
+def _fk_targets(schema: LayerSchema, present: set[str], skip: frozenset[str] = frozenset()) -> dict[str, str]:
+    """Column -> layer whose ``id`` it must name, for references to a single present layer.
+
+    ``skip`` names columns left without a foreign key because the pushed data does not meet it
+    (a link the validator only warns about, such as a settlement's ``town_id`` naming no town).
+    """
     out: dict[str, str] = {}
     for f in schema.fields:
         refs = f.references
-        if len(refs) == 1 and refs[0] in present:
+        if len(refs) == 1 and refs[0] in present and f.name not in skip:
             out[f.name] = refs[0]
+    return out
+
+
+def _unmet_references(layers: LayerSet) -> dict[str, frozenset[str]]:
+    """Per layer, the referencing columns with a value that names no feature of the target layer."""
+    out: dict[str, frozenset[str]] = {}
+    for name, gdf in layers.layers.items():
+        bad = set()
+        for col, target in _fk_targets(SCHEMAS[name], set(layers.layers)).items():
+            if col not in gdf.columns:
+                continue
+            ids = set(layers.layers[target][SCHEMAS[target].id_field].dropna().astype(str))
+            if not gdf[col].dropna().astype(str).isin(ids).all():
+                bad.add(col)
+        out[name] = frozenset(bad)
     return out
 
 
@@ -382,7 +401,8 @@ def _checks(schema: LayerSchema, columns: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-def layer_table_sql(schema_name: str, layer: str, columns: list[str], present: set[str] | None = None) -> list[str]:
+def layer_table_sql(schema_name: str, layer: str, columns: list[str], present: set[str] | None = None,
+                    skip: frozenset[str] = frozenset()) -> list[str]:
     """Return the SQL statements that create one layer's table, constraints and spatial index.
 
     Parameters
@@ -394,8 +414,9 @@ def layer_table_sql(schema_name: str, layer: str, columns: list[str], present: s
     columns
         The declared columns to create (required columns are always created).
     present
-        The layers of the set, for foreign keys; foreign keys are returned separately by
-        :func:`_foreign_key_sql`.
+        The layers of the set, for foreign keys (added after the data by the push).
+    skip
+        Referencing columns to leave without a foreign key (the data does not meet it).
 
     Returns
     -------
@@ -418,7 +439,7 @@ def layer_table_sql(schema_name: str, layer: str, columns: list[str], present: s
     ddl = f"CREATE TABLE {table} (\n  {body}\n)"
     trigger = (f"CREATE TRIGGER geoplan_log_edit AFTER INSERT OR UPDATE OR DELETE ON {table} FOR EACH ROW "
                f"EXECUTE FUNCTION {_ident(schema_name)}.geoplan_log_edit({_literal(schema.id_field)})")
-    digest = hashlib.sha256((ddl + trigger + json.dumps(sorted(_fk_targets(schema, present or set()).items())))
+    digest = hashlib.sha256((ddl + trigger + json.dumps(sorted(_fk_targets(schema, present or set(), skip).items())))
                             .encode())
     comment = (f"geoplan layer '{layer}': {schema.description}. Columns and rules from geoplan's declared schema; "
                f"ddl {digest.hexdigest()[:16]}")
@@ -468,14 +489,19 @@ $fn$""",
     ]
 
 
-def _foreign_key_sql(schema_name: str, layer: str, present: set[str]) -> list[str]:
+def _foreign_key_sql(schema_name: str, layer: str, present: set[str],
+                     skip: frozenset[str] = frozenset()) -> list[str]:
     schema = SCHEMAS[layer]
     out = []
-    for col, target in _fk_targets(schema, present).items():
+    for col, target in _fk_targets(schema, present, skip).items():
         name = _constraint_name(f"{col} must be a {target} id")
+        # A renamed id follows into the links; deleting a feature a nullable link names empties the
+        # link (a settlement then counts as itself), one a required link names is refused.
+        on_delete = "SET NULL" if schema.field(col).nullable else "NO ACTION"
         out.append(f"ALTER TABLE {_ident(schema_name)}.{_ident(layer)} ADD CONSTRAINT {_ident(name)} "
                    f"FOREIGN KEY ({_ident(col)}) REFERENCES {_ident(schema_name)}.{_ident(target)} "
-                   f"({_ident(SCHEMAS[target].id_field)}) DEFERRABLE INITIALLY DEFERRED")
+                   f"({_ident(SCHEMAS[target].id_field)}) ON UPDATE CASCADE ON DELETE {on_delete} "
+                   "DEFERRABLE INITIALLY DEFERRED")
     return out
 
 
@@ -831,13 +857,14 @@ def push_layers(source: LayerSet | str | os.PathLike[str], url: str, *, message:
     schema = loc.schema or "public"
     present = set(layers.layers)
     plan = {name: [c for c in SCHEMAS[name].column_names if c in gdf.columns] for name, gdf in layers.layers.items()}
-    ddl = {name: layer_table_sql(schema, name, cols, present) for name, cols in plan.items()}
+    unmet = _unmet_references(layers)
+    ddl = {name: layer_table_sql(schema, name, cols, present, unmet[name]) for name, cols in plan.items()}
     payload = {name: _rows_for(layers.layers[name], name, cols) for name, cols in plan.items()}
     size = sum(len(str(v)) if v is not None else 0 for rows in payload.values() for r in rows for v in r)
     with connect(loc) as conn:
         try:
             with conn.transaction():
-                report = _push(conn, loc, schema, layers, plan, ddl, payload, label, message)
+                report = _push(conn, loc, schema, layers, plan, ddl, payload, label, message, unmet)
         except (StoreError, GeoplanError):
             raise
         except Exception as exc:
@@ -851,7 +878,8 @@ def push_layers(source: LayerSet | str | os.PathLike[str], url: str, *, message:
 
 
 def _push(conn: psycopg.Connection[Any], loc: PgLocation, schema: str, layers: LayerSet, plan: dict[str, list[str]],
-          ddl: dict[str, list[str]], payload: dict[str, list[tuple[Any, ...]]], label: str, message: str) -> PushReport:
+          ddl: dict[str, list[str]], payload: dict[str, list[tuple[Any, ...]]], label: str, message: str,
+          unmet: dict[str, frozenset[str]]) -> PushReport:
     _need_postgis(conn, loc)
     s = _ident(schema)
     conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"geoplan layers {schema}",))
@@ -906,7 +934,7 @@ def _push(conn: psycopg.Connection[Any], loc: PgLocation, schema: str, layers: L
                 copy.write_row(row)
     if recreate:
         for name in plan:
-            for stmt in _foreign_key_sql(schema, name, set(plan)):
+            for stmt in _foreign_key_sql(schema, name, set(plan), unmet[name]):
                 conn.execute(stmt)
     conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # deferred foreign keys: fail here, named, not at COMMIT
     conn.execute(f"INSERT INTO {s}.{LAYERSET_TABLE} (key, value) VALUES ('meta', %s::json), ('format', %s::json) "
