@@ -170,3 +170,11 @@ def test_polygon_layer_keeps_its_parts_and_round_trips(kz: LayerSet, tmp_path: P
     assert back["boundaries"].geom_type.unique().tolist() == ["MultiPolygon"]
     assert np.array_equal(np.sort(back["boundaries"]["id"]), np.sort(b["id"]))
     assert validate(back) == []
+
+
+def test_duplicate_boundary_id_is_reported_not_a_crash(kz: LayerSet) -> None:
+    layers = _edit(kz)
+    b = layers.layers["boundaries"]
+    b.loc[_at(b, "KZ352200"), "id"] = "KZ351600"  # two districts called KZ351600
+    problems = validate(layers)
+    assert "2 features" in _found(problems, "duplicate_id", "boundaries", "KZ351600").message

@@ -330,12 +330,15 @@ def _check_boundaries(f: _Found, b: gpd.GeoDataFrame, crs: CRS, tol_m2: float) -
     parent = _column(b, "parent_id")
     lonlat = b.geometry.to_numpy()
     gm = b.geometry.to_crs(crs).to_numpy()
-    pos = {k: i for i, k in enumerate(ids.astype(str))}
+    # Position of each id (the first, when an id is duplicated: reported as duplicate_id).
+    position = pd.Series(np.arange(len(ids)), index=ids.astype(str))
+    position = position[~position.index.duplicated()]
     for child, what in ((2, "district"), (1, "region")):
         rows = np.flatnonzero(lv == child)
         if rows.size == 0 or not (lv == child - 1).any():
             continue
-        prow = np.array([pos.get(str(p), -1) if p is not None else -1 for p in parent[rows]], dtype=np.int64)
+        wanted = pd.Series(parent[rows], dtype=object).fillna("").astype(str)
+        prow = position.reindex(wanted).fillna(-1).to_numpy(dtype=np.int64)
         plv = np.where(prow >= 0, lv[np.maximum(prow, 0)], np.nan)
         bad = plv != child - 1
         for i in rows[bad]:
@@ -379,8 +382,12 @@ def _check_places(f: _Found, layers: LayerSet, b: gpd.GeoDataFrame, usable: dict
     if not names:
         return
     # One spatial join for the points of all three layers.
-    frames = [layers.layers[n].geometry[usable[n]].to_crs(b.crs) for n in names]
-    everywhere = locate(gpd.GeoSeries(pd.concat(frames, ignore_index=True), crs=b.crs), b, max_distance_m=tol_m)
+    crs = b.crs
+    if crs is None:  # check_admin skips boundaries without a CRS (reported as missing_crs)
+        return
+    frames = [gpd.GeoSeries(layers.layers[n].geometry.to_numpy()[usable[n]], crs=layers.layers[n].crs).to_crs(crs)
+              for n in names]
+    everywhere = locate(gpd.GeoSeries(pd.concat(frames, ignore_index=True), crs=crs), b, max_distance_m=tol_m)
     bounds = np.cumsum([0, *(len(fr) for fr in frames)])
     for k, name in enumerate(names):
         gdf, mask = layers.layers[name], usable[name]
@@ -431,7 +438,7 @@ def _check_links(f: _Found, layers: LayerSet) -> None:
         if col not in s.columns:
             continue
         values = _column(s, col)
-        present = np.array([v is not None and str(v).strip() != "" for v in values])
+        present = (pd.Series(values, dtype=object).fillna("").astype(str).str.strip() != "").to_numpy()
         other = layers.layers.get(layer)
         if other is not None and "id" in other.columns:
             known = set(_column(other, "id").astype(str))
