@@ -5,17 +5,16 @@ Two jobs, each run in this process and on ``LocalCluster(n_workers=2, threads_pe
 * a **1,000 x 1,000 OD table** on the real Asian highway graph of Travel Mapping (131,758
   nodes; ``../shared/data/real``): :func:`geoplan.traveltime.od_matrix` vs
   :func:`geoplan.distributed.od_matrix` (the search arrays scattered once, 8 chunks);
-* **1,000 sensitivity runs** -- a STAND-IN, clearly not geoplan's sensitivity command (not on
-  main when this was written): each run draws the agglomeration travel-time threshold
-  (60-120 min) and the fast-decline threshold (-2..0 %/yr), recomputes the indicators of the 29
-  monotowns from the fixed OD table and classifies them (``indicators`` + ``classify``), and
-  returns the category counts; 1,000 runs in 20 chunks through :func:`geoplan.distributed.map_chunks`.
+* **1,000 sensitivity runs**: :func:`geoplan.sensitivity.run_sensitivity` (Latin-hypercube
+  Monte Carlo over the scenario's assumptions, the model vectorised over the runs of a chunk)
+  in 20 chunks, in this process and with ``mapper=chunk_mapper(client)`` (the model sent to each
+  worker once); also 100,000 runs.
 
 Figures: wall seconds (what parallelism buys), CPU seconds of this process and of the workers
 (``time.process_time`` read on each worker before and after), the cluster's start-up time apart.
 The results are checked equal. On a shared machine the wall figures depend on the load (printed).
 
-Run alone with ``python benchmarks/bench_distributed.py [--runs 1000] [--size 1000]``.
+Run alone with ``python benchmarks/bench_distributed.py [--runs 1000,100000] [--size 1000]``.
 """
 
 from __future__ import annotations
@@ -36,25 +35,14 @@ sys.path.insert(0, str(HERE))
 from bench_traveltime import REAL, asia_graph  # noqa: E402
 
 import geoplan  # noqa: E402
-from geoplan.classify import classify, indicators  # noqa: E402
-from geoplan.distributed import map_chunks  # noqa: E402
+from geoplan.classify import indicators  # noqa: E402
+from geoplan.distributed import chunk_mapper  # noqa: E402
 from geoplan.distributed import od_matrix as dist_od_matrix  # noqa: E402
+from geoplan.indicators import layer_folder, load_inputs  # noqa: E402
 from geoplan.network import attach_places, build_network, network_from_arrays  # noqa: E402
 from geoplan.scenario import Scenario  # noqa: E402
+from geoplan.sensitivity import prepare, run_sensitivity  # noqa: E402
 from geoplan.traveltime import od_matrix  # noqa: E402
-
-
-def sensitivity_chunk(seeds: list[int], *, towns: Any, centres: Any, od: Any, snaps: Any) -> list[dict[str, int]]:
-    """STAND-IN model runs: perturbed thresholds, indicators + classification, category counts."""
-    out = []
-    base = Scenario.baseline()
-    for seed in seeds:
-        rng = np.random.default_rng(seed)
-        sc = base.with_values({"agglomeration.max_minutes": float(rng.uniform(60, 120)),
-                               "categories.fast_decline_pct_per_year": float(rng.uniform(-2, 0))})
-        result = classify(towns, indicators(towns, centres, od, config=sc, snaps=snaps), config=sc)
-        out.append({str(k): int(v) for k, v in result["category"].value_counts().sort_index().items()})
-    return out
 
 
 def _worker_cpu(client: Any) -> float:
@@ -69,24 +57,21 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=1000, help="sensitivity stand-in runs (default 1000)")
+    ap.add_argument("--runs", default="1000,100000", help="sensitivity runs (default 1000,100000), in 20 tasks")
     ap.add_argument("--size", type=int, default=1000, help="OD table origins = destinations (default 1000)")
     args = ap.parse_args(argv if argv is not None else [])
-    try:
-        import cloudpickle
-
-        cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import this file
-    except (ImportError, KeyError, ValueError):
-        pass
     from distributed import Client, LocalCluster
 
     print(f"bench_distributed: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
     layers = geoplan.read_layers(geoplan.embedded_layers_path())
-    net, snaps = attach_places(build_network(layers.roads), layers.towns)
+    cfg = Scenario.baseline()
+    net, _ = attach_places(build_network(layers.roads), layers.towns)
     net, _ = attach_places(net, layers.centres.loc[~layers.centres["id"].isin(layers.towns["id"])])
     od = od_matrix(net, list(layers.towns["id"]), list(layers.centres["id"]))
-    shared = {"towns": layers.towns, "centres": layers.centres, "od": od, "snaps": snaps}
-    chunks = [list(range(s, min(s + args.runs // 20, args.runs))) for s in range(0, args.runs, max(1, args.runs // 20))]
+    cat, table = load_inputs(cfg, list(layers.towns["id"]), folder=layer_folder(layers.sources))
+    model = prepare(layers.towns, layers.centres, od, indicators(layers.towns, layers.centres, od, table=table),
+                    config=cfg, catalogue=cat)
+    n_runs = [int(r) for r in args.runs.split(",")]
 
     asia = asia_graph(REAL)
     big = None
@@ -103,8 +88,10 @@ def main(argv: list[str] | None = None) -> None:
     if big is not None:
         single, c, w = timed(lambda: od_matrix(big, o, d))
         rows.append((f"OD table {args.size:,} x {args.size:,} (Asia)", "one process", w, c, 0.0))
-    sens_single, c, w = timed(lambda: map_chunks(sensitivity_chunk, chunks, scheduler=None, shared=shared))
-    rows.append((f"{args.runs:,} sensitivity runs (STAND-IN)", "one process", w, c, 0.0))
+    sens_single = {}
+    for n in n_runs:
+        sens_single[n], c, w = timed(lambda n=n: run_sensitivity(model, cfg, runs=n, chunk=max(1, n // 20)))
+        rows.append((f"{n:,} sensitivity runs", "one process", w, c, 0.0))
 
     t0 = time.perf_counter()
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
@@ -112,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
         client.wait_for_workers(2)
         start_s = time.perf_counter() - t0
         # Warm the workers (imports, compiled kernel) so the timings are the jobs themselves.
-        _, c, w = timed(lambda: map_chunks(sensitivity_chunk, [[0], [1]], scheduler=client, shared=shared))
+        _, c, w = timed(lambda: run_sensitivity(model, cfg, runs=4, chunk=2, mapper=chunk_mapper(client)))
         if big is not None:
             dist_od_matrix(big, o[:2], d[:2], scheduler=client, chunks=2)
         print(f"LocalCluster(2 workers) start {start_s:.1f} s wall; warm-up (imports, kernel) {w:.1f} s wall")
@@ -122,10 +109,13 @@ def main(argv: list[str] | None = None) -> None:
             rows.append((f"OD table {args.size:,} x {args.size:,} (Asia)", "LocalCluster(2)", w, c,
                          _worker_cpu(client) - wc0))
             assert np.array_equal(spread.minutes, single.minutes) and np.array_equal(spread.km, single.km)
-        wc0 = _worker_cpu(client)
-        sens_spread, c, w = timed(lambda: map_chunks(sensitivity_chunk, chunks, scheduler=client, shared=shared))
-        rows.append((f"{args.runs:,} sensitivity runs (STAND-IN)", "LocalCluster(2)", w, c, _worker_cpu(client) - wc0))
-        assert sens_spread == sens_single
+        for n in n_runs:
+            wc0 = _worker_cpu(client)
+            spread_s, c, w = timed(lambda n=n: run_sensitivity(model, cfg, runs=n, chunk=max(1, n // 20),
+                                                               mapper=chunk_mapper(client)))
+            rows.append((f"{n:,} sensitivity runs", "LocalCluster(2)", w, c, _worker_cpu(client) - wc0))
+            assert spread_s.towns.equals(sens_single[n].towns)
+    rows.sort(key=lambda r: r[0])
     print("\n| job | where | wall s | CPU s here | CPU s workers | speed-up (wall) |")
     print("| --- | --- | ---: | ---: | ---: | ---: |")
     base_wall: dict[str, float] = {}

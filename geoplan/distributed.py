@@ -22,6 +22,7 @@ Examples
 
 from __future__ import annotations
 
+import importlib
 import logging
 import math
 import os
@@ -143,28 +144,29 @@ def dask_client(scheduler: str | Client, *, n_workers: int | None = None,
         another geoplan version.
     """
     check_scheduler(scheduler)
-    from distributed import Client, LocalCluster
-
-    if isinstance(scheduler, Client):
+    # dask is untyped: its entry points are used through Any.
+    dd: Any = importlib.import_module("distributed")
+    if isinstance(scheduler, dd.Client):
         _check_workers(scheduler, str(scheduler.scheduler.address if scheduler.scheduler else "?"), timeout)
         yield scheduler
         return
     if scheduler == "processes":
         workers = n_workers or os.cpu_count() or 1
         log.info("starting a local Dask cluster of %d worker processes", workers)
-        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-                Client(cluster) as client:
+        with dd.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                             dashboard_address=None) as cluster, dd.Client(cluster) as client:
             _check_workers(client, "the local cluster", timeout)
             yield client
         return
+    address = str(scheduler)
     try:
-        client = Client(scheduler, timeout=f"{timeout}s")
+        client = dd.Client(address, timeout=f"{timeout}s")
     except (OSError, TimeoutError) as exc:
         raise DistributedError(f"no Dask scheduler answered at {scheduler} within {timeout:g} s ({exc})",
                                fix=f"start one with `dask scheduler --host HOST --port PORT` and workers with "
                                    f"`dask worker {scheduler}`, or check the host, the port and the firewall") from exc
     try:
-        _check_workers(client, scheduler, timeout)
+        _check_workers(client, address, timeout)
         yield client
     finally:
         client.close()
@@ -223,7 +225,8 @@ def map_chunks(
         return [func(chunk, **kwargs) for chunk in chunks]
     if not chunks:
         return []
-    with dask_client(scheduler, n_workers=n_workers, timeout=timeout) as client:
+    with dask_client(scheduler, n_workers=n_workers, timeout=timeout) as connected:
+        client: Any = connected
         scattered = {_SHARED + k: client.scatter(v, broadcast=True) for k, v in kwargs.items()}
         futures = client.map(_apply, [func] * len(chunks), list(chunks), pure=False, **scattered)
         try:

@@ -124,11 +124,16 @@ class ODMatrix:
             best = np.argmin(mins, axis=1)
             found = np.isfinite(mins[np.arange(len(self.origins)), best])
         rows = np.arange(len(self.origins))
+        if mins.shape[1] == 0:
+            dest = np.full(len(self.origins), None, dtype=object)
+            minutes = km = np.full(len(self.origins), np.nan)
+        else:
+            dest, minutes, km = self.destinations[best], self.minutes[rows, best], self.km[rows, best]
         return pd.DataFrame({
             "origin": self.origins.astype(str),
-            "destination": np.where(found, self.destinations[best] if mins.shape[1] else None, None),
-            "minutes": np.where(found, self.minutes[rows, best] if mins.shape[1] else np.nan, np.nan),
-            "km": np.where(found, self.km[rows, best] if mins.shape[1] else np.nan, np.nan),
+            "destination": np.where(found, dest, np.full(len(dest), None, dtype=object)),
+            "minutes": np.where(found, minutes, np.nan),
+            "km": np.where(found, km, np.nan),
         })
 
 
@@ -169,7 +174,7 @@ def travel_times_from(
     _check_weight(weight)
     limit = check_cutoff(cutoff, unit=weight)
     idx = _indices(net, sources)
-    return dijkstra(net.csr(weight), directed=True, indices=idx, limit=limit)
+    return np.asarray(dijkstra(net.csr(weight), directed=True, indices=idx, limit=limit), dtype=float)
 
 
 def path_sums(pred: np.ndarray, values: np.ndarray) -> np.ndarray:
