@@ -267,3 +267,29 @@ def test_cli_surface(tmp_path, capsys):
         main(["surface", "--out", str(out), "--resolution", "-1"])
     assert exc.value.code == 2
     assert "--resolution" in capsys.readouterr().err  # refused by the option itself, before any work
+
+
+def test_clipped_to_the_country_of_the_boundaries_layer(kz_layers):
+    """With a boundaries layer the surface covers the whole country and nothing abroad."""
+    import geoplan
+
+    boundaries = gpd.read_file(geoplan.embedded_layers_path() / "boundaries.geojson")
+    layers = kz_layers.copy()
+    layers.layers["boundaries"] = boundaries
+    result = surface(layers, resolution_m=5000)
+    # Fort-Shevchenko (Caspian coast) and Zaysan (far east) lie beyond the schematic roads' hull.
+    places = gpd.GeoSeries(shapely.points([(50.25, 44.50), (84.87, 47.47)]), crs=4326)
+    assert np.isfinite(sample_surface(result, places)).all()
+    assert np.isfinite(sample_surface(result, kz_layers.towns)).all()
+    # Bishkek and Novosibirsk lie in the grid's box but abroad: nodata.
+    abroad = gpd.GeoSeries(shapely.points([(74.59, 42.87), (82.92, 55.03)]), crs=4326)
+    assert np.isnan(sample_surface(result, abroad)).all()
+    # Every cell inside the country has a time: the grid's valid cells are the country's cells.
+    country = boundaries[boundaries["level"] == 0].to_crs(result.crs).geometry.iloc[0]
+    h, w = result.array.shape
+    rows, cols = np.mgrid[0:h:7, 0:w:7]
+    xs, ys = result.transform @ (cols.ravel() + 0.5, rows.ravel() + 0.5)
+    inside = shapely.contains_xy(country, xs, ys)
+    valid = result.array[rows.ravel(), cols.ravel()] != NODATA
+    assert valid[inside].all() and inside.sum() > 1000
+    assert valid.mean() < 0.8  # the box around Kazakhstan holds much that is abroad
