@@ -197,6 +197,9 @@ def build_settlements(places_file: Path, detailed: gpd.GeoDataFrame, towns: gpd.
 
 def main() -> None:
     real = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "data" / "real"
+    if not hasattr(shapely, "coverage_clean"):
+        raise SystemExit(f"shapely {shapely.__version__} has no coverage_clean: this script needs shapely >= 2.2 "
+                         "(GEOS >= 3.14); pip install -U shapely")
     for name in ("kz_admin_hdx.gpkg", "kz_places_hotosm_osm.geojson"):
         if not (real / name).is_file():
             raise SystemExit(f"{real / name} not found: pass the folder holding it (../shared/data/real)")
