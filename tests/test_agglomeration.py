@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -124,3 +126,22 @@ def test_karaganda_and_almaty_against_known_figures(kz: LayerSet) -> None:
         c["population"].to_dict()
     inside = agg.districts.groupby("centre")["population_inside"].sum()
     assert (inside <= c["population"].reindex(inside.index)).all()
+
+
+def test_cli_agglomerations(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from geoplan.cli import main
+
+    out = tmp_path / "agg.geojson"
+    with pytest.raises(SystemExit) as exc:
+        main(["agglomerations", "--out", str(out), "--minutes", "60"])
+    assert exc.value.code == 0
+    assert "wrote 21 agglomerations" in capsys.readouterr().out
+    back = gpd.read_file(out).set_index("centre")
+    assert back.crs.to_epsg() == 4326 and (back["max_minutes"] == 60).all()
+    assert "temirtau" in back.loc["karaganda", "towns"].split(", ")
+    table = pd.read_csv(tmp_path / "agg.csv", dtype={"district_kato": str})
+    assert list(table.columns) == list(DISTRICT_COLUMNS) and table["district_kato"].str.fullmatch(r"\d{9}").all()
+    before = out.read_bytes()
+    with pytest.raises(SystemExit) as exc:
+        main(["agglomerations", "--out", str(out), "--min-share", "2"])
+    assert exc.value.code == 2 and out.read_bytes() == before  # refused before any work

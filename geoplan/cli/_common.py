@@ -144,7 +144,7 @@ def number_check(*, minimum: float = 0.0, inclusive: bool = False, unit: str = "
     return check
 
 
-def plan_single(out: Path, layers: Path | None, *inputs: Path | None) -> OutputSet:
+def plan_single(out: Path, layers: Path | None, *inputs: Path | None, also: tuple[Path, ...] = ()) -> OutputSet:
     """Check ``out`` before anything runs; write it later with ``with plan.writing() as staging:``.
 
     ``out`` naming a folder, a special file or one of the inputs is refused here, before any
@@ -152,7 +152,8 @@ def plan_single(out: Path, layers: Path | None, *inputs: Path | None) -> OutputS
     reads or would read (``towns.gpkg`` beside ``towns.geojson``, say): see
     :func:`geoplan._io.plan_outputs` and :func:`geoplan.layers.io.layer_set_files`. Writing
     through the plan's staging path (``staging.path(out)``) locks the folder, verifies the file
-    and replaces ``out`` only once it is complete.
+    and replaces ``out`` only once it is complete. ``also`` names further files written with
+    ``out`` and committed together with it.
     """
     from geoplan._io import plan_outputs
     from geoplan.layers.io import layer_set_files, layer_url_scheme
@@ -160,4 +161,4 @@ def plan_single(out: Path, layers: Path | None, *inputs: Path | None) -> OutputS
     protected: list[Path | None] = list(inputs)
     if layers is None or layer_url_scheme(layers) is None:
         protected += layer_set_files(layers if layers is not None else embedded_layers_path())
-    return plan_outputs([out], inputs=protected)
+    return plan_outputs([out, *also], inputs=protected)

@@ -1,4 +1,4 @@
-"""``geoplan catchments``, ``geoplan surface`` and ``geoplan traveltime``: one analysis each."""
+"""``geoplan catchments``, ``agglomerations``, ``surface`` and ``traveltime``: one analysis each."""
 
 from __future__ import annotations
 
@@ -53,6 +53,46 @@ def catchments_cmd(
         write_geojson(result, staging.path(out), id_column=None, name="catchments")
     typer.echo(f"wrote {len(result)} catchments ({result['centre'].nunique()} centres x "
                f"{result['band'].nunique()} bands) to {out}")
+
+
+@app.command("agglomerations")
+def agglomerations_cmd(
+    path: LayersArg = None,
+    out: Annotated[Path, typer.Option("--out", help="Output GeoJSON file (RFC 7946), one feature per centre.")] = Path(
+        "agglomerations.geojson"),
+    table: Annotated[Path | None, typer.Option(
+        "--table", help="CSV of every centre x district the band touches [default: --out with .csv].",
+        show_default=False)] = None,
+    minutes: Annotated[float, typer.Option(
+        "--minutes", help="Agglomeration band, minutes (the scenario's agglomeration.max_minutes).",
+        callback=number_check(unit="90"))] = 90.0,
+    min_share: Annotated[float, typer.Option(
+        "--min-share", help="Share of a district's people inside the band that makes it a member.",
+        callback=number_check(unit="0.5"))] = 0.5,
+    offroad_kph: Annotated[float | None, typer.Option(
+        "--offroad-kph", help="Speed off the roads to the nearest road, km/h [default: 20, as the surface].",
+        show_default=False, callback=number_check(unit="20"))] = None,
+    osm: OsmRoadsOpt = None,
+) -> None:
+    """Write the proposed composition of every growth centre's agglomeration: places, people, districts."""
+    from geoplan._io import write_csv, write_geojson
+    from geoplan.agglomeration import agglomerations
+    from geoplan.catchments import DEFAULT_OFFROAD_KPH
+    from geoplan.network import build_network
+
+    if min_share > 1:
+        raise click.BadParameter(f"must be at most 1, got {min_share:g}", param_hint="'--min-share'")
+    table_path = table if table is not None else out.with_suffix(".csv")
+    plan = plan_single(out, path, osm, also=(table_path,))
+    _, layers, snap = _layers_for_analysis(path, osm)
+    net = build_network(layers.roads, snap_tolerance_m=snap, progress=True)
+    result = agglomerations(layers, net=net, max_minutes=minutes, min_share=min_share,
+                            offroad_kph=DEFAULT_OFFROAD_KPH if offroad_kph is None else offroad_kph, progress=True)
+    with plan.writing() as staging:
+        write_geojson(result.centres, staging.path(out), id_column="centre", name="agglomerations")
+        write_csv(result.districts, staging.path(table_path))
+    members = int(result.districts["member"].astype(bool).sum()) if len(result.districts) else 0
+    typer.echo(f"wrote {len(result.centres)} agglomerations ({members} member districts) to {out} and {table_path}")
 
 
 @app.command("surface")
