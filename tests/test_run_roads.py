@@ -66,7 +66,7 @@ def test_cli_run_roads(tm_roads_file: Path, tm_run, tmp_path: Path) -> None:
     assert exc.value.code == 0
     towns = gpd.read_file(out / "towns.geojson")
     np.testing.assert_allclose(tm_run.towns.set_index("id").loc[towns["id"], "minutes"].to_numpy(dtype=float),
-                               towns["minutes"].to_numpy(dtype=float), rtol=1e-6)
+                               towns["minutes"].to_numpy(dtype=float), atol=0.051)  # the file rounds to 0.1
 
 
 def test_missing_roads_file_is_named(tmp_path: Path) -> None:
