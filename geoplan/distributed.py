@@ -227,6 +227,8 @@ def map_chunks(
         return []
     with dask_client(scheduler, n_workers=n_workers, timeout=timeout) as connected:
         client: Any = connected
+        log.info("running %d chunk(s) of %s on %d Dask worker(s)", len(chunks), name,
+                 len(client.scheduler_info().get("workers", {})))
         scattered = {_SHARED + k: client.scatter(v, broadcast=True) for k, v in kwargs.items()}
         futures = client.map(_apply, [func] * len(chunks), list(chunks), pure=False, **scattered)
         try:
