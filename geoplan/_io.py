@@ -354,12 +354,17 @@ class OutputSet:
     remove
         Files to delete at commit if they exist (an output of an earlier run that this one
         does not produce, so a folder never mixes two runs).
+    subfolders
+        Output folders replaced as a whole (e.g. ``profiles/``, one file per town): the new
+        folder is renamed in after the files, the previous one kept as a backup until the
+        commit succeeds.
     """
 
-    def __init__(self, targets: Sequence[Path], remove: Sequence[Path] = ()) -> None:
+    def __init__(self, targets: Sequence[Path], remove: Sequence[Path] = (), folders: Sequence[Path] = ()) -> None:
         self.targets = list(targets)
         self.remove = list(remove)
-        self.folders = sorted({t.parent for t in self.targets} | {r.parent for r in self.remove},
+        self.subfolders = list(folders)
+        self.folders = sorted({t.parent for t in [*self.targets, *self.remove, *self.subfolders]},
                               key=lambda p: str(_real(p)))
 
     @contextlib.contextmanager
@@ -415,7 +420,7 @@ class OutputSet:
             except (OSError, sqlite3.Error) as exc:
                 raise OutputError(f"cannot write outputs: {staging.final_name(exc)}{_reason(exc)}",
                                   fix="check that the output folder is writable and the disk is not full") from exc
-            keep_staging = not _commit(staging.pairs(), self.remove, stagings)
+            keep_staging = not _commit(staging.pairs(), self.remove, stagings, staging.folder_pairs())
             committed = True
         finally:
             if not keep_staging:
@@ -440,7 +445,7 @@ class _Staging:
     def path(self, target: str | os.PathLike[str]) -> Path:
         """The staging path of a planned target (write the file there)."""
         t = Path(target)
-        if t not in self.plan.targets:
+        if t not in self.plan.targets and t not in self.plan.subfolders:
             raise ValueError(f"{t} is not a planned output")  # a bug in geoplan, not bad input
         return self.stagings[t.parent] / t.name
 
@@ -450,6 +455,9 @@ class _Staging:
 
     def pairs(self) -> list[tuple[Path, Path]]:
         return [(self.path(t), t) for t in self.plan.targets]
+
+    def folder_pairs(self) -> list[tuple[Path, Path]]:
+        return [(self.path(t), t) for t in self.plan.subfolders]
 
     def final_name(self, exc: BaseException) -> str:
         name = getattr(exc, "filename", None) or getattr(exc, "path", None)
@@ -471,7 +479,8 @@ class _Staging:
         return OutputError(f"{prefix}{where}{message}", fix=exc.fix, path=exc.path)
 
 
-def _commit(pairs: list[tuple[Path, Path]], remove: list[Path], stagings: dict[Path, Path]) -> bool:
+def _commit(pairs: list[tuple[Path, Path]], remove: list[Path], stagings: dict[Path, Path],
+            folders: Sequence[tuple[Path, Path]] = ()) -> bool:
     """Verify the staged files, then rename them in; on failure restore what was replaced.
 
     Returns False when even the restore failed (the staging folder, holding the backups, is
@@ -479,6 +488,12 @@ def _commit(pairs: list[tuple[Path, Path]], remove: list[Path], stagings: dict[P
     """
     for src, dst in pairs:
         verify_file(src, label=dst)
+    for src, dst in folders:
+        if not src.is_dir():
+            raise OutputError(f"{dst}: the output folder was not written", fix="run again", path=dst)
+        for f in sorted(src.rglob("*")):
+            if f.is_file():
+                verify_file(f, label=dst / f.relative_to(src))
     done: list[tuple[Path, Path | None]] = []
     current = None
     try:
@@ -493,6 +508,16 @@ def _commit(pairs: list[tuple[Path, Path]], remove: list[Path], stagings: dict[P
                     shutil.copy2(dst, backup)
             os.replace(src, dst)
             done.append((dst, backup))
+        for src, dst in folders:
+            current = dst
+            backup = None
+            if os.path.lexists(dst):
+                backup = stagings[dst.parent] / f".backup-{dst.name}"
+                os.replace(dst, backup)  # a folder cannot be renamed over a full one: move it aside
+                done.append((dst, backup))
+            os.replace(src, dst)
+            if backup is None:
+                done.append((dst, None))
         for dst in remove:
             current = dst
             if os.path.lexists(dst):
@@ -503,9 +528,11 @@ def _commit(pairs: list[tuple[Path, Path]], remove: list[Path], stagings: dict[P
         failed: list[str] = []
         for dst, backup in reversed(done):
             try:
+                if os.path.isdir(dst) and not os.path.islink(dst):
+                    shutil.rmtree(dst)  # a new output folder (an old one is back from its backup next)
                 if backup is not None:
                     os.replace(backup, dst)
-                else:
+                elif os.path.lexists(dst):
                     os.unlink(dst)
             except OSError:
                 failed.append(str(dst))
@@ -598,6 +625,7 @@ def plan_outputs(
     *,
     inputs: Iterable[str | os.PathLike[str] | None] = (),
     remove: Iterable[str | os.PathLike[str]] = (),
+    folders: Iterable[str | os.PathLike[str]] = (),
 ) -> OutputSet:
     """Check every output of a command before anything is computed or replaced.
 
@@ -610,6 +638,9 @@ def plan_outputs(
         them or lie inside an input folder.
     remove
         Files to delete at commit (outputs of an earlier run this one does not produce).
+    folders
+        Output folders replaced as a whole (see :class:`OutputSet`); an existing one must be a
+        folder.
 
     Returns
     -------
@@ -636,7 +667,17 @@ def plan_outputs(
         if real in seen and t in paths:
             raise OutputError(f"{t}: named twice among the outputs", fix="give each output its own name", path=t)
         seen.add(real)
-    return OutputSet(paths, gone)
+    subs = [Path(f) for f in folders]
+    for f in subs:
+        try:
+            if os.path.lexists(f) and not f.is_dir():
+                raise OutputError(f"{f}: is a file where the output folder {f.name}/ goes",
+                                  fix="remove or rename that file, or choose another output folder", path=f)
+            _check_target(f / "x", ins, removing=True)
+        except OSError as exc:
+            raise OutputError(f"{f}: not a usable output folder ({_reason(exc)})",
+                              fix="pass a folder you can write to", path=f) from None
+    return OutputSet(paths, gone, subs)
 
 
 def _check_target(t: Path, inputs: list[Path], *, removing: bool) -> None:

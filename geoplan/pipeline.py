@@ -376,10 +376,12 @@ def plan_run_outputs(
         targets += [out / n for n in _data_outputs(formats)]
         (targets if with_surface else remove).extend([out / "surface.tif", out / "surface.qml"])
     mdir = Path(maps_dir) if maps_dir is not None else (Path(out_dir) if out_dir is not None else None)
+    folders: list[Path] = []
     if with_maps and mdir is not None:
         _check_folder(mdir)
         targets += [mdir / n for n in MAP_OUTPUTS]
-    return plan_outputs(targets, inputs=inputs, remove=remove)
+        folders.append(mdir / "profiles")  # one page per town: replaced as a whole
+    return plan_outputs(targets, inputs=inputs, remove=remove, folders=folders)
 
 
 def _check_folder(folder: Path) -> None:
@@ -436,8 +438,9 @@ def _write(result: RunResult, plan: OutputSet, out_dir: str | os.PathLike[str] |
            excel: bool = False) -> dict[str, Path]:
     """Write every output into staging folders, then commit them together (see :class:`OutputSet`).
 
-    The town profiles (``profiles/`` beside the maps) are written after the commit, each file
-    atomically; profiles of towns no longer in the results are removed.
+    The town profiles (``profiles/`` beside the maps) are part of the set: the folder is staged
+    and replaces the previous one as a whole at the commit (so profiles of towns no longer in
+    the results go with it).
     """
     targets: dict[str, Path] = {}
     sc = result.scenario
@@ -475,15 +478,10 @@ def _write(result: RunResult, plan: OutputSet, out_dir: str | os.PathLike[str] |
                               settlements=_optional_layer(result.layers, "settlements"),
                               context=_map_context(result, profiles=True))
             targets.update({key: mdir / path.name for key, path in maps.items()})
-    if with_maps and mdir is not None:
-        folder = mdir / "profiles"
-        written = write_profiles(folder, result.towns, centres=result.centres, od=result.od.long(),
-                                 boundaries=_optional_layer(result.layers, "boundaries"), scenario=sc.name)
-        keep = {p.name for p in written.values()}
-        for stale in folder.glob("*.html"):
-            if stale.name not in keep:
-                stale.unlink()
-        targets["profiles"] = written["index"]
+            write_profiles(staging.path(mdir / "profiles"), result.towns, centres=result.centres,
+                           od=result.od.long(), boundaries=_optional_layer(result.layers, "boundaries"),
+                           scenario=sc.name)
+            targets["profiles"] = mdir / "profiles" / "index.html"
     return targets
 
 
