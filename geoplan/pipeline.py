@@ -46,14 +46,25 @@ from geoplan.classify import classify as _classify
 from geoplan.classify import compare_results, indicators
 from geoplan.distributed import check_scheduler
 from geoplan.distributed import od_matrix as distributed_od_matrix
+from geoplan.charts import ranking_png
 from geoplan.export import export_results, surface_qml
 from geoplan.geography import with_districts
-from geoplan.indicators import layer_folder, load_inputs
+from geoplan.indicators import Catalogue, layer_folder, load_inputs
 from geoplan.layers import LayerSet, Problem, read_layers, require_valid
 from geoplan.maps import MapContext, write_maps
 from geoplan.network import RoadNetwork, attach_places, build_network
 from geoplan.profiles import write_profiles
-from geoplan.relocation import RelocationResult, relocate
+from geoplan.relocation import (
+    PolicyResult,
+    RelocationResult,
+    compare_modes,
+    policy_as_result,
+    quota_table_path,
+    read_quotas,
+    relocate,
+    relocate_policy,
+)
+from geoplan.sensitivity import SensitivityResult, mark_robustness, prepare, run_sensitivity, sensitivity_table
 from geoplan.scenario import Scenario, apply_edits, load_scenario
 from geoplan.store import check_results_target, is_postgres_url, parse_url, redact_url, write_results
 from geoplan.surface import SurfaceResult, country_area, write_surface
@@ -93,6 +104,14 @@ class RunResult:
         The raster travel-time surface, or ``None`` when skipped.
     relocation
         The allocation behind ``flows``: ranked candidates and total person-minutes.
+    policy
+        The phased plan of the ``policy`` relocation mode (receiving regions within yearly quotas;
+        ``None`` without a quota table).
+    relocation_modes
+        Both relocation modes side by side (``relocation_comparison.csv``).
+    sensitivity
+        The Monte Carlo runs behind the towns' ``stability`` and ``fragile`` marks (``None``
+        when ``sensitivity.in_run`` is off).
     outputs
         Written files by name.
     timings
@@ -115,6 +134,9 @@ class RunResult:
     surface: SurfaceResult | None = None
     relocation: RelocationResult | None = None
     agglomerations: Agglomerations | None = None
+    sensitivity: SensitivityResult | None = None
+    policy: PolicyResult | None = None
+    relocation_modes: pd.DataFrame | None = None
     outputs: dict[str, Path] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     database: str | None = None
@@ -241,8 +263,9 @@ def run(
         source = None if isinstance(layers, LayerSet) else (layers if layers is not None else sc.layers_path())
         scenario_file = Path(sc.source) if sc.source != Scenario.baseline().source else None
         plan = plan_run_outputs(out_dir, maps_dir, with_surface=with_surface, with_maps=with_maps,
-                                inputs=[source, scenario_file], formats=export_formats)
-    n = 7 + int(with_surface) + int(writes) + int(db_out is not None)
+                                inputs=[source, scenario_file], formats=export_formats,
+                                with_sensitivity=sc.sensitivity.in_run)
+    n = 7 + int(with_surface) + int(writes) + int(db_out is not None) + int(sc.sensitivity.in_run)
     stage = _Stages(n, progress, source=None if sc.source == Scenario.baseline().source else sc.source)
 
     def _load() -> tuple[LayerSet, list[Problem]]:
@@ -305,17 +328,38 @@ def run(
                                                              offroad_kph=sc.surface.offroad_kph, speeds=sc.speeds,
                                                              progress=progress))
 
-    def _classify_towns() -> gpd.GeoDataFrame:
-        catalogue, table = load_inputs(sc, list(towns["id"].astype(str)), folder=layer_folder(lset.sources))
-        ind = indicators(towns, centres, od, config=sc, snaps=snaps, table=table)
-        return _classify(towns, ind, config=sc, catalogue=catalogue)
+    s_od_holder: list[Any] = []
 
-    classified = stage("classify towns", _classify_towns)
-    rel = stage("relocation allocation", lambda: relocate(classified, centres, od, config=sc, route=net))
+    def _classify_towns() -> tuple[gpd.GeoDataFrame, pd.DataFrame, Catalogue]:
+        catalogue, table = load_inputs(sc, list(towns["id"].astype(str)), folder=layer_folder(lset.sources))
+        settlements = lset.layers.get("settlements")
+        s_od = None
+        if settlements is not None and len(settlements):
+            # People within reach count the settlements, routed on the same roads.
+            s_net, _ = attach_places(net, settlements[["id", "geometry"]], access_kph=sc.network.access_kph,
+                                     max_snap_km=sc.network.max_snap_km)
+            s_od = od_matrix(s_net, list(towns["id"].astype(str)), list(settlements["id"].astype(str)))
+        ind = indicators(towns, centres, od, config=sc, snaps=snaps, table=table, settlements=settlements,
+                         settlements_od=s_od)
+        s_od_holder.append(s_od)
+        return _classify(towns, ind, config=sc, catalogue=catalogue), ind, catalogue
+
+    classified, ind, catalogue = stage("classify towns", _classify_towns)
+    sens = None
+    if sc.sensitivity.in_run:
+        def _sensitivity() -> SensitivityResult:
+            model = prepare(towns, centres, od, ind, config=sc, catalogue=catalogue)
+            return run_sensitivity(model, sc, progress=progress)
+
+        sens = stage(f"sensitivity ({sc.sensitivity.runs:,} runs)", _sensitivity)
+        classified = mark_robustness(classified, sens)
+    rel, policy, modes = stage("relocation allocation",
+                               lambda: _relocation(sc, lset, classified, centres, od, net, s_od_holder))
     bounds = lset.layers.get("boundaries")
     result = RunResult(sc, lset, warnings, net, snaps, od, with_districts(rel.towns, bounds),
                        with_districts(rel.centres, bounds), catch, rel.flows, surf, relocation=rel,
-                       agglomerations=agg, timings=stage.timings)
+                       agglomerations=agg, sensitivity=sens, policy=policy, relocation_modes=modes,
+                       timings=stage.timings)
     if plan is not None:
         result.outputs = stage("write outputs", lambda: _write(result, plan, out_dir, maps_dir, with_maps,
                                                                formats=export_formats, excel=excel))
@@ -334,7 +378,8 @@ def run(
 
 #: Data outputs of a run with the default format (GeoJSON), in the order they are committed.
 DATA_OUTPUTS = ("towns.geojson", "centres.geojson", "catchments.geojson", "flows.geojson", "results.gpkg",
-                "towns.csv", "agglomerations.geojson", "agglomerations.csv")
+                "towns.csv", "agglomerations.geojson", "agglomerations.csv", "relocation_comparison.csv",
+                "relocation_years.csv")
 _FORMAT_SUFFIX = {"geojson": ".geojson", "fgb": ".fgb", "parquet": ".parquet"}
 
 
@@ -345,7 +390,49 @@ def _data_outputs(formats: Sequence[str]) -> list[str]:
         raise ValueError(f"Invalid value: unknown export format(s) {', '.join(map(str, unknown))}, "
                          f"needs to be among {', '.join(_FORMAT_SUFFIX)}")
     return [f"{kind}{_FORMAT_SUFFIX[f]}" for kind in ("towns", "centres", "catchments", "flows") for f in formats
-            ] + ["results.gpkg", "towns.csv", "agglomerations.geojson", "agglomerations.csv"]
+            ] + ["results.gpkg", "towns.csv", "agglomerations.geojson", "agglomerations.csv",
+                 "relocation_comparison.csv", "relocation_years.csv"]
+
+
+def _relocation(sc: Scenario, lset: LayerSet, classified: gpd.GeoDataFrame, centres: gpd.GeoDataFrame, od: ODMatrix,
+                net: RoadNetwork, s_od: list[Any]) -> tuple[RelocationResult, PolicyResult | None, pd.DataFrame]:
+    """Both relocation modes; the scenario's ``relocation.mode`` gives the flows, both are compared."""
+    cities: RelocationResult | AnalysisError
+    try:
+        cities = relocate(classified, centres, od, config=sc, route=net)
+    except AnalysisError as exc:
+        cities = exc
+    policy = None
+    qpath = quota_table_path(sc, layer_folder(lset.sources))
+    settlements = lset.layers.get("settlements")
+    monotowns = set(classified["id"].astype(str))
+    if qpath is not None:
+        regions = {str(r) for frame in (lset.towns, centres, settlements) if frame is not None
+                   and "region" in frame.columns for r in frame["region"].dropna()}
+        quotas = read_quotas(qpath, regions=sorted(regions))
+        origins = classified[(classified["category"] == "relocation")]
+        if settlements is not None and len(settlements) and s_od and s_od[0] is not None:
+            link = settlements["town_id"].astype(object) if "town_id" in settlements.columns else None
+            dest = settlements[link.isna().to_numpy()] if link is not None else settlements
+            dest_od: Any = s_od[0]
+        else:
+            dest, dest_od = centres[~centres["id"].astype(str).isin(monotowns)], od
+        policy = relocate_policy(origins, dest, dest_od, quotas, config=sc)
+    modes = compare_modes(cities, policy)
+    if sc.relocation.mode == "policy":
+        if policy is None:
+            raise AnalysisError("relocation.mode is policy but there is no quota table",
+                                fix="set relocation.policy.quota_table, or put resettlement_quotas.csv beside "
+                                    "the layers")
+        dest_geo = (settlements if settlements is not None and s_od and s_od[0] is not None else centres)
+        return policy_as_result(policy, classified, centres, dest_geo), policy, modes
+    if isinstance(cities, AnalysisError):
+        raise cities
+    return cities, policy, modes
+
+
+#: Outputs of the sensitivity runs (written when ``sensitivity.in_run`` is on, else removed).
+SENSITIVITY_OUTPUTS = ("sensitivity.csv", "ranking.png")
 #: Map outputs of a run and their names in :attr:`RunResult.outputs`.
 MAP_OUTPUTS = {"agglomeration.html": "agglomeration_map", "relocation.html": "relocation_map",
                "categories.png": "categories_png"}
@@ -359,6 +446,7 @@ def plan_run_outputs(
     with_maps: bool,
     inputs: list[str | os.PathLike[str] | None] | tuple[str | os.PathLike[str] | None, ...] = (),
     formats: Sequence[str] = ("geojson",),
+    with_sensitivity: bool = True,
 ) -> OutputSet:
     """Every file a run writes (and the stale ``surface.tif`` it removes), checked before any computing.
 
@@ -374,6 +462,7 @@ def plan_run_outputs(
         out = Path(out_dir)
         _check_folder(out)
         targets += [out / n for n in _data_outputs(formats)]
+        (targets if with_sensitivity else remove).extend(out / n for n in SENSITIVITY_OUTPUTS)
         (targets if with_surface else remove).extend([out / "surface.tif", out / "surface.qml"])
     mdir = Path(maps_dir) if maps_dir is not None else (Path(out_dir) if out_dir is not None else None)
     folders: list[Path] = []
@@ -465,6 +554,17 @@ def _write(result: RunResult, plan: OutputSet, out_dir: str | os.PathLike[str] |
                 targets["surface"] = out / "surface.tif"
                 write_text_atomic(staging.path(out / "surface.qml"), surface_qml(sc.catchments.bands))
                 targets["surface_style"] = out / "surface.qml"
+            write_csv(result.relocation_modes if result.relocation_modes is not None else pd.DataFrame(),
+                      staging.path(out / "relocation_comparison.csv"))
+            years = result.policy.years if result.policy is not None else pd.DataFrame(
+                columns=["year", "region", "quota", "placed", "used"])
+            write_csv(years, staging.path(out / "relocation_years.csv"))
+            targets.update({"relocation_comparison": out / "relocation_comparison.csv",
+                            "relocation_years": out / "relocation_years.csv"})
+            if result.sensitivity is not None:
+                write_csv(sensitivity_table(result.sensitivity, result.towns), staging.path(out / "sensitivity.csv"))
+                ranking_png(result.towns, staging.path(out / "ranking.png"))
+                targets.update({"sensitivity": out / "sensitivity.csv", "ranking_png": out / "ranking.png"})
         mdir = Path(maps_dir) if maps_dir is not None else (Path(out_dir) if out_dir is not None else None)
         if with_maps and mdir is not None:
             # The overlay reads the GeoTIFF already staged with the data outputs; write one only

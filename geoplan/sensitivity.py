@@ -465,3 +465,67 @@ def run_sensitivity(
     outcomes = {k: np.concatenate([res[k] for res in results], axis=0) for k in results[0]}
     towns = summarise(model, params, outcomes, base, fragile_share=cfg.sensitivity.fragile_share)
     return SensitivityResult(towns=towns, params=params, outcomes=outcomes, base=base, seconds=seconds)
+
+
+#: Columns :func:`mark_robustness` adds to the towns result.
+ROBUSTNESS_COLUMNS: tuple[str, ...] = ("stability", "fragile", "rank_p05", "rank_p95", "flipped_by",
+                                       *(f"share_{c}" for c in CATEGORY_VALUES))
+
+
+def mark_robustness(towns: pd.DataFrame, result: SensitivityResult) -> pd.DataFrame:
+    """Add the sensitivity marks to a towns result (towns not assessed get NaN and ``fragile`` False).
+
+    Parameters
+    ----------
+    towns
+        The result of :func:`geoplan.classify.classify`.
+    result
+        From :func:`run_sensitivity` on the same towns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with :data:`ROBUSTNESS_COLUMNS` (before the geometry column, if any).
+    """
+    s = result.towns.set_index("id")
+    ids = towns["id"].astype(str)
+    out = towns.copy()
+    for col in ROBUSTNESS_COLUMNS:
+        values = s[col].reindex(ids)
+        if col == "fragile":
+            values = values.astype("boolean").fillna(False).astype(bool)
+        elif col == "flipped_by":
+            values = values.astype(object).where(values.notna(), "")
+        out[col] = values.to_numpy()
+    geom = getattr(out, "geometry", None)
+    if geom is not None and hasattr(out, "geometry"):
+        name = out.geometry.name
+        out = out[[c for c in out.columns if c != name] + [name]]
+    return out
+
+
+def sensitivity_table(result: SensitivityResult, towns: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The per-town summary as written to ``sensitivity.csv`` (rounded for stable text).
+
+    Parameters
+    ----------
+    result
+        From :func:`run_sensitivity`.
+    towns
+        Optional towns result, for the ``name_en`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``id``, ``name_en``, the columns of :func:`summarise` rounded to 4 decimals, and
+        ``method`` (how ``flipped_by`` was found).
+    """
+    t = result.towns.copy()
+    if towns is not None and "name_en" in towns.columns:
+        names = towns.set_index(towns["id"].astype(str))["name_en"]
+        t.insert(1, "name_en", t["id"].map(names))
+    for col in t.columns:
+        if t[col].dtype.kind == "f":
+            t[col] = t[col].round(4)
+    t["method"] = "first-order index (binned correlation ratio) over a seeded Latin hypercube"
+    return t

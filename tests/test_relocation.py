@@ -250,3 +250,92 @@ def test_no_relocation_towns_gives_empty_flows(kz, kz_layers):
     assert result.flows.empty and list(result.flows.columns[:7]) == ["origin", "origin_name", "destination",
                                                                        "destination_name", "people", "minutes", "km"]
     assert (result.centres["allocated"] == 0).all()
+
+
+# --------------------------------------------------------------------------------------
+# the policy mode: receiving regions within yearly quotas
+
+
+def _quota_file(tmp_path, text: str):
+    p = tmp_path / "q.csv"
+    p.write_text("year,region,quota_migrants,quota_kandas,source_urls\n" + text, encoding="utf-8")
+    return p
+
+
+def test_embedded_quota_table_matches_the_facts(kz_layers, facts_dir):
+    from geoplan.relocation import read_quotas
+
+    regions = sorted(set(kz_layers.towns["region"]) | set(kz_layers.centres["region"]))
+    q = read_quotas(geoplan.embedded_layers_path() / "resettlement_quotas.csv", regions=regions)
+    facts = read_quotas(facts_dir / "kz_resettlement_quotas.csv", regions=regions)
+    assert q["quota_migrants"].sum() == facts["quota_migrants"].sum() == 5997
+    assert (q["quota_migrants"] > 0).sum() == 7  # seven receiving regions in 2026
+
+
+def test_quota_errors_name_file_row_and_fix(tmp_path, kz_layers):
+    from geoplan.relocation import read_quotas
+
+    regions = sorted(set(kz_layers.towns["region"]) | set(kz_layers.centres["region"]))
+    with pytest.raises(geoplan.AnalysisError) as info:
+        read_quotas(_quota_file(tmp_path, "2026,Pavlodarr,100,0,x\n"), regions=regions)
+    assert "q.csv:2: region 'Pavlodarr' is not a region of the layers (did you mean Pavlodar?)" in str(info.value)
+    with pytest.raises(geoplan.AnalysisError, match=r"q\.csv:2: quota_migrants '-5' is not a whole number"):
+        read_quotas(_quota_file(tmp_path, "2026,Pavlodar,-5,0,x\n"), regions=regions)
+    with pytest.raises(geoplan.AnalysisError, match="has two quotas for 2026"):
+        read_quotas(_quota_file(tmp_path, "2026,Pavlodar,5,0,x\n2026,pavlodar region,5,0,x\n"), regions=regions)
+    # Spellings of the boundaries layer are the same region.
+    assert read_quotas(_quota_file(tmp_path, "2026,Karagandy,5,0,x\n"), regions=regions)["region_key"][0] == "karaganda"
+
+
+def _policy_inputs(kz_layers):
+    from geoplan.classify import classify, indicators
+    from geoplan.indicators import layer_folder, load_inputs
+
+    places = gpd.GeoDataFrame(pd.concat([kz_layers.towns[["id", "geometry"]], kz_layers.centres[["id", "geometry"]]]),
+                              crs=4326)
+    net, _ = attach_places(build_network(kz_layers.roads), places)
+    od = od_matrix(net, list(kz_layers.towns["id"]), list(kz_layers.centres["id"]))
+    cat, table = load_inputs(Scenario.baseline(), list(kz_layers.towns["id"]), folder=layer_folder(kz_layers.sources))
+    towns = classify(kz_layers.towns, indicators(kz_layers.towns, kz_layers.centres, od, table=table), catalogue=cat)
+    dest = kz_layers.centres[~kz_layers.centres["id"].isin(kz_layers.towns["id"])]
+    return towns, dest, od
+
+
+def test_policy_phases_within_each_years_quota(kz_layers, tmp_path):
+    from geoplan.relocation import compare_modes, read_quotas, relocate_policy
+
+    towns, dest, od = _policy_inputs(kz_layers)
+    regions = sorted(set(kz_layers.towns["region"]) | set(kz_layers.centres["region"]))
+    q = read_quotas(geoplan.embedded_layers_path() / "resettlement_quotas.csv", regions=regions)
+    origins = towns[towns["category"] == "relocation"]
+    res = relocate_policy(origins, dest, od, q)
+    s = res.summary
+    assert s["people_to_move"] == int(np.floor(origins["population"] * 0.2 + 0.5).sum())
+    assert s["feasible"] and s["placed"] == s["people_to_move"]
+    # Never more than a region's quota in a year, only receiving regions, whole people.
+    assert (res.years["placed"] <= res.years["quota"]).all()
+    assert set(res.flows["region"]) <= {"North Kazakhstan", "Pavlodar", "East Kazakhstan", "Kostanay", "Abai",
+                                         "Ulytau", "Karaganda"}
+    assert res.years["placed"].sum() == s["placed"] == res.flows["people"].sum()
+    # Zhezkazgan (Ulytau's centre) and Temirtau are monotowns themselves: never destinations.
+    assert not {"zhezkazgan", "temirtau"} & set(res.flows["destination"])
+    # The 2026 quota reachable from these towns (all but Ulytau's, whose centre is a monotown).
+    assert s["reachable_quota_per_year"] == 5997 - 125
+    modes = compare_modes(None, res)
+    assert modes.loc[0, "mode"] == "policy" and modes.loc[0, "years"] == "2026-2035"
+
+
+def test_infeasible_policy_says_what_it_would_need(kz_layers, tmp_path):
+    from geoplan.relocation import read_quotas, relocate_policy
+
+    towns, dest, od = _policy_inputs(kz_layers)
+    regions = sorted(set(kz_layers.towns["region"]) | set(kz_layers.centres["region"]))
+    q = read_quotas(_quota_file(tmp_path, "2026,Pavlodar,500,0,x\n"), regions=regions)
+    cfg = parse_scenario("relocation:\n  capacity_share: 0.2\n  policy: {years: 3, later_years: repeat_last}\n")
+    origins = towns[towns["category"] == "relocation"]
+    res = relocate_policy(origins, dest, od, q, config=cfg)
+    s = res.summary
+    assert not s["feasible"] and s["placed"] == 1500 and s["unplaced"] == s["people_to_move"] - 1500
+    assert s["years_needed"] == int(np.ceil(s["people_to_move"] / 500))
+    assert s["quota_needed_per_year"] == int(np.ceil(s["people_to_move"] / 3))
+    assert res.years["placed"].tolist() == [500, 500, 500]

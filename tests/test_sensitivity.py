@@ -115,3 +115,19 @@ def test_fixed_methods_can_be_held(setup, kz_layers):
     cfg = parse_scenario("sensitivity:\n  normalisations: [minmax]\n  aggregations: [arithmetic]\n")
     d = design(cfg, groups=["a"], runs=20)
     assert set(d["normalisation"]) == {0.0} and set(d["aggregation"]) == {0.0}
+
+
+def test_cli_sensitivity_writes_the_table(tmp_path):
+    from geoplan.cli import main
+
+    out = tmp_path / "s.csv"
+    with pytest.raises(SystemExit) as info:
+        main(["sensitivity", "--runs", "300", "--seed", "5", "--out", str(out), "--quiet"])
+    assert info.value.code == 0
+    table = pd.read_csv(out)
+    assert len(table) == 27 and {"share_agglomeration", "stability", "rank_p05", "rank_p95", "flipped_by",
+                                 "method"} <= set(table.columns)
+    first = out.read_bytes()
+    with pytest.raises(SystemExit):
+        main(["sensitivity", "--runs", "300", "--seed", "5", "--out", str(out), "--quiet"])
+    assert out.read_bytes() == first  # same seed, same bytes

@@ -21,7 +21,7 @@ from geoplan.cli._common import _echo_err, app
 
 # Importing the command modules registers their commands on the root app, in --help order.
 # isort: off
-from geoplan.cli import layers, osm, analysis, network, scenario, run  # noqa: F401
+from geoplan.cli import layers, osm, analysis, network, scenario, run, assessment  # noqa: F401
 # isort: on
 
 # typer >= 0.22 runs on its own copy of click (typer._click): usage errors it raises (unknown

@@ -1,0 +1,36 @@
+"""The ranking chart."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from matplotlib.image import imread
+
+import geoplan
+from geoplan.charts import ranking_png
+
+
+def _towns() -> pd.DataFrame:
+    return pd.DataFrame({"id": ["a", "b", "c", "d"], "name_en": ["Alpha (x)", "Beta", "Gamma", "Delta"],
+                         "score": [70.0, 40.0, None, 55.0], "rank": [1, 3, None, 2],
+                         "category": ["diversification", "relocation", "not_assessed", "agglomeration"],
+                         "rank_p05": [1, 2, None, 1], "rank_p95": [2, 3, None, 3], "fragile": [False, True, False, False]})
+
+
+def test_ranking_png_is_reproducible_and_drawn(tmp_path):
+    a = ranking_png(_towns(), tmp_path / "a.png")
+    b = ranking_png(_towns(), tmp_path / "b.png")
+    assert a.read_bytes() == b.read_bytes()
+    img = imread(a)
+    assert img.shape[0] > 200 and img.shape[1] > 800
+    # The category colours are in the picture (diversification green, relocation vermillion).
+    pixels = {tuple((img[..., :3] * 255).round().astype(int)[i, j]) for i in range(0, img.shape[0], 3)
+              for j in range(0, img.shape[1], 3)}
+    assert (0, 158, 115) in pixels and (213, 94, 0) in pixels
+
+
+def test_ranking_png_refuses_unscored_input(tmp_path):
+    with pytest.raises(geoplan.AnalysisError, match="no town has a score"):
+        ranking_png(_towns().assign(score=None), tmp_path / "x.png")
+    with pytest.raises(geoplan.AnalysisError, match="lack column"):
+        ranking_png(_towns().drop(columns="rank"), tmp_path / "x.png")
