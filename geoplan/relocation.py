@@ -475,7 +475,7 @@ _REGION_ALIASES: dict[str, str] = {"abay": "abai", "karagandy": "karaganda", "qa
 
 
 def region_key(name: Any) -> str:
-    """A comparable key of a region name (case, spacing, brackets and known spellings ignored)."""
+    """Return a comparable key of a region name (case, spacing, brackets and known spellings ignored)."""
     import re
 
     text = "" if name is None or (isinstance(name, float) and np.isnan(name)) else str(name)
@@ -731,15 +731,15 @@ def relocate_policy(
         "destinations": int(flows["destination"].nunique()), "regions": int(flows["region"].nunique()),
         "plan_years": f"{plan_years[0]}-{plan_years[-1]}",
         "years_used": int((xm.sum(axis=0) > 0).sum()) if n_pairs else 0,
-        "years_needed": (int(math.ceil(total / annual)) if annual and total <= dest_cap else None),
-        "quota_needed_per_year": int(math.ceil(total / len(plan_years))) if plan_years else None,
+        "years_needed": (math.ceil(total / annual) if annual and total <= dest_cap else None),
+        "quota_needed_per_year": math.ceil(total / len(plan_years)) if plan_years else None,
         "reachable_quota_per_year": annual, "destination_capacity": dest_cap,
     }
     return PolicyResult(flows=flows, years=years_table, by_origin=by_origin, summary=summary)
 
 
 def quota_table_path(config: Scenario, folder: Path | None) -> Path | None:
-    """The quota table of a scenario: ``relocation.policy.quota_table``, else ``resettlement_quotas.csv`` beside the layers."""
+    """Return the scenario's quota table: ``relocation.policy.quota_table``, else the one beside the layers."""
     pc = config.relocation.policy
     if pc.quota_table:
         return config.resolve(pc.quota_table)

@@ -212,7 +212,7 @@ def design(cfg: Scenario, *, groups: Sequence[str], runs: int | None = None, see
 
 
 def base_row(cfg: Scenario, *, groups: Sequence[str]) -> pd.DataFrame:
-    """The scenario's own assumptions as one parameter row (reproduces :func:`geoplan.classify.classify`)."""
+    """Return the scenario's own assumptions as one parameter row (reproduces :func:`geoplan.classify.classify`)."""
     s = cfg.sensitivity
     row: dict[str, float] = dict(_base_params(cfg))
     norms, aggs = list(s.normalisations), list(s.aggregations)
@@ -505,7 +505,7 @@ def mark_robustness(towns: pd.DataFrame, result: SensitivityResult) -> pd.DataFr
 
 
 def sensitivity_table(result: SensitivityResult, towns: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The per-town summary as written to ``sensitivity.csv`` (rounded for stable text).
+    """Return the per-town summary as written to ``sensitivity.csv`` (rounded for stable text).
 
     Parameters
     ----------

@@ -35,9 +35,11 @@ KZ = geoplan.embedded_layers_path()
 CATEGORIES = {"agglomeration", "diversification", "relocation", "monitor", "not_assessed"}
 OUTPUTS = ("towns.geojson", "catchments.geojson", "flows.geojson", "centres.geojson", "towns.csv", "results.gpkg",
            "agglomerations.geojson", "agglomerations.csv", "surface.tif", "surface.qml", "agglomeration.html",
-           "relocation.html", "categories.png")
+           "relocation.html", "categories.png", "sensitivity.csv", "ranking.png", "relocation_comparison.csv",
+           "relocation_years.csv")
 STAGES = ("read and validate layers", "build network and attach places", "travel times towns x centres", "catchments",
-          "agglomerations", "travel-time surface", "classify towns", "relocation allocation", "write outputs")
+          "agglomerations", "travel-time surface", "classify towns", "sensitivity (2,000 runs)",
+          "relocation allocation", "write outputs")
 
 
 def _features(path: Path) -> list[dict]:
@@ -301,3 +303,27 @@ def test_a_run_without_surface_removes_a_stale_one(baseline: dict, tmp_path: Pat
     assert not (out / "surface.tif").exists()
     # Everything else was rewritten by this run (same baseline data, so the same bytes).
     assert (out / "towns.geojson").read_bytes() == (baseline["api"] / "towns.geojson").read_bytes()
+
+
+def test_assessment_outputs(baseline: dict) -> None:
+    towns = _props(baseline["api"] / "towns.geojson")
+    for col in ("score", "rank", "group", "category", "status", "stability", "borderline", "fragile", "reasons",
+                "rank_p05", "rank_p95", "flipped_by"):
+        assert all(col in t for t in towns.values()), col
+    listed = {k: t for k, t in towns.items() if t["status"] == "listed"}
+    assert sorted(t["rank"] for t in listed.values()) == list(range(1, 28))
+    assert all(t["fragile"] == (t["stability"] < 0.8) for t in listed.values())
+    # Ridder: 94 min from Oskemen, borderline on the reach, and fragile.
+    assert towns["ridder"]["borderline"] and towns["ridder"]["fragile"]
+    with (baseline["api"] / "sensitivity.csv").open(encoding="utf-8", newline="") as f:
+        rows = {r["id"]: r for r in csv.DictReader(f)}
+    assert set(rows) == set(listed) and float(rows["temirtau"]["stability"]) == 1.0
+    assert (baseline["api"] / "ranking.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with (baseline["api"] / "relocation_comparison.csv").open(encoding="utf-8", newline="") as f:
+        modes = {r["mode"]: r for r in csv.DictReader(f)}
+    assert set(modes) == {"cities", "policy"}
+    assert modes["cities"]["people_to_move"] == modes["policy"]["people_to_move"]
+    with (baseline["api"] / "relocation_years.csv").open(encoding="utf-8", newline="") as f:
+        years = list(csv.DictReader(f))
+    assert all(int(r["placed"]) <= int(r["quota"]) for r in years)
+    assert sum(int(r["placed"]) for r in years) == int(modes["policy"]["placed"])

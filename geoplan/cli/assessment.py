@@ -20,8 +20,11 @@ def sensitivity_cmd(
     layers: LayersOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or table.")] = False,
 ) -> None:
-    """Monte Carlo (Latin hypercube) over every documented assumption: per town the share of runs per
-    category, the 5-95 % rank interval and the assumption that most often flips it."""
+    """Monte Carlo over every documented assumption: per town the category shares, rank interval and flip cause.
+
+    A Latin hypercube over the ranges in the scenario's ``sensitivity`` section; the network is
+    solved once. See docs/method.md.
+    """
     from geoplan._io import write_csv
     from geoplan.pipeline import _scenario, run
     from geoplan.sensitivity import sensitivity_table

@@ -74,6 +74,16 @@ def run_cmd(
     typer.echo("categories: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     moved = int(result.flows["people"].sum()) if len(result.flows) else 0
     typer.echo(f"relocation: {moved:,} people in {len(result.flows)} flows")
+    if result.sensitivity is not None:
+        fragile = result.towns.loc[result.towns["fragile"].astype(bool), "id"].tolist()
+        border = result.towns.loc[result.towns["borderline"].astype(bool), "id"].tolist()
+        typer.echo(f"fragile (category in < {result.scenario.sensitivity.fragile_share:.0%} of "
+                   f"{len(result.sensitivity.params):,} runs): {', '.join(fragile) or 'none'}; "
+                   f"borderline: {', '.join(border) or 'none'}")
+    if result.relocation_modes is not None and len(result.relocation_modes):
+        for row in result.relocation_modes.itertuples(index=False):
+            typer.echo(f"relocation mode {row.mode}: placed {row.placed} of {row.people_to_move}"
+                       + (f", {row.years}" if row.years else ""))
     if result.outputs:
         typer.echo("wrote: " + ", ".join(str(p) for p in result.outputs.values()))
     if result.database is not None:
