@@ -744,6 +744,10 @@ def compute(
         s_pop = pd.to_numeric(settlements["population"], errors="coerce").fillna(0).to_numpy(dtype=float)
         s_min, _ = od_arrays(settlements_od, t_id, s_id)
         s_min = np.where(t_id[:, None] == s_id[None, :], np.inf, s_min)
+        if "town_id" in settlements.columns:
+            # A settlement that is the town itself (linked by town_id) is not another place.
+            linked = settlements["town_id"].astype(object).where(settlements["town_id"].notna(), "").astype(str)
+            s_min = np.where(t_id[:, None] == linked.to_numpy(dtype=object)[None, :], np.inf, s_min)
     else:
         s_pop, s_min = c_pop, np.where(not_self, minutes, np.inf)
     role_of = dict(zip(c_id, c_role, strict=True))
