@@ -213,7 +213,7 @@ _PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 def neutralise_csv_cell(value: Any) -> Any:
-    """Return ``value`` safe for a spreadsheet: text a spreadsheet would execute gets a leading ``'``.
+    r"""Return ``value`` safe for a spreadsheet: text a spreadsheet would execute gets a leading ``'``.
 
     Following OWASP's advice, a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a
     carriage return is prefixed with a single quote, which spreadsheets show as text and do not
