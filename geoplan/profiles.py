@@ -282,7 +282,7 @@ def profile_html(town: Mapping[str, Any] | pd.Series, towns: gpd.GeoDataFrame, *
                   "</table>" if near else '<p class="note">No growth centre is reachable by road.</p>'))
     facts = [(k, v) for k, v in (
         ("Industry", _esc(row.get("main_industry"))),
-        ("Enterprise", _esc(row.get("enterprise"))),
+        ("Enterprise", _esc(row.get("enterprise")) if isinstance(row.get("enterprise"), str) else ""),
         ("Enterprise status", _esc(row.get("enterprise_status")).replace("_", " ")),
         ("Resource base", _esc(row.get("resource_status")).replace("_", " ")),
         ("Relocation destination", _esc(row.get("destination_name") or row.get("destination"))),

@@ -119,7 +119,8 @@ def _town_popup(row: Mapping[str, Any], names: Mapping[str, str],
     nearest = _row_get(row, "nearest_centre_name") or names.get(str(_row_get(row, "nearest_centre") or ""), "")
     growth = _row_get(row, "growth_pct_per_year")
     status = _esc(row.get("enterprise_status")).replace("_", " ")
-    enterprise = _esc(row.get("enterprise")) + (f" ({status})" if status else "")
+    name = row.get("enterprise")  # text; a numeric indicator of the same name is not a name
+    enterprise = (_esc(name) if isinstance(name, str) else "") + (f" ({status})" if status else "")
     dest = _row_get(row, "destination")
     moves = flows_out.get(str(row["id"]), [])
     rows = [
