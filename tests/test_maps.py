@@ -780,6 +780,48 @@ def test_relocation_map_offline_in_chromium(browser, tmp_path: Path, res: Result
 
 
 @pytest.mark.browser
+def test_initial_view_shows_every_town_clear_of_the_panels(browser, tmp_path: Path, res: Results,
+                                                           admin: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]) -> None:
+    """At 1400x900 the whole country is in view: no town (Ridder, Altai, Oskemen in the east) under the legend."""
+    boundaries, settlements = admin
+    maps = {
+        "agglomeration.html": agglomeration_map(res.towns, res.centres, res.catchments, roads=res.roads,
+                                                boundaries=boundaries, settlements=settlements),
+        "relocation.html": relocation_map(res.towns, res.centres, res.flows, roads=res.roads,
+                                          boundaries=boundaries, settlements=settlements),
+    }
+    east = res.towns.loc[res.towns.geometry.x.idxmax(), "id"]
+    for name, m in maps.items():
+        p = _Page(browser, save_map(m, tmp_path / name), width=1400, height=900)
+        try:
+            p.open()
+            found = p.page.evaluate("""() => {
+                const box = (s) => { const e = document.querySelector(s); if (!e) { return null; }
+                    const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+                const c = geoplan.map.getContainer().getBoundingClientRect();
+                const pts = {};
+                for (const key of ["towns", "centres"]) {
+                    geoplan.layers[key].getLayers().forEach(l => {
+                        const q = geoplan.map.latLngToContainerPoint(l.getLatLng());
+                        pts[l.feature.properties.id] = [c.left + q.x, c.top + q.y];
+                    });
+                }
+                return {pts: pts, legend: box("details.gp-legend"), title: box(".gp-title"),
+                        open: document.querySelector("details.gp-legend").open};
+            }""")
+            assert found["open"], name  # wide enough: the legend starts open, and the towns are clear of it
+            assert {"ridder", east} <= set(found["pts"]), name
+            for tid, (x, y) in found["pts"].items():
+                assert 0 <= x <= 1400 and 0 <= y <= 900, (name, tid, x, y)
+                for panel in ("legend", "title"):
+                    x0, y0, x1, y1 = found[panel]
+                    assert not (x0 <= x <= x1 and y0 <= y <= y1), (name, tid, panel, (x, y), found[panel])
+            assert p.errors == [] and p.blocked == []
+        finally:
+            p.close()
+
+
+@pytest.mark.browser
 def test_bad_input_maps_render_in_chromium(browser, tmp_path: Path, res: Results) -> None:
     """No boundaries layer, a centre without population, no flows: a readable map that says so."""
     towns = res.towns[res.towns["category"] != "relocation"]

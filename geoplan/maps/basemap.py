@@ -436,6 +436,7 @@ class _Page:
     places: list[dict[str, Any]] = field(default_factory=list)
     legend: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    fit: list[list[float]] | None = None
 
 
 def _prepare(
@@ -493,6 +494,8 @@ def _prepare(
     if b:
         pad = 0.3
         m.fit_bounds([[b[1] - pad, b[0] - pad], [b[3] + pad, b[2] + pad]])
+        # Fitted again once the panels exist, with room for them (geoplan.fit in the runtime).
+        page.fit = [[round(b[1] - pad, 5), round(b[0] - pad, 5)], [round(b[3] + pad, 5), round(b[2] + pad, 5)]]
     place_labels, places = _place_entries(towns, centres, both, _max_population(centres))
     page.labels = place_labels + page.labels
     page.places = places
@@ -514,6 +517,8 @@ def _finish(page: _Page) -> folium.Map:
         for note in page.notes:
             page.m.add_child(_Call("note", note))
     page.m.add_child(_Call("legend", "".join(page.legend)))
+    if page.fit is not None:
+        page.m.add_child(_Call("fit", page.fit))
     page.m.add_child(_Call("ready"))
     return page.m
 

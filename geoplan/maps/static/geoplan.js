@@ -493,6 +493,21 @@
     ctl.addTo(G.map);
   };
 
+  /* the initial view: the whole extent, clear of the title bar (top) and the open legend (right);
+     a legend too wide for the window starts closed (the user opens it) */
+  G.fit = function (bounds) {
+    var box = G.map.getContainer().getBoundingClientRect();
+    var legend = document.querySelector("details.gp-legend");
+    var title = document.querySelector(".gp-title");
+    var top = title ? title.getBoundingClientRect().bottom - box.top + 8 : 10;
+    var right = 10;
+    if (legend && legend.open) {
+      var w = legend.getBoundingClientRect().width + 20;
+      if (box.width - w < 0.6 * box.width) { legend.open = false; } else { right = w; }
+    }
+    G.map.fitBounds(bounds, {paddingTopLeft: [10, top], paddingBottomRight: [right, 30], animate: false});
+  };
+
   G.tiles = function (url, attribution) {
     var t = L.tileLayer(url, {attribution: attribution, maxZoom: 19, crossOrigin: false});
     var failed = false;
