@@ -220,6 +220,32 @@ def test_ranking_columns_are_shown_when_present(res: Results) -> None:
                for f in plain)
 
 
+def test_fragile_and_borderline_towns_are_marked(res: Results) -> None:
+    n = len(res.towns)
+    towns = res.towns.assign(stability=[0.46, 0.9] + [1.0] * (n - 2), fragile=[True] + [False] * (n - 1),
+                             borderline=[True, True] + [False] * (n - 2),
+                             borderline_on=["reach 94 min vs 90 (else agglomeration)", "score 62.7 vs 67.8"]
+                             + [None] * (n - 2))
+    html = render_map(agglomeration_map(towns, res.centres, None))
+    props = {f["properties"]["id"]: f["properties"] for f in _layer_data(html, "towns")}
+    first, second = props[towns.loc[0, "id"]], props[towns.loc[1, "id"]]
+    # fragile: dashed outline; borderline only: dotted; the others plain
+    assert first["style"]["dashArray"] == "4 3" and second["style"]["dashArray"] == "1 3"
+    assert all("dashArray" not in props[t]["style"] for t in towns["id"][2:])
+    assert "fragile (holds in 46 % of runs)" in first["tooltip"]
+    assert "borderline: reach 94 min vs 90 (else agglomeration)" in first["tooltip"]
+    assert "fragile" not in second["tooltip"] and "borderline: score 62.7 vs 67.8" in second["tooltip"]
+    assert "category holds in 46 % of runs" in first["popup"] and "Borderline on" in first["popup"]
+    assert "category holds in 90 % of runs" in second["popup"]
+    legend = _call_args(html, "legend")[0]
+    assert "gp-fragile" in legend and "(1)</div>" in legend.split("gp-fragile")[1].split("</div>")[0] + "</div>"
+    assert "gp-borderline" in legend
+    # without the columns: no marks, no legend rows
+    plain = render_map(agglomeration_map(res.towns, res.centres, None))
+    assert "gp-fragile" not in _call_args(plain, "legend")[0]
+    assert all("dashArray" not in f["properties"]["style"] for f in _layer_data(plain, "towns"))
+
+
 def test_unreachable_town_says_so(res: Results) -> None:
     towns = res.towns.copy()
     towns.loc[towns["id"] == "aksai", ["minutes", "km"]] = np.nan

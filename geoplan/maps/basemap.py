@@ -57,6 +57,9 @@ ROAD_DISPLAY: dict[str, tuple[float, str, str | None]] = {
     "tertiary": (0.8, "#A5A5A5", "gpRoadsMinor"),
 }
 PLANNED_COLOUR = "#B03A2E"
+# outline of a town whose category is fragile (sensitivity runs) or borderline (a fact near its limit)
+FRAGILE_DASH = "4 3"
+BORDERLINE_DASH = "1 3"
 
 
 @dataclass(frozen=True)
@@ -342,6 +345,10 @@ def _town_features(towns: gpd.GeoDataFrame, names: Mapping[str, str],
         if centre is not None:
             style.update(radius=max(8.0, _centre_radius(centre.get("population"), max_pop)), color=CENTRE_COLOUR,
                          weight=3.0)
+        if _flag(row, "fragile"):
+            style.update(dashArray=FRAGILE_DASH, weight=max(float(style["weight"]), 2.2))
+        elif _flag(row, "borderline"):
+            style.update(dashArray=BORDERLINE_DASH, weight=max(float(style["weight"]), 2.2))
         url = f"{profiles_url.rstrip('/')}/{tid}.html" if profiles_url else None
         props.append({
             "id": tid,
@@ -397,6 +404,12 @@ def _place(r: Mapping[str, Any], g: shapely.Point, layer: str, sub: str, colour:
             "zoom": 9}
 
 
+def _flag(row: Mapping[str, Any], name: str) -> bool:
+    """A town's ``fragile``/``borderline`` mark (False when the column is absent or empty)."""
+    value = _row_get(row, name)
+    return value is not None and bool(value)
+
+
 def _legend_categories(towns: gpd.GeoDataFrame, both: bool) -> str:
     counts = towns["category"].astype(object).value_counts()
     rows = "".join(
@@ -407,6 +420,15 @@ def _legend_categories(towns: gpd.GeoDataFrame, both: bool) -> str:
     if both:
         rows += ('<div class="gp-row"><span class="gp-both" style="background:#fff"></span>'
                  "monotown that is also a growth centre</div>")
+    recs = _records(towns)
+    fragile = sum(_flag(r, "fragile") for r in recs)
+    borderline = sum(_flag(r, "borderline") and not _flag(r, "fragile") for r in recs)
+    if fragile:
+        rows += ('<div class="gp-row"><span class="gp-dot gp-fragile"></span>'
+                 f"fragile: category changes in many sensitivity runs ({fragile})</div>")
+    if borderline:
+        rows += ('<div class="gp-row"><span class="gp-dot gp-borderline"></span>'
+                 f"borderline: a deciding fact near its limit ({borderline})</div>")
     return f"<h5>Monotowns</h5>{rows}"
 
 

@@ -106,9 +106,27 @@ def _ranking_rows(row: Mapping[str, Any]) -> list[tuple[str, str]]:
     if group is not None:
         rows.append(("Group", _esc(group).replace("_", " ")))
     flags = [name for name in ("fragile", "borderline") if _row_get(row, name) is not None and bool(row.get(name))]
-    if flags:
-        rows.append(("Stability", " · ".join(flags)))
+    stability = _row_get(row, "stability")
+    held = f"category holds in {100 * float(stability):.0f} % of runs" if stability is not None else ""
+    if flags or held:
+        rows.append(("Stability", " · ".join([*flags, held] if held else flags)))
+    on = _row_get(row, "borderline_on")
+    if on is not None and "borderline" in flags:
+        rows.append(("Borderline on", _esc(on)))
     return rows
+
+
+def _stability_note(row: Mapping[str, Any]) -> str:
+    """Tooltip line for a fragile or borderline town ('' for a stable one or without the columns)."""
+    parts = []
+    if _row_get(row, "fragile") is not None and bool(row.get("fragile")):
+        stability = _row_get(row, "stability")
+        parts.append("fragile" + (f" (holds in {100 * float(stability):.0f} % of runs)"
+                                  if stability is not None else ""))
+    if _row_get(row, "borderline") is not None and bool(row.get("borderline")):
+        on = _row_get(row, "borderline_on")
+        parts.append("borderline" + (f": {_esc(on)}" if on is not None else ""))
+    return "<br>" + "<br>".join(parts) if parts else ""
 
 
 def _town_popup(row: Mapping[str, Any], names: Mapping[str, str],
@@ -161,7 +179,7 @@ def _town_popup(row: Mapping[str, Any], names: Mapping[str, str],
 def _town_tooltip(row: Mapping[str, Any]) -> str:
     cat = str(row["category"])
     extra = f" · {html.escape(_minutes(row.get('minutes')))}" if "minutes" in row else ""
-    return f"<b>{_esc(row['name_en'])}</b><br>{html.escape(CATEGORY_LABELS[cat])}{extra}"
+    return f"<b>{_esc(row['name_en'])}</b><br>{html.escape(CATEGORY_LABELS[cat])}{extra}{_stability_note(row)}"
 
 
 def _centre_rows(row: Mapping[str, Any], *, capacity: bool) -> list[tuple[str, str]]:
