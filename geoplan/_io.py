@@ -29,7 +29,7 @@ import sqlite3
 import stat
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,8 @@ import pandas as pd
 import shapely
 import yaml
 
-from geoplan._errors import OutputError
+from geoplan._errors import GeoplanError, OutputError
+from geoplan.settings import GEOJSON_PRECISION, GPKG_TIMESTAMP
 
 try:  # POSIX advisory locks; elsewhere an O_EXCL lock file holding the pid
     import fcntl
@@ -48,8 +49,6 @@ except ImportError:  # pragma: no cover - Windows
 
 _log = logging.getLogger("geoplan")
 
-#: RFC 7946 section 11.2 recommends 6 decimals (about 10 cm); more is noise.
-GEOJSON_PRECISION = 6
 
 
 @contextlib.contextmanager
@@ -791,3 +790,93 @@ def _check_expansion(root: yaml.Node) -> None:
         return total
 
     size(root)
+
+
+@contextlib.contextmanager
+def gdal_config(**options: str) -> Iterator[None]:
+    """Set GDAL config options for the block and restore the previous values."""
+    import pyogrio
+
+    previous = {k: pyogrio.get_gdal_config_option(k) for k in options}
+    pyogrio.set_gdal_config_options(options)
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options(previous)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def write_gpkg(
+    path: str | os.PathLike[str],
+    layers: Mapping[str, gpd.GeoDataFrame],
+    *,
+    geometry_types: Mapping[str, tuple[str | None, bool | None]] | None = None,
+    version: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+    finish: Callable[[Path], None] | None = None,
+    error: type[GeoplanError] = GeoplanError,
+    fix: str = "choose a writable path (a .gpkg file name) with free space",
+) -> Path:
+    """Write ``layers`` into one GeoPackage, atomically and byte-reproducibly.
+
+    The one GeoPackage writer of geoplan: every layer gets a spatial index, GDAL's "now" is
+    fixed to :data:`~geoplan.settings.GPKG_TIMESTAMP` so the same layers give the same bytes,
+    and the file is written to a temporary file that replaces ``path`` only when complete.
+
+    Parameters
+    ----------
+    path
+        The ``.gpkg`` file to write.
+    layers
+        Layer name -> frame, written in this order.
+    geometry_types
+        Layer name -> (GeoPackage geometry type, promote single parts to multi) for layers
+        whose type should not be guessed from the data.
+    version
+        GeoPackage version (``"1.2"`` opens without warnings in older GDAL and QGIS); GDAL's
+        default when ``None``.
+    metadata
+        Key/value pairs stored as the GeoPackage's dataset metadata (``gpkg_metadata``).
+    finish
+        Called with the temporary file after the layers are written and before the rename
+        (e.g. to add a ``layer_styles`` table).
+    error
+        The error class to raise.
+    fix
+        The advice of the error.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    GeoplanError
+        Of class ``error``, naming the file and the layer that could not be written.
+    OutputError
+        When the file cannot be created, verified or renamed into place (:func:`atomic_path`).
+    """
+    import pyogrio
+
+    target = Path(path)
+    types = geometry_types or {}
+    with atomic_path(target) as tmp, gdal_config(OGR_CURRENT_DATE=GPKG_TIMESTAMP):
+        for name, gdf in layers.items():
+            gtype, promote = types.get(name, (None, None))
+            first = not tmp.exists()
+            try:
+                pyogrio.write_dataframe(gdf, tmp, layer=name, driver="GPKG", append=not first,
+                                        geometry_type=gtype, promote_to_multi=promote,
+                                        dataset_options={"VERSION": version} if first and version else None,
+                                        dataset_metadata=dict(metadata) if first and metadata else None,
+                                        layer_options={"SPATIAL_INDEX": "YES"})
+            except Exception as exc:  # GDAL reports full disks and unwritable values in many classes
+                raise error(f"{target}: cannot write layer '{name}': {_first_line(exc)}", fix=fix) from exc
+        if finish is not None:
+            finish(tmp)
+    return target

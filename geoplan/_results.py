@@ -15,7 +15,7 @@ import pandas as pd
 import shapely
 
 from geoplan._errors import AnalysisError
-from geoplan._style import CATEGORIES
+from geoplan.settings import CATEGORIES
 
 __all__ = ["RESULT_COLUMNS", "ResultKind", "check_result", "empty_result", "feature_labels"]
 

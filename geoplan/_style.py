@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import to_hex, to_rgba
 
-from geoplan.classify import CATEGORIES
+from geoplan.settings import CATEGORIES
 
 __all__ = [
     "BAND_CMAP",
@@ -34,7 +34,7 @@ __all__ = [
     "ramp_hex",
 ]
 
-# CATEGORIES (re-exported) is defined once, by geoplan.classify; legends and styles list it in order.
+# CATEGORIES (re-exported) is defined once, in geoplan.settings; legends and styles list it in order.
 CATEGORY_LABELS: dict[str, str] = {
     "agglomeration": "Agglomeration candidate",
     "diversification": "Diversification",

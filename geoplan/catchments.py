@@ -56,15 +56,16 @@ from scipy.sparse.csgraph import dijkstra
 from tqdm import tqdm
 
 from geoplan._errors import AnalysisError
-from geoplan.network import DEFAULT_SPEEDS_KPH, RoadNetwork, attach_places
+from geoplan.network import RoadNetwork, attach_places
+from geoplan.settings import CATCHMENT_BANDS, OFFROAD_KPH
 from geoplan.traveltime import travel_times_from
 
 __all__ = ["DEFAULT_BANDS", "DEFAULT_OFFROAD_KPH", "catchments", "reached_edges"]
 
 #: Default catchment bands, minutes.
-DEFAULT_BANDS: tuple[int, ...] = (30, 60, 90, 120)
+DEFAULT_BANDS: tuple[int, ...] = CATCHMENT_BANDS
 #: Off-road speed, km/h: the surface's default (the network's ``track`` speed).
-DEFAULT_OFFROAD_KPH: float = DEFAULT_SPEEDS_KPH["track"]
+DEFAULT_OFFROAD_KPH: float = OFFROAD_KPH
 #: Vertices of the polygon drawn for a disc (inscribed: its area is 99.4 % of the disc's).
 _CIRCLE_POINTS = 32
 _UNIT_CIRCLE = np.column_stack([np.cos(np.arange(_CIRCLE_POINTS) * 2 * np.pi / _CIRCLE_POINTS),

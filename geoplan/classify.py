@@ -56,6 +56,7 @@ from geoplan.composite import composite
 from geoplan.indicators import Catalogue, compute, od_arrays, population_trend, populations
 from geoplan.scenario import Scenario
 from geoplan.scenario.assessment import Rule
+from geoplan.settings import CATEGORIES
 
 __all__ = [
     "CATEGORIES",
@@ -69,15 +70,10 @@ __all__ = [
     "od_arrays",
 ]
 
-#: Town categories: the four policy tracks, then towns that were not assessed.
-CATEGORIES: tuple[str, ...] = ("agglomeration", "diversification", "relocation", "monitor", "not_assessed")
 #: List status of a town.
 STATUSES: tuple[str, ...] = ("listed", "exited")
 #: Facts a decision rule may test, in the order they are checked and named.
 CONDITIONS: tuple[str, ...] = ("growth_point", "within_reach", "group", "declining", "small")
-
-# kept for callers of the earlier API
-_populations = populations
 
 
 def growth_rate(frame: pd.DataFrame, *, min_years: float = 5.0) -> tuple[np.ndarray, np.ndarray]:

@@ -27,18 +27,16 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import sqlite3
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import shapely
 
 from geoplan._errors import AnalysisError
@@ -49,6 +47,7 @@ from geoplan._io import (
     rfc7946_geometries,
     write_csv,
     write_geojson,
+    write_gpkg,
     write_text_atomic,
 )
 from geoplan._results import ResultKind, check_result
@@ -65,13 +64,14 @@ from geoplan._style import (
     surface_breaks,
     surface_colours,
 )
+from geoplan.settings import GPKG_TIMESTAMP
 
 __all__ = ["FIXED_TIMESTAMP", "FORMATS", "export_results", "qgis_style", "surface_qml", "tidy_columns", "towns_table",
            "write_results_gpkg"]
 
 #: Timestamp written wherever a format wants "now" (GeoPackage ``last_change``, style
 #: ``update_time``), so that two runs give byte-identical files.
-FIXED_TIMESTAMP = "2000-01-01T00:00:00.000Z"
+FIXED_TIMESTAMP = GPKG_TIMESTAMP
 
 _PathLike = str | os.PathLike[str]
 
@@ -273,17 +273,6 @@ def towns_table(towns: gpd.GeoDataFrame) -> pd.DataFrame:
 # GeoPackage
 
 
-@contextlib.contextmanager
-def _gdal_config(**options: str) -> Iterator[None]:
-    """Set GDAL config options for the block and restore the previous values."""
-    previous = {k: pyogrio.get_gdal_config_option(k) for k in options}
-    pyogrio.set_gdal_config_options(options)
-    try:
-        yield
-    finally:
-        pyogrio.set_gdal_config_options(previous)
-
-
 def _geometry_type(kind: str, geoms: np.ndarray) -> tuple[str, bool]:
     """GeoPackage geometry type of a layer and whether to promote single parts to multi."""
     if kind in ("towns", "centres"):
@@ -326,26 +315,22 @@ def write_results_gpkg(path: _PathLike, layers: Mapping[str, gpd.GeoDataFrame], 
             raise AnalysisError(f"{target}: unknown result layer '{name}'",
                                 fix=f"use one of {', '.join(_DESCRIPTIONS)}")
         checked[name] = check_result(gdf, name)  # type: ignore[arg-type]
-    with atomic_path(target) as tmp, _gdal_config(OGR_CURRENT_DATE=FIXED_TIMESTAMP):
-        for name, gdf in checked.items():
-            geoms = rfc7946_geometries(gdf.geometry)
-            gtype, promote = _geometry_type(name, geoms)
-            frame = gpd.GeoDataFrame(gdf.drop(columns=gdf.geometry.name), geometry=gpd.GeoSeries(geoms, crs=4326),
-                                     crs=4326)
-            first = not tmp.exists()
-            try:
-                pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG", append=not first,
-                                        geometry_type=gtype, promote_to_multi=promote,
-                                        # GeoPackage 1.2 opens without warnings in older GDAL/QGIS (3.22 LTR)
-                                        dataset_options={"VERSION": "1.2"} if first else None,
-                                        dataset_metadata=dict(metadata) if first and metadata else None,
-                                        layer_options={"SPATIAL_INDEX": "YES"})
-            except Exception as exc:
-                raise AnalysisError(f"{target}: cannot write layer '{name}': {str(exc).splitlines()[0]}",
-                                    fix="check that the folder is writable and the columns hold plain values") from exc
-        if styles:
-            _write_layer_styles(tmp, {name: qgis_style(name, gdf) for name, gdf in checked.items()})
-    return target
+    frames: dict[str, gpd.GeoDataFrame] = {}
+    types: dict[str, tuple[str | None, bool | None]] = {}
+    for name, gdf in checked.items():
+        geoms = rfc7946_geometries(gdf.geometry)
+        types[name] = _geometry_type(name, geoms)
+        frames[name] = gpd.GeoDataFrame(gdf.drop(columns=gdf.geometry.name), geometry=gpd.GeoSeries(geoms, crs=4326),
+                                        crs=4326)
+
+    def add_styles(tmp: Path) -> None:
+        _write_layer_styles(tmp, {name: qgis_style(name, gdf) for name, gdf in checked.items()})
+
+    # GeoPackage 1.2 opens without warnings in older GDAL/QGIS (3.22 LTR).
+    return write_gpkg(target, frames, geometry_types=types, version="1.2", metadata=metadata,
+                      finish=add_styles if styles else None,
+                      error=AnalysisError,
+                      fix="check that the folder is writable and the columns hold plain values")
 
 
 # The layout QGIS creates through GDAL ("Save as default" in a GeoPackage): an attribute

@@ -25,7 +25,6 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import time

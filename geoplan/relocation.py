@@ -54,7 +54,7 @@ from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.sparse import csr_matrix, vstack
 
 from geoplan._errors import AnalysisError
-from geoplan.classify import _populations, growth_rate, od_arrays
+from geoplan.classify import growth_rate, od_arrays, populations
 from geoplan.scenario import Scenario
 
 __all__ = [
@@ -118,13 +118,13 @@ def people_to_move(towns: pd.DataFrame, *, share: float) -> pd.Series:
     if not 0 < share <= 1:
         raise AnalysisError(f"share of people to move is {share}; it must be in (0, 1]",
                             fix="set relocation.share_to_move to a fraction such as 0.2")
-    pop = _populations(towns, "towns")
+    pop = populations(towns, "towns")
     return pd.Series(_round_half_up(pop * share), index=towns["id"].astype(str).to_numpy(), name="people")
 
 
 def capacities(centres: pd.DataFrame, *, share: float) -> pd.Series:
     """People each centre can absorb: ``share`` of its population, rounded down."""
-    pop = _populations(centres, "centres")
+    pop = populations(centres, "centres")
     return pd.Series(np.floor(pop * share + 1e-9).astype(np.int64), index=centres["id"].astype(str).to_numpy(),
                      name="capacity")
 
@@ -164,7 +164,7 @@ def rank_destinations(
     o_name = origins.get("name_en", origins["id"]).astype(str).to_numpy(dtype=object)
     c_id = centres["id"].astype(str).to_numpy(dtype=object)
     c_name = centres.get("name_en", centres["id"]).astype(str).to_numpy(dtype=object)
-    c_pop = _populations(centres, "centres")
+    c_pop = populations(centres, "centres")
     cap = capacities(centres, share=rc.capacity_share).to_numpy()
     growth, _ = growth_rate(centres, min_years=cfg.indicators.min_trend_years)
     minutes, km = od_arrays(od, o_id, c_id)

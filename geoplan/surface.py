@@ -65,7 +65,8 @@ from tqdm import tqdm
 from geoplan._errors import AnalysisError
 from geoplan._io import atomic_path
 from geoplan.layers import LayerSet, metric_crs
-from geoplan.network import DEFAULT_SPEEDS_KPH, road_speeds
+from geoplan.network import road_speeds
+from geoplan.settings import OFFROAD_KPH, STUDY_AREA_MARGIN_M, SURFACE_RESOLUTION_M
 
 __all__ = [
     "BYTES_PER_CELL",
@@ -87,15 +88,13 @@ __all__ = [
 ]
 
 #: Speed off the roads layer, km/h: the network's ``track`` speed (see the module docstring).
-DEFAULT_OFFROAD_KPH: float = DEFAULT_SPEEDS_KPH["track"]
+DEFAULT_OFFROAD_KPH: float = OFFROAD_KPH
 #: Default cell size, metres.
-DEFAULT_RESOLUTION_M: float = 1000.0
+DEFAULT_RESOLUTION_M: float = SURFACE_RESOLUTION_M
 #: Value of cells outside the study area (and of cells no source can reach).
 NODATA: float = -9999.0
 #: Band description written into the GeoTIFF.
 SURFACE_DESCRIPTION = "travel time to nearest growth centre"
-#: Margin around the default study area (the convex hull of roads and places), metres.
-STUDY_AREA_MARGIN_M: float = 10_000.0
 #: Grids larger than this are refused (memory: about 40 bytes per cell while searching).
 MAX_CELLS = 400_000_000
 _TILE = 256

@@ -16,6 +16,7 @@ from geoplan.layers import (
     embedded_layers_path,
     read_layers,
 )
+from geoplan.settings import SNAP_TOLERANCE_M
 
 if TYPE_CHECKING:
     from geoplan._io import OutputSet
@@ -79,7 +80,7 @@ def _layers_for_analysis(path: Path | str | None, osm: Path | None) -> tuple[Pat
     src, layers = _load(path, required=("towns", "centres") if osm is not None else ("towns", "centres", "roads"))
     if osm is None:
         require_valid(layers)
-        return src, layers, 1.0
+        return src, layers, SNAP_TOLERANCE_M
     from geoplan.osm import read_osm
 
     layers = layers.copy()

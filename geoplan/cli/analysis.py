@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import click
 import typer
 
+from geoplan import settings as S
 from geoplan._errors import AnalysisError, GeoplanError
 from geoplan.cli._common import (
     LayersArg,
@@ -24,20 +25,22 @@ from geoplan.cli._common import (
 if TYPE_CHECKING:
     from geoplan.surface import SurfaceResult
 
+_BANDS = ",".join(map(str, S.CATCHMENT_BANDS))
+
 
 @app.command("catchments")
 def catchments_cmd(
     path: LayersArg = None,
     out: Annotated[Path, typer.Option("--out", help="Output GeoJSON file (RFC 7946).")] = Path("catchments.geojson"),
-    bands: Annotated[str, typer.Option("--bands", help="Comma-separated travel-time bands, minutes.")] = "30,60,90,120",
+    bands: Annotated[str, typer.Option("--bands", help="Comma-separated travel-time bands, minutes.")] = _BANDS,
     offroad_kph: Annotated[float | None, typer.Option(
-        "--offroad-kph", help="Speed off the roads to the nearest road, km/h [default: 20, as the surface].",
-        show_default=False, callback=number_check(unit="20"))] = None,
+        "--offroad-kph", help=f"Speed off the roads to the nearest road, km/h [default: {S.OFFROAD_KPH:g}, as the "
+        "surface].", show_default=False, callback=number_check(unit=f"{S.OFFROAD_KPH:g}"))] = None,
     osm: OsmRoadsOpt = None,
 ) -> None:
     """Write nested travel-time catchments of every growth centre, with the people inside, as GeoJSON polygons."""
     from geoplan._io import write_geojson
-    from geoplan.catchments import DEFAULT_OFFROAD_KPH, catchments
+    from geoplan.catchments import catchments
     from geoplan.network import build_network
     from geoplan.surface import country_area
 
@@ -47,7 +50,7 @@ def catchments_cmd(
     net = build_network(layers.roads, snap_tolerance_m=snap, progress=True)
     result = catchments(net, layers.centres, bands=band_list, towns=layers.towns,
                         settlements=layers.layers.get("settlements"),
-                        offroad_kph=DEFAULT_OFFROAD_KPH if offroad_kph is None else offroad_kph,
+                        offroad_kph=S.OFFROAD_KPH if offroad_kph is None else offroad_kph,
                         area=country_area(layers), progress=True)
     with plan.writing() as staging:
         write_geojson(result, staging.path(out), id_column=None, name="catchments")
@@ -100,13 +103,15 @@ def surface_cmd(
     path: LayersArg = None,
     out: Annotated[Path, typer.Option("--out", help="Output GeoTIFF file.")] = Path("surface.tif"),
     resolution: Annotated[float, typer.Option("--resolution", help="Cell size, metres.",
-                                              callback=number_check(unit="1000"))] = 1000.0,
+                                              callback=number_check(unit=f"{S.SURFACE_RESOLUTION_M:g}"))
+                ] = S.SURFACE_RESOLUTION_M,
     offroad_kph: Annotated[float | None, typer.Option(
-        "--offroad-kph", help="Speed away from the roads layer, km/h [default: 20, the track speed].",
-        show_default=False, callback=number_check(unit="20"))] = None,
+        "--offroad-kph", help=f"Speed away from the roads layer, km/h [default: {S.OFFROAD_KPH:g}, the track speed].",
+        show_default=False, callback=number_check(unit=f"{S.OFFROAD_KPH:g}"))] = None,
     study_area: Annotated[Path | None, typer.Option(
         "--study-area", help="Polygon file (e.g. a national boundary; its first layer); cells outside are nodata "
-        "[default: the country of the boundaries layer, else the convex hull of roads and places + 10 km].",
+        "[default: the country of the boundaries layer, else the convex hull of roads and places + "
+        f"{S.STUDY_AREA_MARGIN_M / 1000:g} km].",
         show_default=False)] = None,
     osm: OsmRoadsOpt = None,
 ) -> None:
@@ -125,7 +130,7 @@ def surface_cmd(
 
 def _surface(path: Path | None, resolution: float, offroad_kph: float | None, study_area: Path | None,
              osm: Path | None) -> SurfaceResult:
-    from geoplan.surface import DEFAULT_OFFROAD_KPH, surface
+    from geoplan.surface import surface
 
     _, layers, _ = _layers_for_analysis(path, osm)
     area = None
@@ -143,7 +148,7 @@ def _surface(path: Path | None, resolution: float, offroad_kph: float | None, st
                                fix="pass a polygon layer GDAL can read (GeoPackage, GeoJSON, Shapefile)") from exc
     try:
         result = surface(layers, resolution_m=resolution,
-                         offroad_kph=DEFAULT_OFFROAD_KPH if offroad_kph is None else offroad_kph,
+                         offroad_kph=S.OFFROAD_KPH if offroad_kph is None else offroad_kph,
                          study_area=area, progress=True)
     except AnalysisError as exc:
         if study_area is None or "study area" not in exc.message:
@@ -167,7 +172,7 @@ def traveltime_cmd(
         callback=number_check(unit="120"))] = None,
     max_snap_km: Annotated[float, typer.Option(
         "--max-snap-km", help="Places farther than this from every road are not attached (unreachable).",
-        callback=number_check(unit="25"))] = 25.0,
+        callback=number_check(unit=f"{S.MAX_SNAP_KM:g}"))] = S.MAX_SNAP_KM,
     osm: OsmRoadsOpt = None,
     mode: Annotated[str, typer.Option(
         "--mode", help="road, or rail: passenger railway (needs the rail_stations and rail layers); places "

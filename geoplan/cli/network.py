@@ -11,6 +11,7 @@ import typer
 from geoplan._io import plan_outputs
 from geoplan.cli._common import LayersArg, MainRoads, _load, app, number_check
 from geoplan.layers import embedded_layers_path
+from geoplan.settings import SNAP_TOLERANCE_M
 
 network_app = typer.Typer(help="Build and export the routable road network.", no_args_is_help=True)
 app.add_typer(network_app, name="network")
@@ -27,8 +28,8 @@ def network_build(
     main_roads: MainRoads = False,
     snap_m: Annotated[float | None, typer.Option(
         "--snap-m", help="Snap dangling segment ends this close to another node, metres "
-        "[default: 1 for a layer set, 0 for OSM].", show_default=False,
-        callback=number_check(inclusive=True, unit="1"))] = None,
+        f"[default: {SNAP_TOLERANCE_M:g} for a layer set, 0 for OSM].", show_default=False,
+        callback=number_check(inclusive=True, unit=f"{SNAP_TOLERANCE_M:g}"))] = None,
 ) -> None:
     """Build the road network and write its edges and nodes; print node, edge and component counts."""
     import numpy as np

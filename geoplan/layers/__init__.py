@@ -24,7 +24,7 @@ Examples
 []
 """
 
-from geoplan.layers.io import GPKG_TIMESTAMP, normalise, read_layers, write_layers
+from geoplan.layers.io import normalise, read_layers, write_layers
 from geoplan.layers.schemas import (
     BOUNDARIES,
     CENTRE_ROLES,
@@ -55,6 +55,7 @@ from geoplan.layers.schemas import (
     metric_crs,
 )
 from geoplan.layers.validate import ValidationConfig, problems_frame, require_valid, validate
+from geoplan.settings import GPKG_TIMESTAMP
 
 __all__ = [
     "Field",

@@ -22,7 +22,7 @@ from pyproj import CRS
 from shapely.errors import GEOSException
 
 from geoplan._errors import GeoplanError, LayerReadError, OutputError
-from geoplan._io import atomic_path, write_geojson, write_text_atomic
+from geoplan._io import write_geojson, write_gpkg, write_text_atomic
 from geoplan.layers.schemas import SCHEMAS, LayerSchema, LayerSet, Problem, _coerce_numbers, _feature_ids
 
 _VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".fgb", ".shp")
@@ -488,11 +488,6 @@ def _with_integer_columns(gdf: gpd.GeoDataFrame, schema: LayerSchema | None) -> 
     return out
 
 
-#: The date GDAL writes into a GeoPackage's ``gpkg_contents.last_change``: fixed, so that the
-#: same layers always give the same bytes (GDAL writes the current time otherwise).
-GPKG_TIMESTAMP = "2000-01-01T00:00:00.000Z"
-
-
 def write_layers(layers: LayerSet, path: str | os.PathLike[str]) -> Path:
     """Write a layer set as one GeoPackage (``*.gpkg``) or a folder of RFC 7946 GeoJSON files.
 
@@ -524,16 +519,8 @@ def write_layers(layers: LayerSet, path: str | os.PathLike[str]) -> Path:
     try:
         if target.suffix.lower() == ".gpkg":
             sidecar = target.with_name(f"{target.stem}.{_META_FILE}")
-            previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
-            pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": GPKG_TIMESTAMP})
-            try:
-                with atomic_path(target) as tmp:
-                    for name, gdf in layers.layers.items():
-                        pyogrio.write_dataframe(_with_integer_columns(gdf, SCHEMAS.get(name)), tmp, layer=name,
-                                                driver="GPKG", append=tmp.exists(),
-                                                layer_options={"SPATIAL_INDEX": "YES"})
-            finally:
-                pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
+            frames = {name: _with_integer_columns(gdf, SCHEMAS.get(name)) for name, gdf in layers.layers.items()}
+            write_gpkg(target, frames, fix="choose a writable path (a .gpkg file name or a folder) with free space")
             if layers.meta:
                 write_text_atomic(sidecar, json.dumps(layers.meta, indent=2, ensure_ascii=False) + "\n")
             elif sidecar.is_file():

@@ -18,41 +18,23 @@ import pandas as pd
 from pyproj import CRS
 
 from geoplan._errors import LayerReadError
+from geoplan.settings import (
+    CENTRE_ROLES,
+    ENTERPRISE_STATUS,
+    LENGTH_SOURCES,
+    PLACE_TYPES,
+    RESOURCE_STATUS,
+    ROAD_CLASSES,
+    STATION_KINDS,
+    SURFACES,
+    TRACKS,
+    UTM_MAX_SPAN_DEG,
+    YES_NO_UNKNOWN,
+)
 
 Kind = Literal["str", "int", "float"]
 Severity = Literal["error", "warning"]
 
-#: Road classes geoplan knows, in OpenStreetMap's ``highway=*`` vocabulary so that layers made
-#: from OSM and hand-made layers share one speed table.
-ROAD_CLASSES: tuple[str, ...] = (
-    "motorway",
-    "motorway_link",
-    "trunk",
-    "trunk_link",
-    "primary",
-    "primary_link",
-    "secondary",
-    "secondary_link",
-    "tertiary",
-    "tertiary_link",
-    "unclassified",
-    "residential",
-    "living_street",
-    "service",
-    "track",
-)
-
-RESOURCE_STATUS = ("depleted", "declining", "stable", "growing", "not_resource")
-ENTERPRISE_STATUS = ("operating", "partly_operating", "closed")
-CENTRE_ROLES = ("republican", "regional_centre", "other")
-LENGTH_SOURCES = ("published", "estimated")
-SURFACES = ("asphalt", "concrete", "paved", "gravel", "unpaved", "dirt")
-STATION_KINDS = ("city", "town", "junction", "border")
-YES_NO_UNKNOWN = ("yes", "no", "unknown")
-TRACKS = ("1", "2", "3", "4", "unknown")
-#: OpenStreetMap ``place=*`` values of populated places (settlements layer).
-PLACE_TYPES = ("city", "town", "village", "hamlet", "isolated_dwelling", "suburb", "quarter", "neighbourhood",
-               "locality", "farm", "allotments")
 
 
 @dataclass(frozen=True)
@@ -437,8 +419,8 @@ def embedded_layers_path(name: str = "kazakhstan") -> Path:
 def metric_crs(bounds: tuple[float, float, float, float] | np.ndarray) -> CRS:
     """Return a metric CRS for distances within lon/lat ``bounds``.
 
-    UTM for areas narrower than 6 degrees; otherwise an Albers equal-area conic with
-    standard parallels at 1/6 and 5/6 of the latitude span (scale error under 1 % across a
+    UTM for areas at most :data:`~geoplan.settings.UTM_MAX_SPAN_DEG` degrees across; otherwise an
+    Albers equal-area conic with standard parallels at 1/6 and 5/6 of the latitude span (scale error under 1 % across a
     country the size of Kazakhstan).
     """
     minx, miny, maxx, maxy = (float(v) for v in bounds)
@@ -448,7 +430,7 @@ def metric_crs(bounds: tuple[float, float, float, float] | np.ndarray) -> CRS:
     miny, maxy = max(miny, -89.0), min(maxy, 89.0)
     lon0 = (minx + maxx) / 2
     lat0 = (miny + maxy) / 2
-    if maxx - minx <= 6 and maxy - miny <= 6:
+    if maxx - minx <= UTM_MAX_SPAN_DEG and maxy - miny <= UTM_MAX_SPAN_DEG:
         zone = int((lon0 + 180) // 6) + 1
         return CRS.from_epsg((32600 if lat0 >= 0 else 32700) + min(max(zone, 1), 60))
     span = max(maxy - miny, 1.0)

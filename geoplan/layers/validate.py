@@ -30,6 +30,13 @@ from geoplan.layers.schemas import (
     _feature_ids,
     metric_crs,
 )
+from geoplan.settings import (
+    COVERAGE_TOLERANCE_KM2,
+    EXTENT_MARGIN_DEG,
+    MAX_ACCESS_KM,
+    OUTSIDE_BOUNDARIES_M,
+    VALIDATION_SNAP_TOLERANCE_M,
+)
 
 
 @dataclass(frozen=True)
@@ -52,11 +59,11 @@ class ValidationConfig:
         reported.
     """
 
-    snap_tolerance_m: float = 100.0
-    max_access_km: float = 25.0
-    extent_margin_deg: float = 0.5
-    outside_boundaries_m: float = 200.0
-    coverage_tolerance_km2: float = 0.01
+    snap_tolerance_m: float = VALIDATION_SNAP_TOLERANCE_M
+    max_access_km: float = MAX_ACCESS_KM
+    extent_margin_deg: float = EXTENT_MARGIN_DEG
+    outside_boundaries_m: float = OUTSIDE_BOUNDARIES_M
+    coverage_tolerance_km2: float = COVERAGE_TOLERANCE_KM2
 
 
 class _Collector:

@@ -15,15 +15,11 @@ directed edges with length, speed and travel time. The network is held as flat a
 interoperability. :func:`attach_places` connects towns and centres by projecting them onto the
 nearest edge (not the nearest node) with an access leg.
 
-Default speeds (:data:`DEFAULT_SPEEDS_KPH`) are average travel speeds for Kazakhstan, not speed
-limits. The Rules of the Road allow 90 km/h outside settlements (110 on motorways, up to 140 on
-the toll expressways) and 60 km/h in them; averages are lower because roads cross villages,
-carry heavy trucks and vary in condition. The defaults reproduce typical door-to-door times:
-Astana-Karaganda (205 km, mostly toll motorway) in about 2 h 20, Karaganda-Balkhash (372 km,
-four-lane trunk) in about 4 h 10, Pavlodar-Ekibastuz (135 km, two-lane trunk) in about 1 h 40.
-Four-lane trunk and primary roads get :data:`FOUR_LANE_BONUS_KPH` more; unpaved surfaces are
-capped at :data:`UNPAVED_CAP_KPH`. A ``speed_kph`` value on a road overrides all of this, and a
-run can pass its own ``speeds`` table.
+Default speeds (:data:`~geoplan.settings.DEFAULT_SPEEDS_KPH`, with the reasons for them) are
+average travel speeds for Kazakhstan, not speed limits. Four-lane trunk and primary roads get
+:data:`~geoplan.settings.FOUR_LANE_BONUS_KPH` more; unpaved surfaces are capped at
+:data:`~geoplan.settings.UNPAVED_CAP_KPH`. A ``speed_kph`` value on a road overrides all of
+this, and a run can pass its own ``speeds`` table.
 
 :func:`build_rail_network` makes the same kind of network from the optional ``rail`` and
 ``rail_stations`` layers (nodes are stations, edges are links with their track length), and

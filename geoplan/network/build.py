@@ -16,6 +16,7 @@ from geoplan._errors import NetworkError
 from geoplan.layers import ROAD_CLASSES, metric_crs
 from geoplan.network.graph import RoadNetwork, _listed, _subset_edges
 from geoplan.network.speeds import _speeds
+from geoplan.settings import SNAP_TOLERANCE_M
 
 
 def _split_at_shared_vertices(lines: np.ndarray, tol_key: float) -> tuple[np.ndarray, np.ndarray]:
@@ -55,7 +56,7 @@ def build_network(
     roads: gpd.GeoDataFrame,
     *,
     speeds: Mapping[str, float] | None = None,
-    snap_tolerance_m: float = 1.0,
+    snap_tolerance_m: float = SNAP_TOLERANCE_M,
     progress: bool = False,
 ) -> RoadNetwork:
     """Build a routable network from a roads layer.

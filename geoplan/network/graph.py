@@ -21,8 +21,8 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from geoplan._errors import GeoplanError, NetworkError
-from geoplan._io import atomic_path, write_geojson
-from geoplan.layers import GPKG_TIMESTAMP, metric_crs
+from geoplan._io import write_geojson, write_gpkg
+from geoplan.layers import metric_crs
 
 Weight = Literal["minutes", "km"]
 
@@ -433,15 +433,8 @@ def write_network(net: RoadNetwork, path: str | os.PathLike[str]) -> list[Path]:
     edges, nodes = net.edges_frame(), net.nodes_frame()
     try:
         if suffix == ".gpkg":
-            previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
-            pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": GPKG_TIMESTAMP})
-            try:
-                with atomic_path(target) as tmp:
-                    for name, gdf in (("edges", edges), ("nodes", nodes)):
-                        pyogrio.write_dataframe(gdf, tmp, layer=name, driver="GPKG", append=tmp.exists(),
-                                                layer_options={"SPATIAL_INDEX": "YES"})
-            finally:
-                pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
+            write_gpkg(target, {"edges": edges, "nodes": nodes},
+                       fix="choose a writable path with free space")
             return [target]
         if suffix in (".geojson", ".json"):
             node_path = target.with_name(f"{target.stem}.nodes{target.suffix}")

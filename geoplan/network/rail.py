@@ -16,18 +16,12 @@ from pyproj import Geod
 from geoplan._errors import NetworkError
 from geoplan.network.graph import RoadNetwork, _listed, network_from_arrays
 from geoplan.network.snap import _attached_before, _place_points, _yield_labels
+from geoplan.settings import ACCESS_KPH, RAIL_SPEED_KPH
 
 # --------------------------------------------------------------------------------------
 # rail
 
 
-#: Default average speed of a passenger train between stations, km/h, stops included.
-#: Kazakhstan's long-distance trains average 50-60 km/h over whole routes (timetables in the
-#: fact notes: Balkhash-Almaty-2 51 and 58 km/h, the Pavlodar-Almaty Talgo via Semey 54-56
-#: km/h); faster electric and Talgo services on Astana-Karaganda and Astana-Kokshetau reach
-#: 75-90 km/h, the Taraz-Zhanatas local train 45 km/h. 60 km/h sits in the middle of the
-#: long-distance range; links with a scheduled time (``typical_minutes``) use it instead.
-RAIL_SPEED_KPH = 60.0
 
 _GEOD = Geod(ellps="WGS84")
 
@@ -127,7 +121,7 @@ def attach_served_places(
     stations: gpd.GeoDataFrame,
     places: gpd.GeoDataFrame,
     *,
-    access_kph: float = 30.0,
+    access_kph: float = ACCESS_KPH,
     id_column: str = "id",
 ) -> tuple[RoadNetwork, pd.DataFrame]:
     """Join each place to the station(s) that serve it, for rail travel times between places.

@@ -13,6 +13,7 @@ from pyproj import Transformer
 
 from geoplan._errors import NetworkError
 from geoplan.network.graph import RoadNetwork, _listed
+from geoplan.settings import ACCESS_KPH, MAX_SNAP_KM
 
 # --------------------------------------------------------------------------------------
 # attaching places
@@ -75,8 +76,8 @@ def attach_places(
     net: RoadNetwork,
     places: gpd.GeoDataFrame,
     *,
-    access_kph: float = 30.0,
-    max_snap_km: float = 25.0,
+    access_kph: float = ACCESS_KPH,
+    max_snap_km: float = MAX_SNAP_KM,
     id_column: str = "id",
 ) -> tuple[RoadNetwork, pd.DataFrame]:
     """Connect points (towns, centres) to the network at their nearest edge.

@@ -12,32 +12,13 @@ import pandas as pd
 
 from geoplan._errors import NetworkError
 from geoplan.layers import ROAD_CLASSES
-
-#: Average travel speed by road class, km/h (see the module docstring for the rationale).
-DEFAULT_SPEEDS_KPH: dict[str, float] = {
-    "motorway": 100.0,
-    "motorway_link": 60.0,
-    "trunk": 80.0,
-    "trunk_link": 50.0,
-    "primary": 70.0,
-    "primary_link": 45.0,
-    "secondary": 60.0,
-    "secondary_link": 40.0,
-    "tertiary": 50.0,
-    "tertiary_link": 35.0,
-    "unclassified": 40.0,
-    "residential": 30.0,
-    "living_street": 10.0,
-    "service": 15.0,
-    "track": 20.0,
-}
-#: Extra speed of trunk and primary roads with four or more lanes (divided, I-b category).
-FOUR_LANE_BONUS_KPH = 10.0
-#: Speed cap on gravel, dirt and other unpaved surfaces.
-UNPAVED_CAP_KPH = 40.0
-_UNPAVED = ("gravel", "unpaved", "dirt")
-#: Surface values (OSM ``surface=*`` vocabulary included) that get the unpaved speed cap.
-_UNPAVED_OSM = ("compacted", "fine_gravel", "ground", "earth", "sand", "grass", "mud", "pebblestone", "rock", "soil")
+from geoplan.settings import (
+    DEFAULT_SPEEDS_KPH,
+    FOUR_LANE_BONUS_KPH,
+    UNPAVED_CAP_KPH,
+    UNPAVED_OSM_SURFACES,
+    UNPAVED_SURFACES,
+)
 
 
 def _speeds(roads: gpd.GeoDataFrame, speeds: Mapping[str, float] | None) -> np.ndarray:
@@ -79,7 +60,7 @@ def _speeds(roads: gpd.GeoDataFrame, speeds: Mapping[str, float] | None) -> np.n
         kph = np.where(four, kph + FOUR_LANE_BONUS_KPH, kph)
     if "surface" in roads.columns:
         surface = roads["surface"].astype(object).map(lambda v: v.strip().lower() if isinstance(v, str) else v)
-        unpaved = surface.isin(_UNPAVED + _UNPAVED_OSM).to_numpy()
+        unpaved = surface.isin(UNPAVED_SURFACES + UNPAVED_OSM_SURFACES).to_numpy()
         kph = np.where(unpaved, np.minimum(kph, UNPAVED_CAP_KPH), kph)
     return np.where(has_override, override, kph)
 

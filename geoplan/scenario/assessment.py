@@ -35,6 +35,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from geoplan import settings as S
+
 __all__ = [
     "CATEGORY_VALUES",
     "CategoriesConfig",
@@ -69,7 +71,7 @@ class IndicatorsConfig(_Section):
                                                     "default: indicator_catalogue.csv in the layer folder")
     table: str | None = Field(None, description="indicator table CSV keyed by town id, relative to the scenario "
                                                 "file; default: indicators.csv in the layer folder")
-    min_trend_years: float = Field(5.0, ge=0, le=100, description="shortest population trend, years")
+    min_trend_years: float = Field(S.MIN_TREND_YEARS, ge=0, le=100, description="shortest population trend, years")
     city_population: int = Field(100_000, gt=0, description="smallest city for minutes_city/km_city")
     reach_minutes: list[Annotated[float, Field(gt=0, le=24 * 60)]] = Field(
         default_factory=lambda: [60.0, 90.0], description="bands of population_<minutes>")
@@ -175,9 +177,10 @@ class CategoriesConfig(_Section):
     growth_point_roles: list[Literal["republican", "regional_centre", "other"]] = Field(
         default_factory=lambda: ["republican", "regional_centre"],
         description="centre roles that make a town a growth point")
-    decline_pct_per_year: float = Field(0.0, ge=-50, le=50,
+    decline_pct_per_year: float = Field(S.DECLINE_PCT_PER_YEAR, ge=-50, le=50,
                                         description="declining: population trend below this, %/yr")
-    relocation_max_population: int = Field(50_000, gt=0, description="small: at most this many people")
+    relocation_max_population: int = Field(S.RELOCATION_MAX_POPULATION, gt=0,
+                                           description="small: at most this many people")
     rules: list[Rule] = Field(default_factory=default_rules, description="the decision table, first match wins")
 
     @model_validator(mode="after")
@@ -244,12 +247,16 @@ class RelocationConfig(_Section):
 
     mode: Literal["cities", "policy"] = Field("cities", description="cities: large cities by capacity share; "
                                                                    "policy: receiving regions within yearly quotas")
-    share_to_move: float = Field(0.2, gt=0, le=1, description="share of a relocation town's population to move")
-    capacity_share: float = Field(0.05, gt=0, le=1,
+    share_to_move: float = Field(S.SHARE_TO_MOVE, gt=0, le=1,
+                                 description="share of a relocation town's population to move")
+    capacity_share: float = Field(S.CAPACITY_SHARE, gt=0, le=1,
                                   description="a destination takes at most this share of its population")
-    max_minutes: float = Field(720.0, gt=0, le=7 * 24 * 60, description="farthest destination by road, minutes")
-    min_destination_population: int = Field(100_000, gt=0, description="smallest destination population")
-    n_candidates: int = Field(3, ge=1, le=100, description="ranked destinations per town the allocation may use")
+    max_minutes: float = Field(S.RELOCATION_MAX_MINUTES, gt=0, le=7 * 24 * 60,
+                               description="farthest destination by road, minutes")
+    min_destination_population: int = Field(S.MIN_DESTINATION_POPULATION, gt=0,
+                                            description="smallest destination population")
+    n_candidates: int = Field(S.N_CANDIDATES, ge=1, le=100,
+                              description="ranked destinations per town the allocation may use")
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
 
 

@@ -12,10 +12,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pyproj import Geod
 
+from geoplan import settings as S
 from geoplan._errors import ScenarioError
-from geoplan.layers import RESOURCE_STATUS, ROAD_CLASSES, embedded_layers_path
+from geoplan.layers import embedded_layers_path
 from geoplan.layers.io import layer_url_scheme
-from geoplan.network import DEFAULT_SPEEDS_KPH
 from geoplan.scenario.assessment import (
     CategoriesConfig,
     CompositeConfig,
@@ -24,10 +24,11 @@ from geoplan.scenario.assessment import (
     SensitivityConfig,
     check_consistency,
 )
+from geoplan.settings import DEFAULT_SPEEDS_KPH, RESOURCE_STATUS, ROAD_CLASSES
 
 RoadClass = Literal[ROAD_CLASSES]  # type: ignore[valid-type]
 ResourceStatus = Literal[RESOURCE_STATUS]  # type: ignore[valid-type]
-Kph = Annotated[float, Field(gt=0, le=200)]
+Kph = Annotated[float, Field(gt=0, le=S.MAX_KPH)]
 _GEOD = Geod(ellps="WGS84")
 
 
@@ -38,17 +39,23 @@ class _Section(BaseModel):
 class NetworkConfig(_Section):
     """How the roads layer becomes a routable network (see :func:`geoplan.network.build_network`)."""
 
-    snap_tolerance_m: float = Field(1.0, ge=0, le=10_000, description="dangling ends this close to a node join it, m")
-    access_kph: float = Field(30.0, gt=0, le=200, description="speed on the leg from a place to its road, km/h")
-    max_snap_km: float = Field(25.0, gt=0, le=1_000, description="places farther from every road are unreachable, km")
+    snap_tolerance_m: float = Field(S.SNAP_TOLERANCE_M, ge=0, le=10_000,
+                                    description="dangling ends this close to a node join it, m")
+    access_kph: float = Field(S.ACCESS_KPH, gt=0, le=S.MAX_KPH,
+                              description="speed on the leg from a place to its road, km/h")
+    max_snap_km: float = Field(S.MAX_SNAP_KM, gt=0, le=1_000,
+                               description="places farther from every road are unreachable, km")
 
 
 class AgglomerationConfig(_Section):
     """When a town is an agglomeration candidate: a large enough centre within road reach."""
 
-    max_minutes: float = Field(90.0, gt=0, le=24 * 60, description="road travel time to the centre, minutes")
-    min_centre_population: int = Field(50_000, gt=0, description="smallest population of a qualifying centre")
-    centre_larger_than_town: bool = Field(True, description="the centre must have more people than the town")
+    max_minutes: float = Field(S.AGGLOMERATION_MAX_MINUTES, gt=0, le=24 * 60,
+                               description="road travel time to the centre, minutes")
+    min_centre_population: int = Field(S.MIN_CENTRE_POPULATION, gt=0,
+                                       description="smallest population of a qualifying centre")
+    centre_larger_than_town: bool = Field(S.CENTRE_LARGER_THAN_TOWN,
+                                          description="the centre must have more people than the town")
 
 
 class AccessibilityConfig(_Section):
@@ -57,7 +64,8 @@ class AccessibilityConfig(_Section):
     Give either ``half_life_minutes`` (beta = ln 2 / half-life) or ``beta`` (per minute).
     """
 
-    half_life_minutes: float = Field(60.0, gt=0, le=24 * 60, description="minutes after which a centre counts half")
+    half_life_minutes: float = Field(S.HALF_LIFE_MINUTES, gt=0, le=24 * 60,
+                                     description="minutes after which a centre counts half")
     beta: float | None = Field(None, gt=0, le=10, description="decay per minute; overrides half_life_minutes")
 
     @model_validator(mode="after")
@@ -76,7 +84,7 @@ class CatchmentsConfig(_Section):
     """Travel-time bands of the nested catchments around each centre."""
 
     bands: list[Annotated[int, Field(gt=0, le=24 * 60)]] = Field(
-        default_factory=lambda: [30, 60, 90, 120], description="band limits in minutes, increasing")
+        default_factory=lambda: list(S.CATCHMENT_BANDS), description="band limits in minutes, increasing")
 
     @field_validator("bands")
     @classmethod
@@ -91,8 +99,9 @@ class CatchmentsConfig(_Section):
 class SurfaceConfig(_Section):
     """The raster travel-time surface."""
 
-    resolution_m: float = Field(1000.0, gt=0, le=100_000, description="cell size, m")
-    offroad_kph: float = Field(20.0, gt=0, le=200, description="speed across country off the roads, km/h")
+    resolution_m: float = Field(S.SURFACE_RESOLUTION_M, gt=0, le=100_000, description="cell size, m")
+    offroad_kph: float = Field(S.OFFROAD_KPH, gt=0, le=S.MAX_KPH,
+                               description="speed across country off the roads, km/h")
 
 
 def _path_text(v: str | None) -> str | None:
