@@ -9,6 +9,7 @@ from typing import Annotated
 import click
 import typer
 
+from geoplan import settings as S
 from geoplan._errors import GeoplanError
 from geoplan.cli._common import LayersArg, _echo_err, _layer_location, _load, app, number_check
 from geoplan.layers import (
@@ -47,9 +48,11 @@ def layers_check(
     fmt: Annotated[str, typer.Option("--format", help="Report format: text or json.")] = "text",
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 on warnings too.")] = False,
     snap_tolerance_m: Annotated[float, typer.Option(
-        help="Report road ends this close to another road.", callback=number_check(inclusive=True, unit="100"))] = 100.0,
+        help="Report road ends this close to another road.",
+        callback=number_check(inclusive=True, unit=f"{S.VALIDATION_SNAP_TOLERANCE_M:g}"))] = S.VALIDATION_SNAP_TOLERANCE_M,
     max_access_km: Annotated[float, typer.Option(
-        help="Report places farther than this from every road.", callback=number_check(unit="25"))] = 25.0,
+        help="Report places farther than this from every road.",
+        callback=number_check(unit=f"{S.MAX_ACCESS_KM:g}"))] = S.MAX_ACCESS_KM,
 ) -> None:
     """Validate a layer set and report every problem (exit 0 clean, 1 problems, 2 unreadable)."""
     if fmt not in ("text", "json"):
