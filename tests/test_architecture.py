@@ -87,8 +87,8 @@ def _imports(path: Path) -> list[tuple[int, str, list[str]]]:
         parts = module.split(".")[1:]
         if parts:
             out.append((line, parts[0], names))
-        else:  # from geoplan import settings / from geoplan import X
-            out += [(line, n, []) for n in names]
+        else:  # from geoplan import settings / from geoplan import X (the version is fine to take)
+            out += [(line, n, []) for n in names if n != "__version__"]
     return out
 
 
