@@ -49,7 +49,8 @@ def layers_check(
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 on warnings too.")] = False,
     snap_tolerance_m: Annotated[float, typer.Option(
         help="Report road ends this close to another road.",
-        callback=number_check(inclusive=True, unit=f"{S.VALIDATION_SNAP_TOLERANCE_M:g}"))] = S.VALIDATION_SNAP_TOLERANCE_M,
+        callback=number_check(inclusive=True, unit=f"{S.VALIDATION_SNAP_TOLERANCE_M:g}")
+    )] = S.VALIDATION_SNAP_TOLERANCE_M,
     max_access_km: Annotated[float, typer.Option(
         help="Report places farther than this from every road.",
         callback=number_check(unit=f"{S.MAX_ACCESS_KM:g}"))] = S.MAX_ACCESS_KM,

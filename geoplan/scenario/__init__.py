@@ -15,7 +15,9 @@ The package is split by job: :mod:`~geoplan.scenario.models` (the typed model),
 Defaults
 --------
 Every default is a constant of :mod:`geoplan.settings`, documented there with the reason for
-it; ``geoplan scenario show`` prints the values a scenario resolves to.
+it; ``geoplan scenario show`` prints the values a scenario resolves to. The assessment
+sections (``indicators``, ``composite``, ``categories``, ``sensitivity``, ``relocation``) are
+described key by key in :mod:`geoplan.scenario.assessment`.
 
 ==============================================  ==========================================
 key                                             default (:mod:`geoplan.settings`)
@@ -28,15 +30,9 @@ key                                             default (:mod:`geoplan.settings`
 ``agglomeration.min_centre_population``         ``MIN_CENTRE_POPULATION``
 ``agglomeration.centre_larger_than_town``       ``CENTRE_LARGER_THAN_TOWN``
 ``accessibility.half_life_minutes``             ``HALF_LIFE_MINUTES`` (or give ``beta``)
-``categories.trend_census``                     ``TREND_CENSUS``
-``categories.min_trend_years``                  ``MIN_TREND_YEARS``
-``categories.shrinking_pct_per_year``           ``SHRINKING_PCT_PER_YEAR``
-``categories.fast_decline_pct_per_year``        ``FAST_DECLINE_PCT_PER_YEAR``
-``categories.diversification_resources``        ``DIVERSIFICATION_RESOURCES``
-``categories.relocation_resources``             ``RELOCATION_RESOURCES``
-``categories.relocation_if_enterprise_closed``  ``RELOCATION_IF_ENTERPRISE_CLOSED``
+``indicators.min_trend_years``                  ``MIN_TREND_YEARS``
+``categories.decline_pct_per_year``             ``DECLINE_PCT_PER_YEAR``
 ``categories.relocation_max_population``        ``RELOCATION_MAX_POPULATION``
-``categories.relocation_max_accessibility``     none (optional Hansen index limit)
 ``relocation.share_to_move``                    ``SHARE_TO_MOVE``
 ``relocation.capacity_share``                   ``CAPACITY_SHARE``
 ``relocation.max_minutes``                      ``RELOCATION_MAX_MINUTES``
