@@ -148,7 +148,7 @@ def progress_bar(iterable: Iterable[T] | None = None, *, total: float | None = N
 
 @contextlib.contextmanager
 def reporting(*, progress: bool = True, level: int = logging.INFO, stream: IO[str] | None = None) -> Iterator[None]:
-    """Show geoplan's log lines (and progress bars) on ``stream`` for the block: what the CLI does.
+    r"""Show geoplan's log lines (and progress bars) on ``stream`` for the block: what the CLI does.
 
     Parameters
     ----------
@@ -166,9 +166,9 @@ def reporting(*, progress: bool = True, level: int = logging.INFO, stream: IO[st
     >>> with reporting(progress=False, stream=out):
     ...     logger.info("network: %d nodes", 3)
     >>> out.getvalue()
-    'geoplan: network: 3 nodes\\n'
+    'network: 3 nodes\n'
     >>> logger.info("not shown"); out.getvalue()
-    'geoplan: network: 3 nodes\\n'
+    'network: 3 nodes\n'
     """
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))

@@ -3,7 +3,7 @@
 Stages follow the data flow: validate the layers (errors stop the run before any analysis),
 apply the scenario's network edits, build the network and attach towns and centres, compute
 travel times, catchments and the raster surface, classify the towns, allocate relocation
-flows, and write exports and maps. Each stage reports its progress on stderr.
+flows, and write exports and maps. Each stage is logged (logger ``geoplan``, INFO).
 
 Every output is planned before anything is computed (:func:`plan_run_outputs`: no folder,
 locked file or input where an output goes, no output folder inside the layers), then written
@@ -25,8 +25,8 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +38,7 @@ import pandas as pd
 
 from geoplan._errors import AnalysisError, LayerValidationError, OutputError, ScenarioError
 from geoplan._io import OutputSet, plan_outputs, write_csv, write_geojson, write_text_atomic
+from geoplan._progress import logger, progress_enabled
 from geoplan.agglomeration import Agglomerations
 from geoplan.agglomeration import agglomerations as _agglomerations
 from geoplan.catchments import catchments as _catchments
@@ -142,7 +143,7 @@ class RunResult:
 
 
 class _Stages:
-    """Prints '[k/n] stage ... done (s)' on stderr and records timings.
+    """Logs '[k/n] stage ... done (s)' (INFO) and records timings.
 
     An :class:`AnalysisError` (say, an infeasible allocation) is re-raised naming ``source``, the
     scenario file whose parameters led to it, so that ``compare`` tells which of two failed.
@@ -155,7 +156,7 @@ class _Stages:
     def __call__(self, name: str, fn: Callable[[], Any]) -> Any:
         self.k += 1
         if self.enabled:
-            print(f"[{self.k}/{self.n}] {name} ...", file=sys.stderr, flush=True)
+            logger.info("[%d/%d] %s ...", self.k, self.n, name)
         t0 = time.perf_counter()
         try:
             value = fn()
@@ -165,7 +166,7 @@ class _Stages:
             raise AnalysisError(f"{self.source}: {exc.message}", fix=exc.fix) from exc
         self.timings[name] = time.perf_counter() - t0
         if self.enabled:
-            print(f"[{self.k}/{self.n}] {name}: done in {self.timings[name]:.1f} s", file=sys.stderr, flush=True)
+            logger.info("[%d/%d] %s: done in %.1f s", self.k, self.n, name, self.timings[name])
         return value
 
 
@@ -186,7 +187,7 @@ def run(
     maps_dir: str | os.PathLike[str] | None = None,
     with_surface: bool = True,
     with_maps: bool = True,
-    progress: bool = True,
+    progress: bool | None = None,
     scheduler: str | Client | None = None,
     export_formats: Sequence[str] = ("geojson",),
     excel: bool = False,
@@ -224,7 +225,9 @@ def run(
     with_maps
         Write the maps (needs ``out_dir`` or ``maps_dir``).
     progress
-        Report each stage on stderr.
+        Log each stage (INFO, logger ``geoplan``; the ``geoplan`` command shows it on stderr)
+        and show progress bars of the slow steps; ``None`` follows
+        :func:`geoplan._progress.set_progress` (off in a library call).
     scheduler
         Run the travel-time searches on Dask workers: ``"processes"``, ``"tcp://HOST:PORT"`` or
         a ``dask.distributed.Client`` (see :mod:`geoplan.distributed`); default: in this process.
@@ -265,6 +268,7 @@ def run(
                                 inputs=[source, scenario_file], formats=export_formats,
                                 with_sensitivity=sc.sensitivity.in_run)
     n = 7 + int(with_surface) + int(writes) + int(db_out is not None) + int(sc.sensitivity.in_run)
+    progress = progress_enabled(progress)
     stage = _Stages(n, progress, source=None if sc.source == Scenario.baseline().source else sc.source)
 
     def _load() -> tuple[LayerSet, list[Problem]]:
@@ -625,7 +629,7 @@ def compare(
     b: Scenario | str | os.PathLike[str],
     *,
     layers: LayerSet | str | os.PathLike[str] | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     maps_dir: str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
     """Run two scenarios and return the towns whose category, nearest centre, time or destination changed.
@@ -638,7 +642,7 @@ def compare(
         A layer set or its path for both runs; default: each scenario's ``layers`` key, else the
         embedded Kazakhstan layers.
     progress
-        Report each stage on stderr.
+        Log each stage (see :func:`run`).
     maps_dir
         Also write ``difference.html`` there: a map of the towns whose category, rank, nearest
         centre or destination changed (before → after), the roads added, closed or changed and

@@ -17,6 +17,7 @@ import click
 import typer
 
 from geoplan._errors import GeoplanError
+from geoplan._progress import reporting
 from geoplan.cli._common import _echo_err, app
 
 # Importing the command modules registers their commands on the root app, in --help order.
@@ -36,7 +37,8 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
-        result = app(args=args, prog_name="geoplan", standalone_mode=False)
+        with reporting(progress=True):  # log lines and progress bars on stderr while the command runs
+            result = app(args=args, prog_name="geoplan", standalone_mode=False)
     except GeoplanError as exc:
         if debug:
             traceback.print_exc()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 
 import geopandas as gpd
@@ -13,6 +12,7 @@ import shapely.ops
 from pyproj import Transformer
 
 from geoplan._errors import NetworkError
+from geoplan._progress import logger, progress_enabled
 from geoplan.layers import ROAD_CLASSES, metric_crs
 from geoplan.network.graph import RoadNetwork, _listed, _subset_edges
 from geoplan.network.speeds import _speeds
@@ -57,7 +57,7 @@ def build_network(
     *,
     speeds: Mapping[str, float] | None = None,
     snap_tolerance_m: float = SNAP_TOLERANCE_M,
-    progress: bool = False,
+    progress: bool | None = None,
 ) -> RoadNetwork:
     """Build a routable network from a roads layer.
 
@@ -79,7 +79,8 @@ def build_network(
         tens of metres for hand-digitised layers with small gaps, and 0 for OpenStreetMap,
         whose dead ends near other roads are real.
     progress
-        Print stage messages to stderr.
+        Log the size of the input and of the network (INFO, logger ``geoplan``); ``None``
+        follows :func:`geoplan._progress.set_progress` (off in a library call).
 
     Returns
     -------
@@ -137,8 +138,9 @@ def build_network(
         )
     kph_road = _speeds(roads, speeds)
     direction = _oneway(roads, road_ids)
-    if progress:
-        print(f"network: {len(roads):,} road segments", file=sys.stderr)
+    report = progress_enabled(progress)
+    if report:
+        logger.info("network: %s road segments", f"{len(roads):,}")
 
     pieces, part_of_piece = _split_at_shared_vertices(lines_m, tol_key=0.01)
     owner = road_of_part[part_of_piece]
@@ -238,8 +240,8 @@ def build_network(
     loops = net.edge_u == net.edge_v
     if loops.any():
         net = _subset_edges(net, ~loops)
-    if progress:
-        print(f"network: {net.n_nodes:,} nodes, {net.n_edges:,} directed edges", file=sys.stderr)
+    if report:
+        logger.info("network: %s nodes, %s directed edges", f"{net.n_nodes:,}", f"{net.n_edges:,}")
     return net
 
 
