@@ -6,6 +6,8 @@ Functions named like their module (``catchments``, ``surface``, ``classify``) st
 module: a package attribute with a submodule's name would hide the submodule.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from geoplan._errors import (
     AnalysisError,
     GeoplanError,
@@ -16,21 +18,14 @@ from geoplan._errors import (
     OutputError,
     ScenarioError,
 )
-from geoplan.layers import (
-    SCHEMAS,
-    LayerSet,
-    Problem,
-    ValidationConfig,
-    embedded_layers_path,
-    read_layers,
-    require_valid,
-    validate,
-    write_layers,
-)
 
-# Everything past the layer model loads on first use (PEP 562), so that `geoplan --help` and
-# `geoplan layers check` do not pay for importing folium, matplotlib, osmnx and rasterio.
+# Everything past the error classes loads on first use (PEP 562), so that `geoplan --help`
+# starts without importing geopandas, folium, matplotlib, osmnx or rasterio. Type checkers
+# read the same names from the TYPE_CHECKING imports below (tests/test_typing.py checks that
+# the two lists agree).
 _LAZY = {
+    "geoplan.layers": ("SCHEMAS", "LayerSet", "Problem", "ValidationConfig", "embedded_layers_path", "read_layers",
+                       "require_valid", "validate", "write_layers"),
     "geoplan.osm": ("download_osm", "read_osm"),
     "geoplan.network": ("DEFAULT_SPEEDS_KPH", "RoadNetwork", "attach_places", "build_network",
                         "attach_served_places", "build_rail_network"),
@@ -46,10 +41,41 @@ _LAZY = {
     "geoplan.export": ("export_results", "write_results_gpkg"),
     "geoplan.pipeline": ("RunResult", "compare", "run", "summary_table"),
 }
+if TYPE_CHECKING:
+    from geoplan.catchments import reached_edges
+    from geoplan.classify import compare_results
+    from geoplan.export import export_results, write_results_gpkg
+    from geoplan.layers import (
+        SCHEMAS,
+        LayerSet,
+        Problem,
+        ValidationConfig,
+        embedded_layers_path,
+        read_layers,
+        require_valid,
+        validate,
+        write_layers,
+    )
+    from geoplan.maps import agglomeration_map, category_png, relocation_map, render_map, save_map
+    from geoplan.network import (
+        DEFAULT_SPEEDS_KPH,
+        RoadNetwork,
+        attach_places,
+        attach_served_places,
+        build_network,
+        build_rail_network,
+    )
+    from geoplan.osm import download_osm, read_osm
+    from geoplan.pipeline import RunResult, compare, run, summary_table
+    from geoplan.relocation import RelocationResult, allocate, rank_destinations, relocate
+    from geoplan.scenario import Scenario, apply_edits, dump_scenario, load_scenario, parse_scenario
+    from geoplan.surface import SurfaceResult, friction_raster, sample_surface, travel_time_surface, write_surface
+    from geoplan.traveltime import ODMatrix, od_matrix, routes, travel_times_from
+
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'geoplan' has no attribute {name!r}")

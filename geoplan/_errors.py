@@ -7,6 +7,8 @@ anything else escaping is a bug in geoplan.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "GeoplanError",
     "LayerError",
@@ -53,7 +55,7 @@ class LayerReadError(LayerError):
 class LayerValidationError(LayerError):
     """A layer set was read but has errors; ``problems`` holds them as data."""
 
-    def __init__(self, message: str, *, problems: list | None = None, fix: str | None = None) -> None:
+    def __init__(self, message: str, *, problems: list[Any] | None = None, fix: str | None = None) -> None:
         self.problems = list(problems or [])
         super().__init__(message, fix=fix)
 

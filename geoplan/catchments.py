@@ -241,7 +241,7 @@ class _Reach:
         if cut.any():
             length = self.length_m[edge[cut]]
             out[cut] = _substrings(lines[cut], start[cut] * length, end[cut] * length)
-        return out
+        return np.asarray(out)
 
 
 def _iter_reach(
@@ -358,7 +358,7 @@ class _Corridors:
         order = np.lexsort((frac, owner))
         owner, xy, radius = owner[order], xy[order], left[order] * self.m_per_min
         pair = np.flatnonzero((owner[1:] == owner[:-1]) & ((radius[1:] > 0) | (radius[:-1] > 0)))
-        out = []
+        out: list[np.ndarray] = []
         for s in range(0, len(pair), _CHUNK):
             a = pair[s:s + _CHUNK]
             ring = np.concatenate([_circle_coords(xy[a], radius[a]), _circle_coords(xy[a + 1], radius[a + 1])], axis=1)

@@ -536,5 +536,5 @@ def compare_results(
     for col in (f"accessibility_{sa}", f"accessibility_{sb}"):
         out[col] = pd.to_numeric(out[col], errors="coerce").round(0)
     for col in (f"rank_{sa}", f"rank_{sb}", "rank_change"):
-        out[col] = pd.array(pd.to_numeric(out[col], errors="coerce"), dtype="Int64")
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype("Float64").astype("Int64")
     return out

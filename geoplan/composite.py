@@ -101,17 +101,17 @@ def normalise(x: np.ndarray, method: str, sign: np.ndarray) -> np.ndarray:
             lo = np.nanmin(x, axis=1, keepdims=True)
             hi = np.nanmax(x, axis=1, keepdims=True)
             v = (x - lo) / (hi - lo)
-            return np.where(s > 0, v, 1.0 - v)
+            return np.asarray(np.where(s > 0, v, 1.0 - v), dtype=float)
         if method == "zscore":
             mu = np.nanmean(x, axis=1, keepdims=True)
             sd = np.nanstd(x, axis=1, keepdims=True)
-            return s * (x - mu) / sd
+            return np.asarray(s * (x - mu) / sd, dtype=float)
         if method == "rank":
             from scipy.stats import rankdata
 
             r = rankdata(s * x, axis=1, nan_policy="omit")
             n = np.sum(np.isfinite(x), axis=1, keepdims=True)
-            return (r - 1.0) / (n - 1.0)
+            return np.asarray((r - 1.0) / (n - 1.0), dtype=float)
     raise AnalysisError(f"normalisation {method!r} is not known", fix=f"use one of {', '.join(NORMALISATIONS)}")
 
 
@@ -120,7 +120,7 @@ def _rescale_positive(v: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         lo = np.nanmin(v, axis=1, keepdims=True)
         hi = np.nanmax(v, axis=1, keepdims=True)
-        return 1.0 + 99.0 * (v - lo) / (hi - lo)
+        return np.asarray(1.0 + 99.0 * (v - lo) / (hi - lo), dtype=float)
 
 
 def aggregate(v: np.ndarray, w: np.ndarray, method: str, *, scale: float = 100.0) -> tuple[np.ndarray, np.ndarray]:

@@ -42,7 +42,6 @@ import shapely
 
 from geoplan._errors import AnalysisError
 from geoplan._io import (
-    GEOJSON_PRECISION,
     atomic_path,
     csv_safe,
     rfc7946_geometries,
@@ -65,7 +64,7 @@ from geoplan._style import (
     surface_breaks,
     surface_colours,
 )
-from geoplan.settings import GPKG_TIMESTAMP
+from geoplan.settings import GEOJSON_PRECISION, GPKG_TIMESTAMP
 
 __all__ = ["FIXED_TIMESTAMP", "FORMATS", "export_results", "qgis_style", "surface_qml", "tidy_columns", "towns_table",
            "write_results_gpkg"]

@@ -422,9 +422,9 @@ def read_table(
     else:
         wide = raw
         long_form = False
-        dup = wide[wide["id"].duplicated()]["id"].unique()
-        if len(dup):
-            raise AnalysisError(f"{name}: town id(s) {', '.join(map(str, dup[:10]))} listed more than once",
+        repeated = wide[wide["id"].duplicated()]["id"].unique()
+        if len(repeated):
+            raise AnalysisError(f"{name}: town id(s) {', '.join(map(str, repeated[:10]))} listed more than once",
                                 fix="keep one row per town")
     lost = [u for u in users if u not in wide.columns]
     if lost:
@@ -455,7 +455,8 @@ def read_table(
 # travel-time arrays
 
 
-def od_arrays(od: Any, origins: Sequence[str], destinations: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def od_arrays(od: Any, origins: Sequence[str] | np.ndarray, destinations: Sequence[str] | np.ndarray,
+              ) -> tuple[np.ndarray, np.ndarray]:
     """Minutes and km of ``od`` as arrays aligned to ``origins`` x ``destinations``.
 
     Parameters
@@ -496,8 +497,8 @@ def od_arrays(od: Any, origins: Sequence[str], destinations: Sequence[str]) -> t
             dup = frame[frame.duplicated(["origin", "destination"])].iloc[0]
             raise AnalysisError(f"OD table lists {dup['origin']} -> {dup['destination']} more than once",
                                 fix="keep one row per origin-destination pair")
-        oi = o.get_indexer(frame["origin"])
-        di = d.get_indexer(frame["destination"])
+        oi = o.get_indexer(pd.Index(frame["origin"]))
+        di = d.get_indexer(pd.Index(frame["destination"]))
         keep = (oi >= 0) & (di >= 0)
         minutes[oi[keep], di[keep]] = pd.to_numeric(frame["minutes"], errors="coerce").to_numpy(float)[keep]
         km[oi[keep], di[keep]] = pd.to_numeric(frame["km"], errors="coerce").to_numpy(float)[keep]

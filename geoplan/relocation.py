@@ -54,7 +54,8 @@ from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.sparse import csr_matrix, vstack
 
 from geoplan._errors import AnalysisError
-from geoplan.classify import growth_rate, od_arrays, populations
+from geoplan.classify import growth_rate
+from geoplan.indicators import od_arrays, populations
 from geoplan.scenario import Scenario
 
 __all__ = [
@@ -318,7 +319,7 @@ def _shortfall(p: np.ndarray, cap: np.ndarray, allowed: np.ndarray, o: pd.Index,
         where = ", ".join(f"{x_} ({cap[k]:,}{', full' if load[k] >= cap[k] else ''})"
                           for x_ in dest for k in [d.get_loc(x_)]) or "none it may use"
         alone = f", more than all its destinations can take ({reach_cap[r]:,})" if p[r] > reach_cap[r] else ""
-        lines.append(f"{o[r]}: {left[r]:,} of {p[r]:,} left over{alone} [destinations: {where}]")
+        lines.append(f"{o[int(r)]}: {left[r]:,} of {p[r]:,} left over{alone} [destinations: {where}]")
     err = AnalysisError(f"cannot place everyone: {left.sum():,} of {p.sum():,} people have no place; "
                         + "; ".join(lines),
                         fix="raise the destinations' capacity, allow more or farther destinations, "
@@ -330,10 +331,10 @@ def _shortfall(p: np.ndarray, cap: np.ndarray, allowed: np.ndarray, o: pd.Index,
 def _straight_lines(flows: pd.DataFrame, towns: gpd.GeoDataFrame, centres: gpd.GeoDataFrame) -> np.ndarray:
     tp = towns.to_crs(4326).set_index(towns["id"].astype(str).to_numpy()).geometry
     cp = centres.to_crs(4326).set_index(centres["id"].astype(str).to_numpy()).geometry
-    a = tp.reindex(flows["origin"]).to_numpy()
-    b = cp.reindex(flows["destination"]).to_numpy()
+    a = np.asarray(tp.reindex(flows["origin"]).array, dtype=object)
+    b = np.asarray(cp.reindex(flows["destination"]).array, dtype=object)
     coords = np.stack([shapely.get_coordinates(a), shapely.get_coordinates(b)], axis=1)
-    return shapely.linestrings(coords)
+    return np.asarray(shapely.linestrings(coords))
 
 
 def _route_lines(flows: pd.DataFrame, towns: gpd.GeoDataFrame, centres: gpd.GeoDataFrame, route: Any) -> np.ndarray:

@@ -313,7 +313,7 @@ def _check_grid_fits(bounds: tuple[float, float, float, float], res: float, max_
             break
         fit = _nice_up(fit * 1.01 + 1e-9)
     need = cells * BYTES_PER_CELL
-    if cells > MAX_CELLS and (budget is None or MAX_CELLS * BYTES_PER_CELL <= budget):
+    if budget is None or (cells > MAX_CELLS and MAX_CELLS * BYTES_PER_CELL <= budget):  # (no budget: over MAX_CELLS)
         why = f"over the {MAX_CELLS:,}-cell limit"
     else:
         why = f"it needs about {_size(need)} of memory while {_size(budget or 0)} is available"

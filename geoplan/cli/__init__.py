@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
         _echo_err(f"geoplan: error: {exc}")
         sys.exit(2)
     except _EXITS as exc:
-        sys.exit(exc.exit_code)
+        sys.exit(getattr(exc, "exit_code", 0))
     except _USAGE_ERRORS as exc:
         if hasattr(exc, "show"):
             exc.show()

@@ -91,15 +91,16 @@ def osm_download(
         return
     from geoplan.osm import download_osm
 
-    box = None
+    box: tuple[float, float, float, float] | None = None
     if bbox is not None:
         parts = bbox.split(",")
         try:
-            box = tuple(float(v) for v in parts)
+            numbers = [float(v) for v in parts]
         except ValueError:
-            box = ()
-        if len(box) != 4:
+            numbers = []
+        if len(numbers) != 4:
             raise click.BadParameter("must be four numbers W,S,E,N, e.g. 72.9,50.0,73.2,50.1", param_hint="--bbox")
+        box = (numbers[0], numbers[1], numbers[2], numbers[3])
     roads = download_osm(place=place, bbox=box, road_classes=_osm_classes(road_classes), main_roads=main_roads,
                          overpass_url=overpass_url, progress=True)
     typer.echo(f"wrote {roads_summary(roads)} to {write_roads(roads, to)}")

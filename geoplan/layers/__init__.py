@@ -27,24 +27,14 @@ Examples
 from geoplan.layers.io import normalise, read_layers, write_layers
 from geoplan.layers.schemas import (
     BOUNDARIES,
-    CENTRE_ROLES,
     CENTRES,
-    ENTERPRISE_STATUS,
-    LENGTH_SOURCES,
     OPTIONAL_LAYERS,
-    PLACE_TYPES,
     RAIL,
     RAIL_STATIONS,
-    RESOURCE_STATUS,
-    ROAD_CLASSES,
     ROADS,
     SCHEMAS,
     SETTLEMENTS,
-    STATION_KINDS,
-    SURFACES,
     TOWNS,
-    TRACKS,
-    YES_NO_UNKNOWN,
     Field,
     Kind,
     LayerSchema,
@@ -55,7 +45,19 @@ from geoplan.layers.schemas import (
     metric_crs,
 )
 from geoplan.layers.validate import ValidationConfig, problems_frame, require_valid, validate
-from geoplan.settings import GPKG_TIMESTAMP
+from geoplan.settings import (
+    CENTRE_ROLES,
+    ENTERPRISE_STATUS,
+    GPKG_TIMESTAMP,
+    LENGTH_SOURCES,
+    PLACE_TYPES,
+    RESOURCE_STATUS,
+    ROAD_CLASSES,
+    STATION_KINDS,
+    SURFACES,
+    TRACKS,
+    YES_NO_UNKNOWN,
+)
 
 __all__ = [
     "Field",

@@ -201,7 +201,7 @@ def _read_one(path: Path, layer: str | None, label: str, name: str, source: str
                 # One geometry GEOS cannot build (a one-point line, say) must not hide the rest.
                 gdf = pyogrio.read_dataframe(path, layer=layer, on_invalid="ignore")
                 _, _, wkb, _ = pyogrio.raw.read(path, layer=layer, columns=[])
-                for i in np.flatnonzero(gdf.geometry.isna().to_numpy() & pd.notna(wkb)):
+                for i in np.flatnonzero(gdf.geometry.isna().to_numpy() & pd.notna(wkb)).tolist():
                     try:
                         shapely.from_wkb(wkb[i])
                     except GEOSException as exc:
@@ -453,8 +453,8 @@ def normalise(gdf: gpd.GeoDataFrame, schema: LayerSchema) -> gpd.GeoDataFrame:
         else:
             out[f.name] = col.astype(object).where(col.notna(), None).map(lambda v: v if v is None else str(v))
     extra = [c for c in gdf.columns if c not in schema.column_names and c != gdf.geometry.name]
-    for col in extra:
-        out[col] = gdf[col].reset_index(drop=True)
+    for extra_col in extra:
+        out[extra_col] = gdf[extra_col].reset_index(drop=True)
     geoms = gdf.geometry.to_numpy()
     if schema.geometry_type != "Polygon":  # a polygon layer keeps its multi-part features
         multi = shapely.get_type_id(geoms) >= 4

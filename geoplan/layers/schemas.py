@@ -464,8 +464,8 @@ def _coerce_numbers(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
         inf = np.isinf(parsed.to_numpy())
         return parsed.where(~inf), inf
     obj = values.astype(object)
-    scalar = obj.map(lambda v: isinstance(v, (str, int, float, np.integer, np.floating)) and not isinstance(v, bool))
-    scalar = scalar.to_numpy(dtype=bool)
+    scalar = obj.map(lambda v: isinstance(v, (str, int, float, np.integer, np.floating))
+                     and not isinstance(v, bool)).to_numpy(dtype=bool)
     blank = obj.map(lambda v: v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
                     or (isinstance(v, str) and not v.strip())).to_numpy(dtype=bool)
     text = obj.where(scalar & ~blank, None).map(lambda v: v.strip() if isinstance(v, str) else v)

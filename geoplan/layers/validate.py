@@ -151,9 +151,9 @@ def _check_fields(c: _Collector, name: str, gdf: gpd.GeoDataFrame, schema: Layer
     _check_text_encoding(c, name, gdf, schema, ids)
     if schema.id_field in gdf.columns:
         idcol = gdf[schema.id_field]
-        present = idcol.notna() & (idcol.astype(str).str.strip() != "")
-        dup = idcol[present].astype(str).duplicated(keep="first")
-        for fid in sorted(set(idcol[present][dup].astype(str))):
+        has_id = idcol.notna() & (idcol.astype(str).str.strip() != "")
+        dup = idcol[has_id].astype(str).duplicated(keep="first")
+        for fid in sorted(set(idcol[has_id][dup].astype(str))):
             n = int((idcol.astype(str) == fid).sum())
             c.add("error", name, fid, "duplicate_id", f"id '{fid}' is used by {n} features",
                   "give every feature its own id (delete the copy or rename one)")
@@ -184,7 +184,7 @@ def _check_geometry(c: _Collector, name: str, gdf: gpd.GeoDataFrame, schema: Lay
                if kind.startswith("Multi") else f"redraw it as a {schema.geometry_type}")
         c.add("error", name, fid, "wrong_geometry_type",
               f"geometry is a {kind}; this layer holds {schema.geometry_type}s", fix)
-    usable = present & ~wrong
+    usable: np.ndarray = np.asarray(present & ~wrong)
     invalid = usable & ~shapely.is_valid(geoms)
     for fid, reason in zip(ids[invalid], shapely.is_valid_reason(geoms[invalid]), strict=True):
         c.add("error", name, fid, "invalid_geometry", f"invalid geometry: {reason}",
@@ -305,11 +305,11 @@ def _check_roads(c: _Collector, roads: gpd.GeoDataFrame, ids: np.ndarray, usable
         dangling = np.flatnonzero(degree[idx] == 1)
         if dangling.size == 0:
             continue
-        points = shapely.points(pts[dangling])
+        points = np.asarray(shapely.points(pts[dangling]))
         p_idx, l_idx = tree.query(points, predicate="dwithin", distance=cfg.snap_tolerance_m)
         keep = l_idx != dangling[p_idx]
         p_idx, l_idx = p_idx[keep], l_idx[keep]
-        dist = shapely.distance(points[p_idx], lines[l_idx])
+        dist = np.asarray(shapely.distance(points[p_idx], lines[l_idx]))
         # Only the nearest other road per end (ties: the smallest id), not every road of a junction.
         order = np.lexsort((rid[l_idx].astype(str), np.round(dist, 3), p_idx))
         nearest = order[np.r_[True, p_idx[order][1:] != p_idx[order][:-1]]] if order.size else order

@@ -29,9 +29,10 @@ that :func:`geoplan.traveltime.od_matrix` gives rail travel times between places
 
 from geoplan.network.build import build_network
 from geoplan.network.graph import RoadNetwork, Weight, network_from_arrays, write_network
-from geoplan.network.rail import RAIL_SPEED_KPH, attach_served_places, build_rail_network
+from geoplan.network.rail import attach_served_places, build_rail_network
 from geoplan.network.snap import attach_places
-from geoplan.network.speeds import DEFAULT_SPEEDS_KPH, FOUR_LANE_BONUS_KPH, UNPAVED_CAP_KPH, road_speeds
+from geoplan.network.speeds import road_speeds
+from geoplan.settings import DEFAULT_SPEEDS_KPH, FOUR_LANE_BONUS_KPH, RAIL_SPEED_KPH, UNPAVED_CAP_KPH
 
 __all__ = [
     "DEFAULT_SPEEDS_KPH",

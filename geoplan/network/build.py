@@ -164,7 +164,7 @@ def build_network(
         degree = np.bincount(inv, minlength=len(exact_keys))
         dangling = np.flatnonzero(degree == 1)
         if dangling.size:
-            key_pts = shapely.points(exact_keys)
+            key_pts = np.asarray(shapely.points(exact_keys))
             tree = shapely.STRtree(key_pts)
             a, b = tree.query(key_pts[dangling], predicate="dwithin", distance=snap_tolerance_m)
             other = dangling[a] != b
@@ -257,8 +257,8 @@ def _oneway(roads: gpd.GeoDataFrame, road_ids: np.ndarray) -> np.ndarray:
     """
     if "oneway" not in roads.columns:
         return np.zeros(len(roads), dtype=np.int8)
-    text = roads["oneway"].astype(object).map(lambda v: "" if v is None or v is pd.NA else str(v).strip().lower())
-    text = text.to_numpy(dtype=object)
+    text = roads["oneway"].astype(object).map(
+        lambda v: "" if v is None or v is pd.NA else str(v).strip().lower()).to_numpy(dtype=object)
     out = np.zeros(len(roads), dtype=np.int8)
     out[np.isin(text, list(_ONEWAY_FWD))] = 1
     out[np.isin(text, list(_ONEWAY_REV))] = -1

@@ -6,7 +6,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import geopandas as gpd
 import networkx as nx
@@ -50,8 +50,8 @@ class RoadNetwork:
     edge_geometry: np.ndarray
     metric_crs: CRS
     crs: CRS = field(default_factory=lambda: CRS.from_epsg(4326))
-    _csr_cache: dict = field(default_factory=dict, repr=False, compare=False)
-    _index_cache: dict = field(default_factory=dict, repr=False, compare=False)
+    _csr_cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    _index_cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n_nodes(self) -> int:
@@ -77,8 +77,7 @@ class RoadNetwork:
         if not self._index_cache:
             self._index_cache["map"] = {str(k): i for i, k in enumerate(self.node_id)}
         lookup: dict[str, int] = self._index_cache["map"]
-        single = isinstance(ids, str)
-        keys = [ids] if single else [str(i) for i in ids]
+        keys = [ids] if isinstance(ids, str) else [str(i) for i in ids]
         missing = [k for k in keys if k not in lookup]
         if missing:
             shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
@@ -114,7 +113,8 @@ class RoadNetwork:
     def csr_edge(self, weight: Weight = "minutes") -> np.ndarray:
         """Edge index of each stored entry of :meth:`csr` (same order as its ``data``)."""
         self.csr(weight)
-        return self._csr_cache[weight][1]
+        edges: np.ndarray = self._csr_cache[weight][1]
+        return edges
 
     def edge_between(self, u: np.ndarray, v: np.ndarray, weight: Weight = "minutes") -> np.ndarray:
         """Index of the best edge from ``u[i]`` to ``v[i]`` (-1 where there is none)."""
@@ -140,7 +140,8 @@ class RoadNetwork:
         sizes = np.bincount(labels)
         rank = np.empty_like(sizes)
         rank[np.argsort(-sizes, kind="stable")] = np.arange(len(sizes))
-        return rank[labels]
+        out: np.ndarray = rank[labels]
+        return out
 
     def nodes_frame(self) -> gpd.GeoDataFrame:
         """Nodes as points: ``id``, ``component``, geometry."""
@@ -166,7 +167,7 @@ class RoadNetwork:
             crs=self.crs,
         )
 
-    def to_networkx(self) -> nx.MultiDiGraph:
+    def to_networkx(self) -> nx.MultiDiGraph[Any]:
         """Return the network as an osmnx-compatible ``MultiDiGraph``.
 
         Nodes are the integers ``0..n_nodes-1`` and carry ``x``/``y`` (lon/lat), ``label``
@@ -176,7 +177,7 @@ class RoadNetwork:
         ``osmnx.routing.shortest_path(G, u, v, weight="travel_time")`` and
         ``osmnx.convert.graph_to_gdfs(G)`` work on it.
         """
-        g = nx.MultiDiGraph(crs=self.crs.to_string(), name="geoplan road network")
+        g: nx.MultiDiGraph[Any] = nx.MultiDiGraph(crs=self.crs.to_string(), name="geoplan road network")
         # osmnx's street_count: distinct undirected neighbours of each node (self-loops excluded).
         a, b = np.minimum(self.edge_u, self.edge_v), np.maximum(self.edge_u, self.edge_v)
         pairs = np.unique(np.c_[a, b][a != b], axis=0) if self.n_edges else np.empty((0, 2), np.int64)
@@ -207,7 +208,7 @@ class RoadNetwork:
         return g
 
     @classmethod
-    def from_networkx(cls, g: nx.MultiDiGraph | nx.DiGraph | nx.Graph) -> RoadNetwork:
+    def from_networkx(cls, g: nx.MultiDiGraph[Any] | nx.DiGraph[Any] | nx.Graph[Any]) -> RoadNetwork:
         """Build a network from an osmnx-style graph (``length`` in m, ``travel_time`` in s).
 
         Node ids come from the node attribute ``label`` when present (graphs made by
@@ -248,11 +249,11 @@ class RoadNetwork:
                     "(osmnx: ox.add_edge_speeds(G); ox.add_edge_travel_times(G))",
             )
 
-        def _road(d: dict) -> str:
+        def _road(d: dict[str, Any]) -> str:
             r = d.get("road", d.get("osmid", ""))
             return ";".join(map(str, r)) if isinstance(r, list) else str(r)
 
-        def _cls(d: dict) -> str:
+        def _cls(d: dict[str, Any]) -> str:
             h = d.get("highway", "")
             return ";".join(map(str, h)) if isinstance(h, list) else str(h)
 
@@ -374,7 +375,7 @@ def network_from_arrays(
             edge_geometry = np.r_[geoms, shapely.reverse(geoms)]
     if edge_geometry is None:
         coords = np.stack([np.c_[node_x[edge_u], node_y[edge_u]], np.c_[node_x[edge_v], node_y[edge_v]]], axis=1)
-        edge_geometry = shapely.linestrings(coords)
+        edge_geometry = np.asarray(shapely.linestrings(coords))
     bounds = (np.nanmin(node_x), np.nanmin(node_y), np.nanmax(node_x), np.nanmax(node_y)) if n else (0, 0, 1, 1)
     return RoadNetwork(
         node_id=node_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -142,7 +143,9 @@ def attach_places(
         "snapped": attached_before.copy(),
     })
     rows_new = np.flatnonzero(new)
-    report.loc[rows_new, "road"] = np.where(snapped, net.edge_road[np.maximum(edge_of, 0)], None)
+    road_of = net.edge_road[np.maximum(edge_of, 0)].astype(object)
+    road_of[~snapped] = None
+    report.loc[rows_new, "road"] = road_of
     report.loc[rows_new, "snap_km"] = np.where(np.isfinite(dist_m), dist_m / 1000.0, np.nan)
     report.loc[rows_new, "access_minutes"] = np.where(snapped, dist_m / 1000.0 / access_kph * 60.0, np.nan)
     report.loc[rows_new, "snapped"] = snapped
@@ -156,7 +159,7 @@ def attach_places(
     node_x, node_y = list(net.node_x), list(net.node_y)
     node_lab = list(node_id)
     keep = np.ones(net.n_edges, bool)
-    new_edges: list[tuple] = []  # (u, v, km, kph, road, class, geometry)
+    new_edges: list[tuple[Any, ...]] = []  # (u, v, km, kph, road, class, geometry)
 
     # Group places by the undirected edge they hit: the edge and its twin (same road, reversed).
     hit = np.unique(edge_of[snapped])
@@ -174,7 +177,7 @@ def attach_places(
     canon = np.array(sorted(groups), dtype=np.int64)
     lines_m = shapely.transform(
         net.edge_geometry[canon], lambda xy: np.column_stack(to_m.transform(xy[:, 0], xy[:, 1])))
-    pts_m = shapely.points(np.column_stack(to_m.transform(place_x, place_y)))
+    pts_m = np.asarray(shapely.points(np.column_stack(to_m.transform(place_x, place_y))))
     for e, line in zip(canon.tolist(), lines_m, strict=True):
         members = groups[e]
         length = line.length
@@ -184,7 +187,7 @@ def attach_places(
         t = t[order_t]
         chain = [int(net.edge_u[e])]
         cuts = [0.0]
-        for i, ti in zip(members, t, strict=True):
+        for member, ti in zip(members, t, strict=True):
             # Reuse an end node when the projection falls on it (within 1 m), and the previous
             # split point when two places project to the same spot.
             if ti <= 1.0:
@@ -197,20 +200,20 @@ def attach_places(
                 p_xy = line.interpolate(ti)
                 lon, lat = inv.transform(p_xy.x, p_xy.y)
                 p_node = len(node_lab)
-                node_lab.append(f"snap:{ids[i]}")
+                node_lab.append(f"snap:{ids[member]}")
                 node_x.append(lon)
                 node_y.append(lat)
                 chain.append(p_node)
                 cuts.append(float(ti))
             # Place node and its access legs (both directions).
             t_node = len(node_lab)
-            node_lab.append(ids[i])
-            node_x.append(float(place_x[i]))
-            node_y.append(float(place_y[i]))
-            akm = float(dist_m[i]) / 1000.0
+            node_lab.append(ids[member])
+            node_x.append(float(place_x[member]))
+            node_y.append(float(place_y[member]))
+            akm = float(dist_m[member]) / 1000.0
             leg = shapely.linestrings([[node_x[t_node], node_y[t_node]], [node_x[p_node], node_y[p_node]]])
-            new_edges.append((t_node, p_node, akm, access_kph, f"access:{ids[i]}", "access", leg))
-            new_edges.append((p_node, t_node, akm, access_kph, f"access:{ids[i]}", "access", shapely.reverse(leg)))
+            new_edges.append((t_node, p_node, akm, access_kph, f"access:{ids[member]}", "access", leg))
+            new_edges.append((p_node, t_node, akm, access_kph, f"access:{ids[member]}", "access", shapely.reverse(leg)))
         if len(chain) == 1:
             continue  # every place sat on an end node: nothing to split
         chain.append(int(net.edge_v[e]))
@@ -288,11 +291,11 @@ def _nearest_edges(net: RoadNetwork, x: np.ndarray, y: np.ndarray, max_m: float)
     to_m = Transformer.from_crs(4326, net.metric_crs, always_xy=True)
 
     def metric(edges: np.ndarray) -> np.ndarray:
-        return shapely.transform(
-            net.edge_geometry[edges], lambda xy: np.column_stack(to_m.transform(xy[:, 0], xy[:, 1])))
+        return np.asarray(shapely.transform(
+            net.edge_geometry[edges], lambda xy: np.column_stack(to_m.transform(xy[:, 0], xy[:, 1]))))
 
     px, py = (np.asarray(c, dtype=float) for c in to_m.transform(x[ok], y[ok]))
-    pts_m = shapely.points(px, py)
+    pts_m = np.asarray(shapely.points(px, py))
     # 1. The nearest edge in degrees is an upper bound on the metric distance to the nearest.
     i_pt, i_tree = tree.query_nearest(shapely.points(x[ok], y[ok]), all_matches=False)
     first = np.full(len(ok), -1, dtype=np.int64)
@@ -329,7 +332,8 @@ def _edge_tree(net: RoadNetwork, road: np.ndarray) -> shapely.STRtree:
     """R-tree over the lon/lat geometries of the edges ``road`` (cached on the network)."""
     cached = net._csr_cache.get("edge_tree")
     if cached is not None and np.array_equal(cached[0], road):
-        return cached[1]
+        tree: shapely.STRtree = cached[1]
+        return tree
     tree = shapely.STRtree(net.edge_geometry[road])
     net._csr_cache["edge_tree"] = (road, tree)
     return tree

@@ -23,10 +23,10 @@ from geoplan.settings import (
 
 def _speeds(roads: gpd.GeoDataFrame, speeds: Mapping[str, float] | None) -> np.ndarray:
     table = dict(DEFAULT_SPEEDS_KPH)
-    for cls_name, kph in (speeds or {}).items():
-        if isinstance(kph, bool) or not isinstance(kph, numbers.Real) or not (math.isfinite(kph) and kph > 0):
-            raise NetworkError(f"speed for road class '{cls_name}' is {kph!r}", fix="give a positive number of km/h")
-        table[str(cls_name)] = float(kph)
+    for cls_name, value in (speeds or {}).items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (math.isfinite(value) and value > 0):
+            raise NetworkError(f"speed for road class '{cls_name}' is {value!r}", fix="give a positive number of km/h")
+        table[str(cls_name)] = float(value)
     ids = roads["id"].astype(str).to_numpy(dtype=object) if "id" in roads.columns else np.arange(len(roads)).astype(str)
     classes = roads["road_class"].astype(object).to_numpy()
     classes = np.array([c.strip() if isinstance(c, str) else c for c in classes], dtype=object)

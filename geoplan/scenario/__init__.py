@@ -61,17 +61,16 @@ Examples
 
 """
 
+from geoplan.scenario.assessment import CategoriesConfig, RelocationConfig
 from geoplan.scenario.edits import apply_edits
 from geoplan.scenario.loading import dump_scenario, load_scenario, parse_scenario
 from geoplan.scenario.models import (
     AccessibilityConfig,
     AgglomerationConfig,
     CatchmentsConfig,
-    CategoriesConfig,
     Edit,
     Kph,
     NetworkConfig,
-    RelocationConfig,
     ResourceStatus,
     RoadClass,
     Scenario,

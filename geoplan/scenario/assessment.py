@@ -50,6 +50,11 @@ __all__ = [
     "default_rules",
 ]
 
+#: Values of ``centres.role`` (a growth point is a town that is itself such a centre).
+CentreRole = Literal["republican", "regional_centre", "other"]
+Normalisation = Literal["minmax", "zscore", "rank"]
+Aggregation = Literal["arithmetic", "geometric"]
+
 CATEGORY_VALUES: tuple[str, ...] = ("agglomeration", "diversification", "relocation", "monitor")
 
 
@@ -101,8 +106,8 @@ class GroupsConfig(_Section):
 class CompositeConfig(_Section):
     """The composite index (OECD/JRC Handbook 2008): normalisation, weights, aggregation, groups."""
 
-    normalisation: Literal["minmax", "zscore", "rank"] = Field("minmax", description="how indicators are scaled")
-    aggregation: Literal["arithmetic", "geometric"] = Field("arithmetic", description="how they are combined")
+    normalisation: Normalisation = Field("minmax", description="how indicators are scaled")
+    aggregation: Aggregation = Field("arithmetic", description="how they are combined")
     weights: dict[str, float] = Field(default_factory=dict,
                                       description="indicator -> relative weight within its group (default 1)")
     group_weights: dict[str, float] = Field(default_factory=dict,
@@ -174,8 +179,8 @@ class CategoriesConfig(_Section):
     """
 
     analyse_exited: bool = Field(False, description="also assess towns that have left the monotown list")
-    growth_point_roles: list[Literal["republican", "regional_centre", "other"]] = Field(
-        default_factory=lambda: ["republican", "regional_centre"],
+    growth_point_roles: list[CentreRole] = Field(
+        default_factory=lambda: list[CentreRole](["republican", "regional_centre"]),
         description="centre roles that make a town a growth point")
     decline_pct_per_year: float = Field(S.DECLINE_PCT_PER_YEAR, ge=-50, le=50,
                                         description="declining: population trend below this, %/yr")
@@ -208,10 +213,12 @@ class SensitivityConfig(_Section):
     decline_pct_per_year: tuple[float, float] = Field((-1.0, 0.5), description="categories.decline_pct_per_year "
                                                                                "range")
     half_life_minutes: tuple[float, float] = Field((30.0, 120.0), description="Hansen half-life range")
-    normalisations: list[Literal["minmax", "zscore", "rank"]] = Field(
-        default_factory=lambda: ["minmax", "zscore", "rank"], description="normalisations drawn from")
-    aggregations: list[Literal["arithmetic", "geometric"]] = Field(
-        default_factory=lambda: ["arithmetic", "geometric"], description="aggregations drawn from")
+    normalisations: list[Normalisation] = Field(
+        default_factory=lambda: list[Normalisation](["minmax", "zscore", "rank"]),
+        description="normalisations drawn from")
+    aggregations: list[Aggregation] = Field(
+        default_factory=lambda: list[Aggregation](["arithmetic", "geometric"]),
+        description="aggregations drawn from")
 
     @model_validator(mode="after")
     def _ranges(self) -> SensitivityConfig:

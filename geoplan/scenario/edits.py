@@ -21,7 +21,7 @@ def _read_added_roads(path: Path, where: str) -> gpd.GeoDataFrame:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            gdf = pyogrio.read_dataframe(path)
+            gdf: gpd.GeoDataFrame = pyogrio.read_dataframe(path)
     except Exception as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ScenarioError(f"{where}: cannot read roads layer {path}: {reason}",

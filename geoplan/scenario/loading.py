@@ -22,7 +22,7 @@ class _UniqueKeyLoader(BoundedSafeLoader):
     """A safe loader that rejects duplicate keys (PyYAML silently keeps the last one) and alias bombs."""
 
 
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
     loader.flatten_mapping(node)
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
@@ -153,7 +153,7 @@ def _scenario_error(exc: ValidationError, source: str, root: yaml.Node | None, n
             fixes.append("unknown key")
         else:
             where = _node_line(root, loc)
-            text = f"{_keypath(loc)}: {_describe(err)}"
+            text = f"{_keypath(loc)}: {_describe(dict(err))}"
         lines.append((f"line {where}: " if where else "") + text)
     if len(lines) == 1:
         line = lines[0]
@@ -327,7 +327,7 @@ def _parse(text: str, source: str, base_dir: Path, chain: tuple[Path, ...]) -> S
     except ValidationError as exc:
         raise _scenario_error(exc, source, root, n_base) from None
     scenario.with_source(source, base_dir)
-    missing = []
+    missing: list[tuple[tuple[str | int, ...], Path, str]] = []
     layers_at = scenario.layers_path()
     if scenario.layers is not None and isinstance(layers_at, Path) and (why := _unusable(layers_at, folder=True)):
         missing.append((("layers",), layers_at, why))

@@ -1,0 +1,59 @@
+"""The public API is typed: mypy --strict (pydantic plugin, config in pyproject.toml) passes on geoplan/.
+
+Also checks that the lazily loaded names of ``geoplan/__init__.py`` are the names type checkers
+see (the ``if TYPE_CHECKING:`` imports), and that each of them resolves at run time.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import geoplan
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _type_checking_names() -> dict[str, str]:
+    tree = ast.parse((ROOT / "geoplan" / "__init__.py").read_text(encoding="utf-8"))
+    names: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            for imp in node.body:
+                assert isinstance(imp, ast.ImportFrom) and imp.module
+                names.update({a.asname or a.name: imp.module for a in imp.names})
+    return names
+
+
+def test_lazy_names_are_the_typed_names() -> None:
+    lazy = {name: module for module, names in geoplan._LAZY.items() for name in names}
+    assert lazy == _type_checking_names()
+    assert set(lazy) <= set(geoplan.__all__)
+
+
+def test_every_public_name_resolves() -> None:
+    for name in geoplan.__all__:
+        assert getattr(geoplan, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = geoplan.nope  # type: ignore[attr-defined]
+
+
+def test_package_is_marked_typed() -> None:
+    assert (ROOT / "geoplan" / "py.typed").is_file()
+
+
+def test_mypy_strict_is_clean(tmp_path: Path) -> None:
+    pytest.importorskip("mypy")
+    # The cache lives in the repository (.mypy_cache, ignored by git) so reruns are quick.
+    proc = subprocess.run([sys.executable, "-m", "mypy", "--no-error-summary", "--hide-error-context"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "MYPY_FORCE_COLOR": "0"})
+    errors = [line for line in proc.stdout.splitlines() if ": error:" in line]
+    assert proc.returncode == 0 and not errors, (
+        f"mypy reports {len(errors)} error(s) on geoplan/ (run `python -m mypy`):\n" + "\n".join(errors[:60])
+        + proc.stderr[-2000:])
