@@ -11,15 +11,13 @@ from typing import TYPE_CHECKING, Annotated
 import click
 import typer
 
-from geoplan.layers import (
-    LayerSet,
-    embedded_layers_path,
-    read_layers,
-)
 from geoplan.settings import SNAP_TOLERANCE_M
 
+# Heavy modules (geopandas through geoplan.layers) are imported inside the commands, so that
+# `geoplan --help` starts at once.
 if TYPE_CHECKING:
     from geoplan._io import OutputSet
+    from geoplan.layers import LayerSet
 
 app = typer.Typer(
     name="geoplan",
@@ -50,6 +48,8 @@ def _echo_err(text: str) -> None:
 def _load(path: Path | str | None,
           required: tuple[str, ...] = ("towns", "centres", "roads")) -> tuple[Path | str, LayerSet]:
     """Read a layer set; return it with the name to show for it (a URL without its password)."""
+    from geoplan.layers import embedded_layers_path, read_layers
+
     src = path if path is not None else embedded_layers_path()
     layers = read_layers(src, required=required)
     if isinstance(src, str) and "://" in src:
@@ -157,6 +157,7 @@ def plan_single(out: Path, layers: Path | None, *inputs: Path | None, also: tupl
     ``out`` and committed together with it.
     """
     from geoplan._io import plan_outputs
+    from geoplan.layers import embedded_layers_path
     from geoplan.layers.io import layer_set_files, layer_url_scheme
 
     protected: list[Path | None] = list(inputs)

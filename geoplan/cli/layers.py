@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import click
 import typer
@@ -12,14 +12,9 @@ import typer
 from geoplan import settings as S
 from geoplan._errors import GeoplanError
 from geoplan.cli._common import LayersArg, _echo_err, _layer_location, _load, app, number_check
-from geoplan.layers import (
-    LayerSet,
-    Problem,
-    ValidationConfig,
-    embedded_layers_path,
-    validate,
-    write_layers,
-)
+
+if TYPE_CHECKING:  # the commands import geoplan.layers when they run (fast --help)
+    from geoplan.layers import LayerSet, Problem
 
 layers_app = typer.Typer(help="Check, inspect, export, push to and pull from PostGIS, and diff layer sets.",
                          no_args_is_help=True)
@@ -56,6 +51,8 @@ def layers_check(
         callback=number_check(unit=f"{S.MAX_ACCESS_KM:g}"))] = S.MAX_ACCESS_KM,
 ) -> None:
     """Validate a layer set and report every problem (exit 0 clean, 1 problems, 2 unreadable)."""
+    from geoplan.layers import ValidationConfig, validate
+
     if fmt not in ("text", "json"):
         raise click.BadParameter("must be 'text' or 'json'", param_hint="--format")
     src, layers = _load(path)
@@ -84,11 +81,12 @@ def layers_export(
 ) -> None:
     """Write a layer set as one GeoPackage (for QGIS) or a folder of RFC 7946 GeoJSON files."""
     from geoplan._io import plan_outputs
+    from geoplan.layers import embedded_layers_path, validate, write_layers
     from geoplan.layers.io import layer_set_files, layer_url_scheme
 
     src: Path | str = path if path is not None else embedded_layers_path()
     # Before reading: the target must not be one of the files the layer set reads.
-    targets = [to] if to.suffix.lower() == ".gpkg" else [to / f"{name}.geojson" for name in ("towns", "centres", "roads")]
+    targets = [to] if to.suffix.lower() == ".gpkg" else [to / f"{n}.geojson" for n in ("towns", "centres", "roads")]
     plan_outputs(targets, inputs=layer_set_files(src) if layer_url_scheme(src) is None else [])
     src, layers = _load(path)
     problems = validate(layers)

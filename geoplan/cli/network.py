@@ -8,9 +8,7 @@ from typing import Annotated
 import click
 import typer
 
-from geoplan._io import plan_outputs
 from geoplan.cli._common import LayersArg, MainRoads, _load, app, number_check
-from geoplan.layers import embedded_layers_path
 from geoplan.settings import SNAP_TOLERANCE_M
 
 network_app = typer.Typer(help="Build and export the routable road network.", no_args_is_help=True)
@@ -34,13 +32,16 @@ def network_build(
     """Build the road network and write its edges and nodes; print node, edge and component counts."""
     import numpy as np
 
+    from geoplan._io import plan_outputs
+    from geoplan.layers import embedded_layers_path
     from geoplan.network import build_network, write_network
 
     if osm is not None and path is not None:
         raise click.BadParameter("give either a layer set or --osm, not both", param_hint="--osm")
     # Every file write_network writes, checked before anything is built.
     nodes = out.with_name(f"{out.stem}.nodes.geojson") if out.suffix.lower() == ".geojson" else None
-    plan_outputs([out, *([nodes] if nodes else [])], inputs=[osm if osm is not None else (path or embedded_layers_path())])
+    source = osm if osm is not None else (path or embedded_layers_path())
+    plan_outputs([out, *([nodes] if nodes else [])], inputs=[source])
     if osm is not None:
         from geoplan.osm import read_osm
 

@@ -14,8 +14,6 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from geoplan._errors import LayerValidationError
 from geoplan.layers.admin import check_admin
@@ -285,6 +283,9 @@ def _check_roads(c: _Collector, roads: gpd.GeoDataFrame, ids: np.ndarray, usable
     inverse = inverse.ravel()
     n = len(rid)
     u, v = inverse[:n], inverse[n:]
+    from scipy.sparse import coo_matrix  # here, not at the top: `geoplan layers check` starts faster
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_matrix((np.ones(n), (u, v)), shape=(len(keys), len(keys)))
     ncomp, labels = connected_components(graph, directed=False)
     if ncomp > 1:
