@@ -47,7 +47,7 @@ def layer_url_scheme(path: object) -> str | None:
 
 
 def _find_layer_file(folder: Path, name: str) -> Path | None:
-    """The one file holding layer ``name`` in ``folder``; two candidates are an error naming both.
+    """Return the one file holding layer ``name`` in ``folder``; two candidates are an error naming both.
 
     A stale ``towns.geojson`` beside an edited ``towns.gpkg`` must not win silently.
     """
@@ -413,7 +413,8 @@ def _check_meta(path: Path, meta: Any) -> None:
     """``layerset.json`` must be an object; its ``extent`` four numbers in degrees, min before max."""
     if not isinstance(meta, dict):
         raise LayerReadError(f"{path}: must hold a JSON object ({{\"name\": ..., \"extent\": [...]}}), "
-                             f"not a {type(meta).__name__}", fix="write the settings as one JSON object, or delete the file")
+                             f"not a {type(meta).__name__}",
+                             fix="write the settings as one JSON object, or delete the file")
     if "extent" not in meta:
         return
     extent = meta["extent"]
