@@ -127,7 +127,7 @@ MainRoads = Annotated[bool, typer.Option("--main-roads", help="Keep motorway..se
 
 
 def number_check(*, minimum: float = 0.0, inclusive: bool = False, unit: str = "") -> Callable[..., float | None]:
-    """A typer option callback refusing NaN, infinities and numbers below ``minimum``.
+    """Return a typer option callback refusing NaN, infinities and numbers below ``minimum``.
 
     ``inclusive`` allows ``minimum`` itself (e.g. a snap distance of 0).
     """
