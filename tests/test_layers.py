@@ -31,9 +31,11 @@ import geoplan
 from geoplan import GeoplanError, LayerReadError, LayerValidationError, Problem
 from geoplan.layers import (
     ROAD_CLASSES,
+    ROADS,
     SCHEMAS,
     LayerSet,
     ValidationConfig,
+    normalise,
     problems_frame,
     read_layers,
     require_valid,
@@ -986,3 +988,24 @@ def test_fuzz_random_attribute_values(data: st.DataObject) -> None:
             )
         texts[name] = json.dumps(doc, ensure_ascii=False, allow_nan=True)
     _read_and_validate(texts)
+
+
+# --------------------------------------------------------------------------------------
+# normalise
+
+
+@settings(max_examples=40, deadline=None)
+@given(parts=st.lists(st.integers(1, 4), min_size=1, max_size=6))
+def test_normalise_keeps_every_part_of_multi_geometries(parts: list[int]) -> None:
+    # Issue 10: normalise kept only the first part of every multi-part geometry.
+    geoms = [shapely.MultiLineString([[(69.0 + i, 50.0 + k), (69.5 + i, 50.0 + k)] for k in range(n)])
+             for i, n in enumerate(parts)]
+    roads = gpd.GeoDataFrame({"id": [f"r{i}" for i in range(len(parts))], "road_class": "trunk"},
+                             geometry=geoms, crs=4326)
+    out = normalise(roads, ROADS)
+    for n, before, after in zip(parts, geoms, out.geometry, strict=True):
+        if n == 1:  # a single-part multi is unwrapped to its one line
+            assert after.geom_type == "LineString" and after.equals(before.geoms[0])
+        else:
+            assert after.geom_type == "MultiLineString" and after.equals(before)
+    assert shapely.length(out.geometry.to_numpy()).sum() == pytest.approx(shapely.length(np.array(geoms)).sum())

@@ -8,8 +8,11 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
+import pyproj
 import pytest
 import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scipy.sparse.csgraph import connected_components
 
 from geoplan import NetworkError
@@ -252,6 +255,50 @@ def test_dangling_end_snaps_onto_a_junction(tolerance_m, nodes, parts):
     net = build_network(roads_layer([a, b, c]), snap_tolerance_m=tolerance_m)
     assert net.n_nodes == nodes
     assert len(set(net.components())) == parts
+
+
+def test_a_chain_of_dangling_ends_becomes_one_node():
+    # Four roads leave in different directions from ends 0, 3, 7 and 12 m apart: with a 10 m
+    # tolerance each end snaps onto its nearest neighbour (12 -> 7 -> 3 -> 0), and the chain
+    # is followed to its end, so the four roads meet in one node (issue 10: one step only left
+    # two pieces).
+    far = [(X0, Y0 + 1000), (X0 + 3, Y0 - 1000), (X0 + 1007, Y0 + 500), (X0 + 1012, Y0 - 500)]
+    lines = [[(X0 + dx, Y0), end] for dx, end in zip([0, 3, 7, 12], far, strict=True)]
+    net = build_network(roads_layer(lines), snap_tolerance_m=10.0)
+    assert net.n_nodes == 5  # one junction and the four far ends
+    assert set(net.components()) == {0}
+    junction = np.bincount(np.r_[net.edge_u, net.edge_v]).argmax()
+    assert (np.bincount(np.r_[net.edge_u, net.edge_v]) == 8).sum() == 1  # 4 roads x 2 directions
+    to_m = pyproj.Transformer.from_crs(4326, UTM, always_xy=True)
+    jx, jy = to_m.transform(net.node_x[junction], net.node_y[junction])
+    assert (jx - X0, jy - Y0) == pytest.approx((0.0, 0.0), abs=0.01)  # the first end of the chain
+    # 4 m tolerance: 0-3 and 3-7 still chain (3 m, 4 m), 12 stays apart (5 m from 7).
+    net = build_network(roads_layer(lines), snap_tolerance_m=4.0)
+    assert net.n_nodes == 6 and len(set(net.components())) == 2
+
+
+def _road_ends_at(net: RoadNetwork) -> np.ndarray:
+    """Road ends at each node (every road is two-way: one directed edge leaves per end)."""
+    return np.bincount(net.edge_u, minlength=net.n_nodes)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    ends=st.lists(st.tuples(st.floats(0, 60), st.floats(0, 60), st.floats(0, 2 * np.pi)), min_size=2, max_size=12),
+    tolerance=st.floats(0.5, 25.0),
+)
+def test_no_dangling_end_is_left_within_the_tolerance(ends, tolerance):
+    # Roads of 500 m radiating from points scattered over a 60 m square: after snapping, a
+    # node where one road ends (a dangling end) is farther than the tolerance from every other node.
+    lines = [[(X0 + x, Y0 + y), (X0 + x + 500 * np.cos(a), Y0 + y + 500 * np.sin(a))] for x, y, a in ends]
+    net = build_network(roads_layer(lines), snap_tolerance_m=tolerance)
+    to_m = pyproj.Transformer.from_crs(4326, UTM, always_xy=True)
+    x, y = to_m.transform(net.node_x, net.node_y)
+    dangling = np.flatnonzero(_road_ends_at(net) == 1)
+    for i in dangling:
+        d = np.hypot(x - x[i], y - y[i])
+        d[i] = np.inf
+        assert d.min() > tolerance - 0.02, (i, d.min(), tolerance)  # keys are rounded to 1 cm
 
 
 def test_oneway_roads():

@@ -458,8 +458,9 @@ def normalise(gdf: gpd.GeoDataFrame, schema: LayerSchema) -> gpd.GeoDataFrame:
         out[extra_col] = gdf[extra_col].reset_index(drop=True)
     geoms = gdf.geometry.to_numpy()
     if schema.geometry_type != "Polygon":  # a polygon layer keeps its multi-part features
-        multi = shapely.get_type_id(geoms) >= 4
-        geoms = np.where(multi, shapely.get_geometry(geoms, 0), geoms)
+        # Only a multi-geometry of one part becomes that part; one of several parts stays whole.
+        single_multi = (shapely.get_type_id(geoms) >= 4) & (shapely.get_num_geometries(geoms) == 1)
+        geoms = np.where(single_multi, shapely.get_geometry(geoms, 0), geoms)
     return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geoms, crs=gdf.crs), crs=gdf.crs)
 
 
