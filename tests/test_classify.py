@@ -188,10 +188,36 @@ def test_result_schema(base, kz_layers):
 
 
 def test_baseline_categories(base):
-    counts = base[3]["category"].value_counts().to_dict()
+    res = base[3].set_index("id")
+    counts = res["category"].value_counts().to_dict()
     assert sum(counts.values()) == 29
     assert all(counts.get(c, 0) > 0 for c in CATEGORIES)
-    assert counts["not_assessed"] == 2
+    # Saran and Tekeli have left the monotown list: not assessed, and nothing else is.
+    assert sorted(res.index[res["category"] == "not_assessed"]) == ["saran", "tekeli"]
+    assert (res.loc[["saran", "tekeli"], "status"] == "exited").all()
+    # Zhezkazgan is itself the regional centre of Ulytau: a growth point, rule 1.
+    zh = res.loc["zhezkazgan"]
+    assert zh["growth_point"] and zh["category"] == "diversification" and zh["rule"] == 1
+    assert "itself a growth centre" in zh["reasons"]
+    # Rule 2 (agglomeration) is exactly: not a growth point and within 90 min of a centre.
+    assessed = res[res["status"] == "listed"]
+    within = (assessed["minutes"] <= 90) & ~assessed["growth_point"].astype(bool)
+    assert set(assessed.index[within]) == set(res.index[res["category"] == "agglomeration"])
+    for town in ("temirtau", "abai", "shakhtinsk"):  # the Karaganda ring
+        assert res.loc[town, "category"] == "agglomeration", town
+        assert "from Karaganda" in res.loc[town, "reasons"] and "within agglomeration reach (90 min)" in res.loc[
+            town, "reasons"]
+    # Relocation (rule 5) only for low-potential, shrinking towns of at most 50,000 people.
+    reloc = res[res["category"] == "relocation"]
+    assert {"karazhal", "arkalyk"} <= set(reloc.index)
+    assert (reloc["group"] == "low").all() and (reloc["growth_pct_per_year"] < 0).all()
+    assert (reloc["population"] <= 50_000).all() and (reloc["rule"] == 5).all()
+    for town in reloc.index:
+        assert "below the 0 %/yr cut-off" in reloc.loc[town, "reasons"] and "(at most 50,000)" in reloc.loc[
+            town, "reasons"], town
+    # Kurchatov has no population trend: rule 4 cannot be decided, so it is monitored.
+    assert res.loc["kurchatov", "category"] == "monitor"
+    assert "rule 4 cannot be decided" in res.loc["kurchatov", "reasons"]
 
 
 def test_thresholds_are_configurable(kz_layers, base):

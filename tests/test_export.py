@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import re
 import sqlite3
@@ -354,7 +353,14 @@ def test_qgis_style_rejects_unknown_layer() -> None:
 
 def test_towns_table_has_coordinates(res: Results) -> None:
     table = towns_table(res.towns)
-    assert len(table) == len(res.towns) and not math.isnan(table["lon"].iloc[0])
+    assert len(table) == len(res.towns)
+    # Every row: the town's own point, rounded to 6 decimals, in the same order as the towns.
+    assert list(table["id"]) == list(res.towns["id"])
+    xy = shapely.get_coordinates(res.towns.to_crs(4326).geometry.to_numpy())
+    np.testing.assert_array_equal(table["lon"].to_numpy(), np.round(xy[:, 0], 6))
+    np.testing.assert_array_equal(table["lat"].to_numpy(), np.round(xy[:, 1], 6))
+    assert table[["lon", "lat"]].notna().all().all()
+    assert table["lon"].between(46, 88).all() and table["lat"].between(40, 56).all()  # inside Kazakhstan
 
 
 _QGIS_SCRIPT = """

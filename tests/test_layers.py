@@ -287,10 +287,25 @@ def test_required_layers_and_getitem(base: LayerSet, tmp_path: Path) -> None:
 
 
 def test_copy_is_independent(base: LayerSet) -> None:
+    before = {name: gdf.copy() for name, gdf in base.layers.items()}
+    extent = list(base.meta["extent"])
     c = base.copy()
+    # Every container is new: the dict of layers, each frame, its geometry array, and the metadata.
+    assert c.layers is not base.layers and c.meta is not base.meta and c.sources is not base.sources
+    assert c.read_problems is not base.read_problems
+    for name in base.layers:
+        assert c.layers[name] is not base.layers[name]
+        assert not np.shares_memory(c.layers[name]["id"].to_numpy(), base.layers[name]["id"].to_numpy())
     c.towns.loc[0, "population"] = -1
-    c.meta["extent"] = None
-    assert base.towns.loc[0, "population"] > 0 and base.meta["extent"] is not None
+    c.towns.loc[0, "geometry"] = shapely.Point(0, 0)
+    c.layers["roads"] = c.roads.iloc[:1]
+    c.meta["extent"][0] = 0.0
+    c.meta["name"] = "edited"
+    c.sources["towns"] = "elsewhere"
+    for name, gdf in before.items():
+        assert base.layers[name].equals(gdf), name
+    assert base.meta["extent"] == extent and base.meta.get("name") != "edited"
+    assert base.sources["towns"] != "elsewhere"
 
 
 # --------------------------------------------------------------------------------------
@@ -910,7 +925,8 @@ def _small_texts() -> dict[str, str]:
     return _SMALL
 
 
-def _read_and_validate(texts: dict[str, str | bytes]) -> None:
+def _read_and_validate(texts: dict[str, str | bytes]) -> list[Problem] | None:
+    """Problems of the layer set, or ``None`` when it cannot be read (the error names the file)."""
     with tempfile.TemporaryDirectory() as tmp:
         for name, text in texts.items():
             data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
@@ -919,9 +935,22 @@ def _read_and_validate(texts: dict[str, str | bytes]) -> None:
             layers = read_layers(tmp)
         except GeoplanError as exc:
             assert exc.message and exc.fix
-            return
+            assert any(f"{name}.geojson" in exc.message for name in texts), exc.message
+            return None
         problems = validate(layers)
         assert all(isinstance(p, Problem) for p in problems)
+        return problems
+
+
+def _not_a_number(value: object) -> bool:
+    if isinstance(value, (bool, list, dict)):
+        return True
+    if isinstance(value, str) and value.strip():
+        try:
+            float(value.strip())
+        except ValueError:
+            return True
+    return False
 
 
 _edit = st.tuples(
@@ -967,14 +996,19 @@ _FIELDS = {name: [*SCHEMAS[name].column_names, "extra"] for name in SCHEMAS}
 @given(data=st.data())
 def test_fuzz_random_attribute_values(data: st.DataObject) -> None:
     texts: dict[str, str | bytes] = {}
+    expected: list[tuple[str, int, str | None]] = []  # (layer, feature index, field or None for geometry)
+    docs = {}
     for name, text in _small_texts().items():
-        doc = json.loads(text)
+        doc = docs[name] = json.loads(text)
         for _ in range(data.draw(st.integers(0, 4), label=f"{name} edits")):
-            feat = data.draw(st.sampled_from(doc["features"]))
+            i = data.draw(st.integers(0, len(doc["features"]) - 1))
             col = data.draw(st.sampled_from(_FIELDS[name]))
-            feat["properties"][col] = data.draw(_json_value)
+            doc["features"][i]["properties"][col] = data.draw(_json_value)
+            expected.append((name, i, col))
         if data.draw(st.booleans(), label=f"{name} geometry edit"):
-            feat = data.draw(st.sampled_from(doc["features"]))
+            i = data.draw(st.integers(0, len(doc["features"]) - 1))
+            expected.append((name, i, None))
+            feat = doc["features"][i]
             feat["geometry"] = data.draw(
                 st.sampled_from([
                     None,
@@ -987,7 +1021,24 @@ def test_fuzz_random_attribute_values(data: st.DataObject) -> None:
                 ])
             )
         texts[name] = json.dumps(doc, ensure_ascii=False, allow_nan=True)
-    _read_and_validate(texts)
+    problems = _read_and_validate(texts)
+    if problems is None:
+        return
+    # Every defect put in is reported on the feature it was put in: a geometry that is not a
+    # usable point/line of its layer, and a number field holding text, a list or a boolean.
+    for name, i, col in expected:
+        feats = docs[name]["features"]
+        fid = feats[i]["properties"].get("id")
+        ids = [f["properties"].get("id") for f in feats]
+        if not isinstance(fid, str) or not fid.strip() or fid != fid.strip() or ids.count(fid) > 1:
+            continue  # the id itself was fuzzed: the problem cannot be matched by it
+        mine = [p for p in problems if p.layer == name and p.feature_id == fid]
+        if col is None:
+            assert any(p.severity == "error" for p in mine), (name, fid, feats[i]["geometry"], problems)
+        elif col in SCHEMAS[name].column_names and SCHEMAS[name].field(col).kind in ("int", "float"):
+            value = feats[i]["properties"].get(col)
+            if _not_a_number(value):
+                assert any(f"'{col}'" in p.message for p in mine), (name, fid, col, value, problems)
 
 
 # --------------------------------------------------------------------------------------

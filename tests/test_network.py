@@ -113,6 +113,21 @@ def test_embedded_speeds_follow_class_lanes_and_surface(kz_layers, kz_net):
         assert kph[rid] == want, rid
     # The documented calibration: the Astana-Temirtau toll motorway runs at 100 km/h.
     assert kph["KZR001"] == 100.0
+    # The surface rule: the embedded roads are all paved (asphalt, concrete, or blank), so set
+    # some unpaved and check the cap (layer and OSM vocabularies), lanes bonus included.
+    assert set(roads["surface"].dropna()) <= {"asphalt", "concrete"}
+    edited = kz_layers.roads.copy()
+    four_lane_trunk = edited.index[(edited["road_class"] == "trunk") & (edited["lanes"] >= 4)][0]
+    primary = edited.index[(edited["road_class"] == "primary") & ~(edited["lanes"] >= 4)][0]
+    edited.loc[four_lane_trunk, "surface"] = "gravel"
+    edited.loc[primary, "surface"] = "compacted"  # OSM surface=compacted
+    net2 = build_network(edited)
+    kph2 = pd.Series(net2.edge_kph, index=net2.edge_road).groupby(level=0).first()
+    assert kph2[edited.loc[four_lane_trunk, "id"]] == UNPAVED_CAP_KPH  # 80 + 10 capped at 40
+    assert kph2[edited.loc[primary, "id"]] == UNPAVED_CAP_KPH
+    untouched = edited["surface"].isin(["asphalt", "concrete"]) | edited["surface"].isna()
+    same = edited.loc[untouched, "id"]
+    assert (kph2[same] == kph[same]).all()
 
 
 def test_embedded_network_in_another_crs_gives_the_same_times(kz_layers, kz_net):

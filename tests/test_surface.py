@@ -12,6 +12,7 @@ from pyproj import CRS
 
 from geoplan import AnalysisError
 from geoplan.network import attach_places, build_network, road_speeds
+from geoplan.settings import OFFROAD_KPH
 from geoplan.surface import (
     NODATA,
     SURFACE_DESCRIPTION,
@@ -164,7 +165,21 @@ def test_sources_have_zero_and_towns_are_reached(kz_surface, kz_layers):
     towns = sample_surface(kz_surface, kz_layers.towns)
     assert np.isfinite(towns).all() and (towns >= 0).all()
     # The grid is in the network's metric CRS for the same roads.
-    assert kz_surface.crs == build_network(kz_layers.roads).metric_crs
+    net = build_network(kz_layers.roads)
+    assert kz_surface.crs == net.metric_crs
+    # Each town is reached in about the time the network takes to its nearest centre, with access
+    # legs at the surface's off-road speed: within 10 % plus two 5 km cells crossed off-road.
+    off = OFFROAD_KPH
+    places = gpd.GeoDataFrame(pd.concat([kz_layers.centres[["id", "geometry"]], kz_layers.towns[["id", "geometry"]]]),
+                              crs=4326)
+    net, _ = attach_places(net, places, access_kph=off)
+    network_min = od_matrix(net, list(kz_layers.towns["id"]), list(kz_layers.centres["id"])).nearest(
+        exclude_self=False)["minutes"].to_numpy()
+    cell_min = 5.0 / off * 60.0
+    assert np.all(np.abs(towns - network_min) <= 0.10 * network_min + 2 * cell_min), pd.DataFrame(
+        {"town": kz_layers.towns["id"], "network": network_min, "surface": towns})
+    # And in the same order: the nearer a town by road, the nearer on the surface.
+    assert pd.Series(towns).corr(pd.Series(network_min), method="spearman") > 0.95
 
 
 def test_agrees_with_network_travel_times(kz_layers):

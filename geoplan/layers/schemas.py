@@ -6,6 +6,7 @@ The vocabularies, the declared fields of each layer kind, the :class:`LayerSet` 
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -388,7 +389,7 @@ class LayerSet:
         return LayerSet(
             {k: v.copy() for k, v in self.layers.items()},
             dict(self.sources),
-            dict(self.meta),
+            copy.deepcopy(self.meta),  # nested: extent list, credits
             dict(self.native_crs),
             list(self.read_problems),
         )
