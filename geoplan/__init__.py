@@ -56,7 +56,16 @@ if TYPE_CHECKING:
         validate,
         write_layers,
     )
-    from geoplan.maps import agglomeration_map, category_png, relocation_map, render_map, save_map
+    from geoplan.maps import (
+        MapContext,
+        agglomeration_map,
+        category_png,
+        difference_map,
+        relocation_map,
+        render_map,
+        save_map,
+        write_maps,
+    )
     from geoplan.network import (
         DEFAULT_SPEEDS_KPH,
         RoadNetwork,
@@ -67,6 +76,7 @@ if TYPE_CHECKING:
     )
     from geoplan.osm import download_osm, read_osm
     from geoplan.pipeline import RunResult, compare, run, summary_table
+    from geoplan.profiles import write_profiles
     from geoplan.relocation import RelocationResult, allocate, rank_destinations, relocate
     from geoplan.scenario import Scenario, apply_edits, dump_scenario, load_scenario, parse_scenario
     from geoplan.surface import SurfaceResult, friction_raster, sample_surface, travel_time_surface, write_surface

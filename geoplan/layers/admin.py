@@ -64,7 +64,7 @@ def level(boundaries: gpd.GeoDataFrame, which: int) -> gpd.GeoDataFrame:
     if "level" not in boundaries.columns:
         return boundaries.iloc[:0].reset_index(drop=True)
     lv = pd.to_numeric(boundaries["level"], errors="coerce").to_numpy()
-    out = boundaries[lv == which]
+    out: gpd.GeoDataFrame = boundaries[lv == which]
     if "id" in out.columns:
         out = out.sort_values("id", kind="stable")
     return out.reset_index(drop=True)
