@@ -268,7 +268,7 @@ def _roads_layer(roads: gpd.GeoDataFrame, crs: Any, tolerance_m: float,
     if "status" in roads:
         is_planned |= roads["status"].astype(str).str.lower().isin(["planned", "under_construction"]).to_numpy()
     geoms = roads.geometry.to_numpy()
-    groups: list[tuple[str, bool, shapely.Geometry]] = []
+    groups: list[tuple[str, bool, object]] = []  # (class, planned, merged lines of the class)
     for cls in ROAD_DISPLAY:
         for plan in (False, True):
             sel = (classes == cls) & (is_planned == plan)
