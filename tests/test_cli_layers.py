@@ -376,3 +376,21 @@ def test_subprocess_usage_error(tmp_path: Path) -> None:
 def test_help(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "layers", "check", "--help")
     assert code == 0 and "--format" in out and "--strict" in out and "--max-access-km" in out
+
+
+def test_layers_show_lists_ids_names_and_road_ends(capsys: pytest.CaptureFixture[str]) -> None:
+    layers = geoplan.read_layers(geoplan.embedded_layers_path())
+    code, out, _ = run(capsys, "layers", "show", "roads")
+    assert code == 0 and out.splitlines()[-1] == f"{len(layers.roads)} feature(s) in roads"
+    first = layers.roads.iloc[0]
+    row = next(line for line in out.splitlines() if line.split()[:1] == [first["id"]])
+    x0, y0 = first.geometry.coords[0]
+    x1, y1 = first.geometry.coords[-1]
+    assert first["from_node"] in row and first["to_node"] in row
+    assert f"{x0:.5f},{y0:.5f}" in row and f"{x1:.5f},{y1:.5f}" in row  # what an edit needs to start at
+    code, out, _ = run(capsys, "layers", "show", "towns")
+    assert code == 0
+    for _, town in layers.towns.iterrows():
+        assert any(town["id"] in line and town["name_en"] in line for line in out.splitlines()), town["id"]
+    code, _, err = run(capsys, "layers", "show", "airports")
+    assert code == 2 and "no 'airports' layer" in err and err.count("\n") <= 3

@@ -11,9 +11,12 @@ import typer
 
 from geoplan import settings as S
 from geoplan._errors import GeoplanError
-from geoplan.cli._common import LayersArg, _echo_err, _layer_location, _load, app, number_check
+from geoplan.cli._common import LayersArg, _echo_err, _layer_location, _load, app, number_check, pd_display
 
 if TYPE_CHECKING:  # the commands import geoplan.layers when they run (fast --help)
+    import geopandas as gpd
+    import pandas as pd
+
     from geoplan.layers import LayerSet, Problem
 
 layers_app = typer.Typer(help="Check, inspect, export, push to and pull from PostGIS, and diff layer sets.",
@@ -98,6 +101,44 @@ def layers_export(
                            fix="fix them, or pass --force to export anyway")
     out = write_layers(layers, to)
     typer.echo(f"wrote {', '.join(f'{n} ({len(g)})' for n, g in layers.layers.items())} to {out}")
+
+
+@layers_app.command("show")
+def layers_show(
+    layer: Annotated[str, typer.Argument(help="Layer to list: towns, centres, roads, rail_stations, rail, ...",
+                                         show_default=False)],
+    path: LayersArg = None,
+) -> None:
+    """List a layer's features: id and name; roads also class, end nodes and end coordinates (for writing edits)."""
+    import numpy as np
+    import shapely
+
+    _, layers = _load(path, required=())
+    gdf = layers[layer].to_crs(4326)
+    table = _feature_table(gdf)
+    geoms = gdf.geometry.to_numpy()
+    kinds = shapely.get_type_id(geoms)
+    if len(gdf) and (kinds == 0).all():  # points: where they are
+        xy = shapely.get_coordinates(geoms)
+        table["lon"], table["lat"] = xy[:, 0].round(5), xy[:, 1].round(5)
+    elif len(gdf):  # lines: where they start and end (an added road may start at a node or a town)
+        xy, index = shapely.get_coordinates(geoms, return_index=True)
+        first = np.r_[True, index[1:] != index[:-1]]
+        last = np.r_[index[1:] != index[:-1], True]
+        for end, mask in (("start", first), ("end", last)):
+            text = np.full(len(gdf), "", dtype=object)
+            text[index[mask]] = [f"{x:.5f},{y:.5f}" for x, y in xy[mask]]
+            table[end] = text
+    with pd_display():
+        typer.echo(table.to_string(index=False) if len(table) else f"layer '{layer}' has no features")
+    typer.echo(f"{len(gdf)} feature(s) in {layer}")
+
+
+def _feature_table(gdf: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Return the columns of a layer that identify its features, in a fixed order."""
+    wanted = ["id", "name_en", "name", "road_class", "road_ref", "from_node", "to_node", "length_km", "population",
+              "role", "kind", "from_station", "to_station"]
+    return gdf[[c for c in wanted if c in gdf.columns]].copy()
 
 
 # --------------------------------------------------------------------------------------
