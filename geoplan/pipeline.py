@@ -298,7 +298,8 @@ def run(
     towns, centres = lset.towns, lset.centres
 
     def _network() -> tuple[RoadNetwork, pd.DataFrame]:
-        net = build_network(lset.roads, speeds=sc.speeds, snap_tolerance_m=sc.network.snap_tolerance_m)
+        net = build_network(lset.roads, speeds=sc.speeds, snap_tolerance_m=sc.network.snap_tolerance_m,
+                            progress=progress)
         places = gpd.GeoDataFrame(pd.concat([towns[["id", "geometry"]], centres[["id", "geometry"]]],
                                             ignore_index=True), crs=towns.crs)
         return attach_places(net, places, access_kph=sc.network.access_kph, max_snap_km=sc.network.max_snap_km)

@@ -327,3 +327,18 @@ def test_assessment_outputs(baseline: dict) -> None:
         years = list(csv.DictReader(f))
     assert all(int(r["placed"]) <= int(r["quota"]) for r in years)
     assert sum(int(r["placed"]) for r in years) == int(modes["policy"]["placed"])
+
+
+def test_compare_table_fits_100_columns_with_names(capsys: pytest.CaptureFixture[str]) -> None:
+    from geoplan.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["compare", "-q", str(SCENARIOS / "baseline.yaml"), str(SCENARIOS / "center_west.yaml")])
+    out, err = capsys.readouterr()
+    assert info.value.code in (0, None) and err == ""  # -q: no progress lines
+    lines = out.splitlines()
+    assert max(map(len, lines)) <= 100
+    assert lines[0].split()[:2] == ["town", "category"]
+    arkalyk = next(line for line in lines if line.startswith("Arkalyk"))
+    assert "Zhezkazgan -> Astana" in arkalyk  # centre names, before -> after
+    assert "zhezkazgan" not in out  # no ids

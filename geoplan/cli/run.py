@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -114,18 +114,22 @@ def compare_cmd(
     layers: LayersOpt = None,
     maps: Annotated[Path | None, typer.Option(
         "--maps", help="Folder for difference.html: a map of what changes from A to B.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines, only the changes.")] = False,
 ) -> None:
-    """List the towns whose category, nearest centre, travel time or destination differ between two scenarios."""
+    """List the towns whose category, nearest centre, travel time or destination differ between two scenarios.
+
+    The table names towns and centres and shows each value as A -> B (100 columns); --out writes
+    every column (ids, groups, km, accessibility) as CSV.
+    """
     from geoplan._io import write_csv
     from geoplan.pipeline import compare
 
     plan = plan_single(out, layers, a, b) if out is not None else None
-    changes = compare(a, b, layers=layers, maps_dir=maps)
+    changes = compare(a, b, layers=layers, maps_dir=maps, progress=not quiet)
     if changes.empty:
         typer.echo("no town changes category, nearest centre, travel time or destination")
     else:
-        with pd_display():
-            typer.echo(changes.to_string(index=False))
+        typer.echo(_changes_table(changes, _place_names(a, layers)))
         typer.echo(f"{len(changes)} town(s) change")
     if plan is not None and out is not None:
         with plan.writing() as staging:
@@ -133,3 +137,54 @@ def compare_cmd(
         typer.echo(f"wrote {out}")
     if maps is not None:
         typer.echo(f"wrote {maps / 'difference.html'}")
+
+
+def _place_names(scenario: Path, layers: Path | None) -> dict[str, str]:
+    """Town and centre names by id, from the layer set the comparison ran on."""
+    from geoplan.layers import read_layers
+    from geoplan.scenario import load_scenario
+
+    src = layers if layers is not None else load_scenario(scenario).layers_path()
+    names: dict[str, str] = {}
+    for gdf in (read_layers(src).towns, read_layers(src).centres):
+        col = "name_en" if "name_en" in gdf.columns else "id"
+        names.update(zip(gdf["id"].astype(str), gdf[col].astype(str), strict=True))
+    return names
+
+
+def _changes_table(changes: Any, names: dict[str, str], width: int = 100) -> str:
+    """Return the changed towns as a plain table of at most ``width`` columns: names, A -> B values."""
+    sfx = [c.removeprefix("category_") for c in changes.columns if c.startswith("category_")]
+    a, b = sfx[0], sfx[1]
+
+    def pair(col: str, fmt: str = "{}") -> list[str]:
+        out = []
+        for x, y in zip(changes[f"{col}_{a}"], changes[f"{col}_{b}"], strict=True):
+            def show(v: Any) -> str:
+                return "-" if v is None or v != v else fmt.format(names.get(str(v), v) if fmt == "{}" else v)
+            out.append(show(x) if show(x) == show(y) else f"{show(x)} -> {show(y)}")
+        return out
+
+    columns = {
+        "town": [names.get(str(i), str(n)) for i, n in zip(changes["id"], changes["name_en"], strict=True)],
+        "category": pair("category"),
+        "rank": pair("rank", "{:.0f}"),
+        "minutes": pair("minutes", "{:.0f}"),
+        "nearest centre": pair("nearest_centre"),
+        "destination": pair("destination"),
+    }
+    limit = {"town": 16, "category": 30, "rank": 8, "minutes": 10, "nearest centre": 26, "destination": 26}
+
+    def cut(text: str, n: int) -> str:
+        return text if len(text) <= n else text[: n - 1] + "…"
+
+    cells = {k: [cut(v, limit[k]) for v in vals] for k, vals in columns.items()}
+    widths = {k: max([len(k), *map(len, vals)]) for k, vals in cells.items()}
+    while sum(widths.values()) + 2 * (len(widths) - 1) > width:  # shrink the widest column
+        k = max(widths, key=lambda c: widths[c])
+        widths[k] -= 1
+        cells[k] = [cut(v, widths[k]) for v in cells[k]]
+    lines = ["  ".join(k.ljust(widths[k]) for k in cells).rstrip()]
+    for r in range(len(changes)):
+        lines.append("  ".join(cells[k][r].ljust(widths[k]) for k in cells).rstrip())
+    return "\n".join(lines)
