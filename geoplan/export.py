@@ -19,7 +19,8 @@ Examples
 ...                          geometry=[shapely.Point(72.85, 49.63)], crs=4326)
 >>> centres = gpd.GeoDataFrame({"id": ["k"], "name_en": ["Karaganda"]},
 ...                            geometry=[shapely.Point(73.10, 49.80)], crs=4326)
->>> out = export_results(tempfile.mkdtemp(), towns=towns, centres=centres, catchments=None, flows=None)
+>>> with tempfile.TemporaryDirectory() as tmp:  # removed afterwards
+...     out = export_results(tmp, towns=towns, centres=centres, catchments=None, flows=None)
 >>> sorted(out)
 ['catchments.geojson', 'centres.geojson', 'flows.geojson', 'results.gpkg', 'towns.csv', 'towns.geojson']
 
