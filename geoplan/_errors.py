@@ -44,8 +44,8 @@ class GeoplanError(Exception):
         return self.message
 
 
-class LayerError(GeoplanError):
-    """A layer set cannot be used."""
+class LayerError(GeoplanError, ValueError):
+    """A layer set cannot be used (bad input: also a ``ValueError``)."""
 
 
 class LayerReadError(LayerError):
@@ -60,16 +60,16 @@ class LayerValidationError(LayerError):
         super().__init__(message, fix=fix)
 
 
-class NetworkError(GeoplanError):
-    """A road network cannot be built or routed on."""
+class NetworkError(GeoplanError, ValueError):
+    """A road network cannot be built or routed on (bad input: also a ``ValueError``)."""
 
 
-class ScenarioError(GeoplanError):
-    """A scenario file is unreadable or invalid."""
+class ScenarioError(GeoplanError, ValueError):
+    """A scenario file is unreadable or invalid (bad input: also a ``ValueError``)."""
 
 
-class AnalysisError(GeoplanError):
-    """An analysis step cannot produce a meaningful result (e.g. an infeasible allocation)."""
+class AnalysisError(GeoplanError, ValueError):
+    """An analysis step cannot produce a meaningful result (e.g. an infeasible allocation); a ``ValueError``."""
 
 
 class OutputError(GeoplanError):

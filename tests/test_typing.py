@@ -57,3 +57,12 @@ def test_mypy_strict_is_clean(tmp_path: Path) -> None:
     assert proc.returncode == 0 and not errors, (
         f"mypy reports {len(errors)} error(s) on geoplan/ (run `python -m mypy`):\n" + "\n".join(errors[:60])
         + proc.stderr[-2000:])
+
+
+def test_bad_input_errors_are_value_errors() -> None:
+    # Code written against the standard library's convention (``except ValueError``) catches them.
+    for cls in (geoplan.LayerError, geoplan.LayerReadError, geoplan.LayerValidationError, geoplan.NetworkError,
+                geoplan.ScenarioError, geoplan.AnalysisError):
+        assert issubclass(cls, geoplan.GeoplanError) and issubclass(cls, ValueError), cls
+    with pytest.raises(ValueError, match="fix: give"):
+        raise geoplan.NetworkError("bad speed", fix="give a positive number")
