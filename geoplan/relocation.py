@@ -562,7 +562,7 @@ def yearly_quotas(quotas: pd.DataFrame, *, start_year: int, years: int, share: f
                                fill_value=0)
     table = table[table.sum(axis=1) > 0]
     out = pd.DataFrame(index=table.index)
-    published = sorted(table.columns)
+    published = sorted(int(c) for c in table.columns)  # years
     for y in range(start_year, start_year + years):
         if y in table.columns:
             col = table[y]
@@ -702,7 +702,7 @@ def relocate_policy(
         sel = np.array([region_of[j] == key for j in di], dtype=bool) if n_pairs else np.zeros(0, bool)
         for k, y in enumerate(plan_years):
             placed = int(xm[sel, k].sum()) if n_pairs else 0
-            quota = int(q.iloc[g, k])
+            quota = int(q.to_numpy()[g, k])
             rows.append({"year": y, "region": region_name.get(key, key), "quota": quota, "placed": placed,
                          "used": round(placed / quota, 4) if quota else np.nan})
     years_table = pd.DataFrame(rows, columns=["year", "region", "quota", "placed", "used"])

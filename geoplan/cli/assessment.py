@@ -26,11 +26,12 @@ def sensitivity_cmd(
     solved once. See docs/method.md.
     """
     from geoplan._io import write_csv
-    from geoplan.pipeline import _scenario, run
+    from geoplan.pipeline import run
+    from geoplan.scenario import Scenario, load_scenario
     from geoplan.sensitivity import sensitivity_table
 
     plan = plan_single(out, layers, scenario) if out is not None else None
-    sc = _scenario(scenario)
+    sc = load_scenario(scenario) if scenario is not None else Scenario.baseline()
     values: dict[str, object] = {"sensitivity.in_run": True}
     if runs is not None:
         values["sensitivity.runs"] = runs

@@ -83,7 +83,7 @@ def run_cmd(
     if result.relocation_modes is not None and len(result.relocation_modes):
         for row in result.relocation_modes.itertuples(index=False):
             typer.echo(f"relocation mode {row.mode}: placed {row.placed} of {row.people_to_move}"
-                       + (f", {row.years}" if row.years else ""))
+                       + (", " + str(row.years) if row.years else ""))
     if result.outputs:
         typer.echo("wrote: " + ", ".join(str(p) for p in result.outputs.values()))
     if result.database is not None:
