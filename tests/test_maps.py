@@ -47,6 +47,7 @@ from geoplan.maps import (
 from geoplan.maps.assets import ASSETS_DIR, asset_record, geoplan_css, geoplan_js, leaflet_css, leaflet_js
 from geoplan.maps.difference import CHANGE_COLOUR, difference_map, road_changes, town_changes
 from geoplan.maps.figures import place_labels
+from geoplan.maps.web import latin
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -999,3 +1000,39 @@ def test_category_png_draws_the_country_and_labels_centres(res: Results, tmp_pat
     bare = category_png(res.towns, res.centres, tmp_path / "b.png", roads=res.roads)
     rgb = np.round(imread(bare, format="png")[..., :3] * 255).astype(np.uint32)
     assert (((rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]) == 0xFBFAF5).mean() < 0.01
+
+
+def test_category_png_labels_places_in_latin_letters(res: Results, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   admin: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]) -> None:
+    """A settlement label is its name_en when it has one, else its Russian name in Latin letters: no Cyrillic."""
+    import matplotlib.axes
+
+    boundaries, settlements = admin
+    drawn: list[tuple[str, float]] = []
+    text = matplotlib.axes.Axes.text
+
+    def record(self, x, y, s, *args, **kwargs):  # type: ignore[no-untyped-def]
+        drawn.append((s, kwargs.get("fontsize") if kwargs.get("zorder") == 6 else None))
+        return text(self, x, y, s, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "text", record)
+    category_png(res.towns, res.centres, tmp_path / "c.png", roads=res.roads, boundaries=boundaries,
+                 settlements=settlements)
+    small = [s for s, fs in drawn if fs == 6.0]  # settlement labels (place labels are drawn at zorder 6)
+    assert len(small) >= 10
+    cyrillic = re.compile("[\u0400-\u04FF]")
+    assert [s for s, _ in drawn if cyrillic.search(s)] == []
+    has_en = settlements["name_en"].notna() & (settlements["name_en"].astype(str).str.strip() != "")
+    english = set(settlements.loc[has_en, "name_en"].str.strip())
+    local_of_english = (set(settlements.loc[has_en, "name"].astype(str))
+                        | set(settlements.loc[has_en, "name_ru"].astype(str)))
+    allowed = english | {latin(str(n).strip()) for n in settlements.loc[~has_en, "name_ru"].fillna(
+        settlements.loc[~has_en, "name"])}
+    assert set(small) <= allowed | {latin(n) for n in english}
+    assert not set(small) & (local_of_english - english)  # never the local name of a place with an English one
+    assert set(small) & english and set(small) - english  # both kinds occur on the real layer
+    # the web map's place names too (the Cyrillic names stay searchable)
+    html = render_map(agglomeration_map(res.towns, res.centres, None, boundaries=boundaries, settlements=settlements))
+    names = [lab[0] for lab in _call_args(html, "setLabels")[0]]
+    assert "Kosshy" in names and [n for n in names if cyrillic.search(n)] == []
+    assert any(lab[0] == "Kosshy" and "Қосшы" in str(lab[-1]) for lab in _call_args(html, "setLabels")[0])

@@ -39,7 +39,7 @@ from geoplan.maps.assets import LEAFLET_VERSION, OSM_TILES
 from geoplan.maps.elements import _Assets, _Call, _DataLayer, _Setup
 from geoplan.maps.panels import methods_html
 from geoplan.maps.popups import _esc, _int, _missing, _row_get, _town_popup, _town_tooltip
-from geoplan.maps.web import _bounds, _features, _records, _simplified
+from geoplan.maps.web import _bounds, _features, _records, _simplified, latin
 
 __all__ = ["MapContext"]
 
@@ -133,10 +133,11 @@ def _levels(boundaries: gpd.GeoDataFrame) -> np.ndarray:
 
 
 def _name(row: Mapping[str, Any]) -> str:
-    for key in ("name_en", "name:en", "name", "name_ru", "name_kk"):
+    """The label of a place: its English name, else its Russian or local name in Latin letters."""
+    for key in ("name_en", "name:en", "name_ru", "name", "name_kk"):
         v = row.get(key)
         if not _missing(v) and str(v).strip():
-            return str(v).strip()
+            return latin(str(v).strip())
     return ""
 
 

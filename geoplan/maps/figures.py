@@ -31,7 +31,7 @@ from geoplan._style import (
 )
 from geoplan.layers import metric_crs
 from geoplan.maps.assets import _PathLike
-from geoplan.maps.web import _bounds
+from geoplan.maps.web import _bounds, latin
 
 __all__ = ["category_png", "place_labels"]
 
@@ -309,11 +309,11 @@ def category_png(
 
 
 def _text(row: Any) -> str:
-    """Return the English name of a place, else its local name ("" when it has none)."""
-    for key in ("name_en", "name"):
+    """Return the English name of a place, else its Russian or local name in Latin letters ("" if none)."""
+    for key in ("name_en", "name_ru", "name"):
         v = row.get(key)
         if isinstance(v, str) and v.strip():
-            return v.strip()
+            return latin(v.strip())  # a name_en in Cyrillic (a data slip) is written in Latin too
     return ""
 
 

@@ -43,3 +43,41 @@ def _bounds(*frames: gpd.GeoDataFrame | None) -> tuple[float, float, float, floa
         return None
     b = np.vstack(boxes)
     return float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())
+
+
+# Russian and Kazakh Cyrillic to Latin, as Kazakhstan's place names are usually written in English
+# (Zhitikara, Kandyagash, Khromtau): for labels of places that have no English name.
+_LATIN = dict(zip(
+    "абвгдеёжзийклмнопрстуфхцчшщъыьэюяәғқңөұүһі",
+    ["a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "y", "k", "l", "m", "n", "o", "p", "r", "s", "t", "u",
+     "f", "kh", "ts", "ch", "sh", "shch", "", "y", "", "e", "yu", "ya", "a", "g", "k", "n", "o", "u", "u", "h",
+     "i"], strict=True))
+
+
+def latin(text: str) -> str:
+    """Return ``text`` with its Cyrillic letters written in Latin ones (other characters unchanged).
+
+    Parameters
+    ----------
+    text : str
+        A place name, e.g. in Russian or Kazakh.
+
+    Returns
+    -------
+    str
+        The name in Latin letters.
+
+    Examples
+    --------
+    >>> latin("Житикара"), latin("Қосшы"), latin("Бейнеу")
+    ('Zhitikara', 'Kosshy', 'Beyneu')
+    """
+    out = []
+    for ch in text:
+        low = ch.lower()
+        if low not in _LATIN:
+            out.append(ch)
+            continue
+        rep = _LATIN[low]
+        out.append(rep.capitalize() if ch != low else rep)
+    return "".join(out)
