@@ -1036,3 +1036,25 @@ def test_category_png_labels_places_in_latin_letters(res: Results, tmp_path: Pat
     names = [lab[0] for lab in _call_args(html, "setLabels")[0]]
     assert "Kosshy" in names and [n for n in names if cyrillic.search(n)] == []
     assert any(lab[0] == "Kosshy" and "Қосшы" in str(lab[-1]) for lab in _call_args(html, "setLabels")[0])
+
+
+def test_category_png_rings_fragile_towns(res: Results, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import matplotlib.axes
+
+    labels: list[str] = []
+    legend = matplotlib.axes.Axes.legend
+
+    def record(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        labels.extend(h.get_label() for h in kwargs.get("handles", []))
+        return legend(self, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "legend", record)
+    n = len(res.towns)
+    towns = res.towns.assign(fragile=[True, True] + [False] * (n - 2))
+    marked = category_png(towns, res.centres, tmp_path / "f.png", labels=False)
+    assert any(lab.startswith("Fragile") and lab.endswith("(2)") for lab in labels)
+    labels.clear()
+    plain = category_png(res.towns, res.centres, tmp_path / "p.png", labels=False)
+    assert not any(lab.startswith("Fragile") for lab in labels)
+    a, b = (imread(x, format="png")[..., :3] for x in (marked, plain))
+    assert a.shape == b.shape and (np.abs(a - b).sum(axis=2) > 0.1).sum() > 50  # the rings are drawn

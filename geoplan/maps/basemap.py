@@ -133,7 +133,7 @@ def _levels(boundaries: gpd.GeoDataFrame) -> np.ndarray:
 
 
 def _name(row: Mapping[str, Any]) -> str:
-    """The label of a place: its English name, else its Russian or local name in Latin letters."""
+    """Return the label of a place: its English name, else its Russian or local name in Latin letters."""
     for key in ("name_en", "name:en", "name_ru", "name", "name_kk"):
         v = row.get(key)
         if not _missing(v) and str(v).strip():
@@ -406,7 +406,7 @@ def _place(r: Mapping[str, Any], g: shapely.Point, layer: str, sub: str, colour:
 
 
 def _flag(row: Mapping[str, Any], name: str) -> bool:
-    """A town's ``fragile``/``borderline`` mark (False when the column is absent or empty)."""
+    """Tell whether a town has the ``fragile``/``borderline`` mark (False when the column is absent or empty)."""
     value = _row_get(row, name)
     return value is not None and bool(value)
 

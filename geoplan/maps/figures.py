@@ -190,6 +190,7 @@ def category_png(
     from matplotlib.figure import Figure
     from matplotlib.font_manager import FontProperties
     from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     towns = check_result(towns, "towns")
     centres = check_result(centres, "centres")
@@ -272,6 +273,11 @@ def category_png(
     if len(t):
         colours = [CATEGORY_COLOURS[str(k)] for k in t["category"]]
         ax.scatter(t.geometry.x, t.geometry.y, s=46, c=colours, edgecolors="#1A1A1A", linewidths=0.7, zorder=3)
+    fragile = (t["fragile"].fillna(False).astype(bool).to_numpy() if "fragile" in t and len(t)
+               else np.zeros(len(t), dtype=bool))
+    if fragile.any():  # a dashed ring: the category changes in many sensitivity runs
+        ax.scatter(t.geometry.x[fragile], t.geometry.y[fragile], s=150, facecolors="none", edgecolors="#1A1A1A",
+                   linewidths=0.9, linestyles=(0, (2.5, 1.5)), zorder=2.9)
 
     counts = t["category"].astype(object).value_counts() if len(t) else pd.Series(dtype=int)
     handles = [Line2D([], [], marker="o", linestyle="", markersize=7, markerfacecolor=CATEGORY_COLOURS[k],
@@ -279,10 +285,13 @@ def category_png(
                for k in CATEGORIES]
     handles.append(Line2D([], [], marker="o", linestyle="", markersize=10, markerfacecolor="white",
                           markeredgecolor=CENTRE_COLOUR, label="Growth centre (area = population)"))
+    if fragile.any():
+        handles.append(Patch(facecolor="none", edgecolor="#1A1A1A", linestyle=(0, (2.5, 1.5)),
+                             label=f"Fragile: category changes in many sensitivity runs ({int(fragile.sum())})"))
     if len(sx):
         handles.append(Line2D([], [], marker="o", linestyle="", markersize=3, markerfacecolor="#8A8A8A",
                               markeredgecolor="none", label="Settlement"))
-    legend = ax.legend(handles=handles, loc="lower left", fontsize=8, frameon=True, framealpha=0.92,
+    legend = ax.legend(handles=handles, loc="lower left", fontsize=8, frameon=True, framealpha=0.92, labelspacing=0.3,
                        title="Monotowns", title_fontsize=9)
 
     bar = _nice_length(xmax - xmin)

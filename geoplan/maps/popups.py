@@ -117,7 +117,7 @@ def _ranking_rows(row: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def _stability_note(row: Mapping[str, Any]) -> str:
-    """Tooltip line for a fragile or borderline town ('' for a stable one or without the columns)."""
+    """Return the tooltip line of a fragile or borderline town ('' for a stable one or without the columns)."""
     parts = []
     if _row_get(row, "fragile") is not None and bool(row.get("fragile")):
         stability = _row_get(row, "stability")
