@@ -280,7 +280,7 @@ def category_png(
                    linewidths=0.9, linestyles=(0, (2.5, 1.5)), zorder=2.9)
 
     counts = t["category"].astype(object).value_counts() if len(t) else pd.Series(dtype=int)
-    handles = [Line2D([], [], marker="o", linestyle="", markersize=7, markerfacecolor=CATEGORY_COLOURS[k],
+    handles: list[Any] = [Line2D([], [], marker="o", linestyle="", markersize=7, markerfacecolor=CATEGORY_COLOURS[k],
                       markeredgecolor="#1A1A1A", label=f"{CATEGORY_LABELS[k]} ({int(counts.get(k, 0))})")
                for k in CATEGORIES]
     handles.append(Line2D([], [], marker="o", linestyle="", markersize=10, markerfacecolor="white",
