@@ -204,3 +204,24 @@ def test_osm_option_needs_towns_and_centres(tmp_path, capsys, real_data) -> None
                         tmp_path / "x.csv"], capsys)
     assert code == 2 and "towns" in err and "Traceback" not in err
     assert not (tmp_path / "x.csv").exists()
+
+
+CENTER_WEST = Path(__file__).resolve().parents[1] / "scenarios" / "center_west.yaml"
+
+
+def test_traveltime_and_catchments_follow_a_scenario(tmp_path, capsys):
+    """--scenario applies the what-if's network edits, as `geoplan run` does (Center-West corridor)."""
+    base, what_if = tmp_path / "base.csv", tmp_path / "cw.csv"
+    assert run(["traveltime", "--out", str(base)], capsys)[0] == 0
+    assert run(["traveltime", "--scenario", str(CENTER_WEST), "--out", str(what_if)], capsys)[0] == 0
+    a = pd.read_csv(base).set_index(["origin", "destination"])
+    b = pd.read_csv(what_if).set_index(["origin", "destination"])
+    # The corridor Astana-Arkalyk-Torgai-Irgiz makes Arkalyk -> Astana much shorter and nothing longer
+    # by more than the access-leg shift noted in the README.
+    assert b.loc[("arkalyk", "astana"), "minutes"] < a.loc[("arkalyk", "astana"), "minutes"] - 60
+    assert (b["minutes"] <= a["minutes"] + 0.05).all()
+    code, _, err = run(["catchments", "--scenario", str(CENTER_WEST), "--bands", "60",
+                        "--out", str(tmp_path / "c.geojson")], capsys)
+    assert code == 0, err
+    bands = gpd.read_file(tmp_path / "c.geojson")
+    assert set(bands["band"]) == {60}

@@ -18,6 +18,7 @@ from geoplan.settings import SNAP_TOLERANCE_M
 if TYPE_CHECKING:
     from geoplan._io import OutputSet
     from geoplan.layers import LayerSet
+    from geoplan.scenario import Scenario
 
 app = typer.Typer(
     name="geoplan",
@@ -88,6 +89,44 @@ def _layers_for_analysis(path: Path | str | None, osm: Path | None) -> tuple[Pat
     layers.sources["roads"] = str(osm)
     require_valid(layers)
     return src, layers, 0.0  # OSM topology comes from shared node ids: never snap
+
+
+def _analysis_setup(path: Path | str | None, osm: Path | None,
+                    scenario: Path | None) -> tuple[Path | str, LayerSet, float, Scenario]:
+    """Layers for a single analysis command as ``geoplan run`` would see them under ``scenario``.
+
+    The layer set is ``path`` if given, else the scenario's (else the embedded one); the
+    scenario's ``roads`` replacement and network edits are applied and the result validated, so
+    ``traveltime``/``catchments``/``surface``/``network build`` answer the same what-if as ``run``.
+    Returns the source shown to the user, the layers, the snap tolerance and the scenario.
+    """
+    from geoplan._errors import LayerValidationError
+    from geoplan.layers import read_layers, require_valid
+    from geoplan.scenario import Scenario, apply_edits, load_scenario
+
+    sc = Scenario.baseline() if scenario is None else load_scenario(scenario)
+    if path is None and scenario is not None and osm is None:
+        path = sc.layers_path()
+    src, layers, snap = _layers_for_analysis(path, osm)
+    if osm is None:
+        snap = sc.network.snap_tolerance_m
+        roads_file = sc.roads_path()
+        if roads_file is not None:
+            layers = layers.copy()
+            layers.layers["roads"] = read_layers(roads_file, required=("roads",)).roads
+            layers.sources["roads"] = str(roads_file)
+            require_valid(layers)
+    if sc.edits:
+        from geoplan._errors import ScenarioError
+
+        edited = apply_edits(layers, sc)
+        try:
+            require_valid(edited)
+        except LayerValidationError as exc:
+            raise ScenarioError(f"{sc.source}: after the scenario's network edits, {exc.message}",
+                                fix="change the edits so that the layers stay valid") from exc
+        layers = edited
+    return src, layers, snap, sc
 
 
 def _bands(text: str) -> list[float]:

@@ -13,10 +13,11 @@ from geoplan._errors import AnalysisError, GeoplanError
 from geoplan.cli._common import (
     LayersArg,
     OsmRoadsOpt,
+    ScenarioOpt,
     SchedulerOpt,
+    _analysis_setup,
     _bands,
     _echo_err,
-    _layers_for_analysis,
     app,
     number_check,
     plan_single,
@@ -37,6 +38,7 @@ def catchments_cmd(
         "--offroad-kph", help=f"Speed off the roads to the nearest road, km/h [default: {S.OFFROAD_KPH:g}, as the "
         "surface].", show_default=False, callback=number_check(unit=f"{S.OFFROAD_KPH:g}"))] = None,
     osm: OsmRoadsOpt = None,
+    scenario: ScenarioOpt = None,
 ) -> None:
     """Write nested travel-time catchments of every growth centre, with the people inside, as GeoJSON polygons."""
     from geoplan._io import write_geojson
@@ -46,11 +48,11 @@ def catchments_cmd(
 
     band_list = _bands(bands)  # options first, then outputs: both before any work
     plan = plan_single(out, path, osm)
-    _, layers, snap = _layers_for_analysis(path, osm)
-    net = build_network(layers.roads, snap_tolerance_m=snap, progress=True)
+    _, layers, snap, sc = _analysis_setup(path, osm, scenario)
+    net = build_network(layers.roads, speeds=sc.speeds, snap_tolerance_m=snap, progress=True)
     result = catchments(net, layers.centres, bands=band_list, towns=layers.towns,
                         settlements=layers.layers.get("settlements"),
-                        offroad_kph=S.OFFROAD_KPH if offroad_kph is None else offroad_kph,
+                        offroad_kph=sc.surface.offroad_kph if offroad_kph is None else offroad_kph,
                         area=country_area(layers), progress=True)
     with plan.writing() as staging:
         write_geojson(result, staging.path(out), id_column=None, name="catchments")
@@ -76,21 +78,22 @@ def agglomerations_cmd(
         "--offroad-kph", help="Speed off the roads to the nearest road, km/h [default: 20, as the surface].",
         show_default=False, callback=number_check(unit="20"))] = None,
     osm: OsmRoadsOpt = None,
+    scenario: ScenarioOpt = None,
 ) -> None:
     """Write the proposed composition of every growth centre's agglomeration: places, people, districts."""
     from geoplan._io import write_csv, write_geojson
     from geoplan.agglomeration import agglomerations
-    from geoplan.catchments import DEFAULT_OFFROAD_KPH
     from geoplan.network import build_network
 
     if min_share > 1:
         raise click.BadParameter(f"must be at most 1, got {min_share:g}", param_hint="'--min-share'")
     table_path = table if table is not None else out.with_suffix(".csv")
     plan = plan_single(out, path, osm, also=(table_path,))
-    _, layers, snap = _layers_for_analysis(path, osm)
-    net = build_network(layers.roads, snap_tolerance_m=snap, progress=True)
+    _, layers, snap, sc = _analysis_setup(path, osm, scenario)
+    net = build_network(layers.roads, speeds=sc.speeds, snap_tolerance_m=snap, progress=True)
     result = agglomerations(layers, net=net, max_minutes=minutes, min_share=min_share,
-                            offroad_kph=DEFAULT_OFFROAD_KPH if offroad_kph is None else offroad_kph, progress=True)
+                            offroad_kph=sc.surface.offroad_kph if offroad_kph is None else offroad_kph,
+                            progress=True)
     with plan.writing() as staging:
         write_geojson(result.centres, staging.path(out), id_column="centre", name="agglomerations")
         write_csv(result.districts, staging.path(table_path))
@@ -114,12 +117,13 @@ def surface_cmd(
         f"{S.STUDY_AREA_MARGIN_M / 1000:g} km].",
         show_default=False)] = None,
     osm: OsmRoadsOpt = None,
+    scenario: ScenarioOpt = None,
 ) -> None:
     """Write a raster of travel time to the nearest growth centre as a GeoTIFF."""
     from geoplan.surface import write_surface
 
     plan = plan_single(out, path, osm, study_area)
-    result = _surface(path, resolution, offroad_kph, study_area, osm)
+    result = _surface(path, resolution, offroad_kph, study_area, osm, scenario)
     with plan.writing() as staging:
         write_surface(staging.path(out), result)
     valid = result.array[result.array != result.nodata]
@@ -129,10 +133,10 @@ def surface_cmd(
 
 
 def _surface(path: Path | None, resolution: float, offroad_kph: float | None, study_area: Path | None,
-             osm: Path | None) -> SurfaceResult:
+             osm: Path | None, scenario: Path | None = None) -> SurfaceResult:
     from geoplan.surface import surface
 
-    _, layers, _ = _layers_for_analysis(path, osm)
+    _, layers, _, sc = _analysis_setup(path, osm, scenario)
     area = None
     if study_area is not None:
         import warnings
@@ -147,8 +151,8 @@ def _surface(path: Path | None, resolution: float, offroad_kph: float | None, st
             raise GeoplanError(f"{study_area}: cannot read the study area: {exc}",
                                fix="pass a polygon layer GDAL can read (GeoPackage, GeoJSON, Shapefile)") from exc
     try:
-        result = surface(layers, resolution_m=resolution,
-                         offroad_kph=S.OFFROAD_KPH if offroad_kph is None else offroad_kph,
+        result = surface(layers, resolution_m=resolution, speeds=sc.speeds,
+                         offroad_kph=sc.surface.offroad_kph if offroad_kph is None else offroad_kph,
                          study_area=area, progress=True)
     except AnalysisError as exc:
         if study_area is None or "study area" not in exc.message:
@@ -181,6 +185,7 @@ def traveltime_cmd(
         "--weight", help="minutes: the fastest route (its km beside); km: the shortest route (its minutes beside); "
         "--cutoff is in the same unit.")] = "minutes",
     scheduler: SchedulerOpt = None,
+    scenario: ScenarioOpt = None,
 ) -> None:
     """Write the fastest (or shortest) route of every origin x destination pair as a CSV table.
 
@@ -207,7 +212,7 @@ def traveltime_cmd(
     if mode == "rail" and osm is not None:
         raise click.BadParameter("--osm replaces the roads; it cannot be combined with --mode rail", param_hint="--osm")
     plan = plan_single(out, path, osm)
-    src, layers, snap = _layers_for_analysis(path, osm)
+    src, layers, snap, sc = _analysis_setup(path, osm, scenario)
     places = gpd.GeoDataFrame(pd.concat([layers[name][["id", "geometry"]] for name in _PLACE_LAYERS],
                                         ignore_index=True), crs=layers.towns.crs)
     if mode == "rail":
@@ -232,8 +237,8 @@ def traveltime_cmd(
             _echo_err(f"geoplan: warning: {len(idle)} place(s) whose station has no passenger service "
                       f"(reported unreachable): {', '.join(idle)}")
     else:
-        net = build_network(layers.roads, snap_tolerance_m=snap, progress=True)
-        net, report = attach_places(net, places, max_snap_km=max_snap_km)
+        net = build_network(layers.roads, speeds=sc.speeds, snap_tolerance_m=snap, progress=True)
+        net, report = attach_places(net, places, access_kph=sc.network.access_kph, max_snap_km=max_snap_km)
         lost = report.loc[~report["snapped"], "id"].tolist()
         if lost:
             _echo_err(f"geoplan: warning: {len(lost)} place(s) farther than {max_snap_km:g} km from every road "
