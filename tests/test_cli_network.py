@@ -225,3 +225,14 @@ def test_traveltime_and_catchments_follow_a_scenario(tmp_path, capsys):
     assert code == 0, err
     bands = gpd.read_file(tmp_path / "c.geojson")
     assert set(bands["band"]) == {60}
+
+
+def test_extract_outside_the_layers_gives_one_line(tmp_path, capsys, real_data) -> None:
+    """Andorra's roads against the Kazakhstan layers: one error naming the extract, not one per road."""
+    out = tmp_path / "x.csv"
+    code, _, err = run(["traveltime", "--osm", real_data / "osm" / "andorra.osm.pbf", "--out", out], capsys)
+    assert code == 2 and "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("geoplan: error")]
+    assert len(errors) == 1 and "andorra.osm.pbf" in errors[0] and "entirely outside" in errors[0]
+    assert "ERROR: roads feature" not in err
+    assert not out.exists()

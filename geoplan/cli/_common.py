@@ -85,7 +85,20 @@ def _layers_for_analysis(path: Path | str | None, osm: Path | None) -> tuple[Pat
     from geoplan.osm import read_osm
 
     layers = layers.copy()
-    layers.layers["roads"] = read_osm(osm, progress=True)
+    roads = read_osm(osm, progress=True)
+    extent = layers.meta.get("extent")
+    if extent is not None and len(roads):
+        # An extract of another country would otherwise give one error per road.
+        w, s, e, n = (float(v) for v in roads.total_bounds)
+        if w > extent[2] or e < extent[0] or s > extent[3] or n < extent[1]:
+            from geoplan._errors import LayerValidationError
+
+            raise LayerValidationError(
+                f"{osm}: the extract covers lon {w:.2f}..{e:.2f}, lat {s:.2f}..{n:.2f}, entirely outside the "
+                f"layer set's extent {list(extent)} ({src}): none of its {len(roads):,} roads can reach the towns",
+                fix="download the extract of the layer set's country (geoplan osm download --region ...), or pass "
+                    "the layer set of the extract's area")
+    layers.layers["roads"] = roads
     layers.sources["roads"] = str(osm)
     require_valid(layers)
     return src, layers, 0.0  # OSM topology comes from shared node ids: never snap
