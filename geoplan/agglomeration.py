@@ -24,8 +24,10 @@ Examples
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -39,8 +41,8 @@ from geoplan.layers import LayerSet, metric_crs
 from geoplan.network import RoadNetwork, build_network
 from geoplan.surface import country_area
 
-__all__ = ["DEFAULT_MIN_SHARE", "DISTRICT_COLUMNS", "MEMBER_COLUMNS", "Agglomerations", "composition",
-           "agglomerations"]
+__all__ = ["DECREE_COLUMNS", "DECREE_FILE", "DEFAULT_MIN_SHARE", "DISTRICT_COLUMNS", "MEMBER_COLUMNS",
+           "Agglomerations", "agglomerations", "composition", "decree_comparison", "decree_membership", "read_decree"]
 
 #: A district whose share of people (or, without people, of area) inside the band is at least
 #: this is proposed as a member of the agglomeration.
@@ -56,6 +58,17 @@ DISTRICT_COLUMNS: tuple[str, ...] = (
     "centre", "centre_name", "district_id", "district", "district_kato", "region", "population_inside",
     "district_population", "share", "area_share", "member",
 )
+#: The table of a decree's agglomerations beside the layers (the embedded set's is the 2023 decree).
+DECREE_FILE = "agglomeration_decree.csv"
+#: Columns of a decree table: the centre id, the decree's level, a ``boundaries`` unit id and name,
+#: the decree's own wording and a note.
+DECREE_COLUMNS: tuple[str, ...] = ("agglomeration", "level", "member_id", "member", "named_as", "note")
+#: Columns of :func:`decree_comparison`.
+COMPARISON_COLUMNS: tuple[str, ...] = (
+    "centre", "centre_name", "decree_level", "district_id", "district", "in_decree", "proposed", "agreement",
+    "share", "area_share", "named_as",
+)
+
 #: Columns of :attr:`Agglomerations.members`.
 MEMBER_COLUMNS: tuple[str, ...] = ("centre", "place", "kind", "name_en", "population", "district", "district_kato")
 
@@ -268,3 +281,155 @@ def agglomerations(layers: LayerSet, *, net: RoadNetwork | None = None, max_minu
     # Every centre counts its people wherever it lies, whichever bands are composed.
     return composition(bands, towns=layers.towns, centres=layers.centres, settlements=settlements,
                        boundaries=boundaries, min_share=min_share)
+
+
+def read_decree(path: str | os.PathLike[str], *, boundaries: gpd.GeoDataFrame,
+                centres: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Read a table of the agglomerations a decree names, member unit by member unit.
+
+    Kazakhstan's government fixed the agglomerations and their members (districts and cities of
+    regional significance) by a resolution of 19 June 2023; ``agglomeration_decree.csv`` in the
+    embedded layers holds it (see ``layers/kazakhstan/SOURCES.md``). Comparing it with the
+    travel-time compositions (:func:`decree_comparison`) shows where geoplan's proposal and the
+    law agree.
+
+    Parameters
+    ----------
+    path
+        The CSV file, with :data:`DECREE_COLUMNS` (``named_as`` and ``note`` may be empty).
+    boundaries
+        The ``boundaries`` layer: every ``member_id`` must be one of its units of level 2.
+    centres
+        The ``centres`` layer: every ``agglomeration`` must be one of its ids.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table with ``level`` as int, in file order.
+
+    Raises
+    ------
+    AnalysisError
+        For a missing file or column, a level other than 1 or 2, a member that is not a
+        district of the boundaries, an unknown centre or a member named twice; each names the
+        file, the line and the fix.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise AnalysisError(f"{p}: decree table not found",
+                            fix="write a CSV with columns " + ", ".join(DECREE_COLUMNS) + " or leave it out")
+    try:
+        raw = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise AnalysisError(f"{p}: cannot read the decree table ({exc})", fix="save it as a UTF-8 CSV") from None
+    lost = [c for c in DECREE_COLUMNS if c not in raw.columns]
+    if lost:
+        raise AnalysisError(f"{p}: missing column(s) {', '.join(lost)}",
+                            fix="the decree table needs " + ", ".join(DECREE_COLUMNS))
+    out = raw.copy()
+    level_num = pd.to_numeric(out["level"].str.strip(), errors="coerce")
+    districts = set(level(boundaries, 2)["id"].astype(str))
+    known_centres = set(centres["id"].astype(str))
+    checks = (
+        (~level_num.isin([1, 2]), "level {level!r} is not 1 or 2", "write the decree's level: 1 or 2"),
+        (~out["agglomeration"].isin(known_centres), "agglomeration {agglomeration!r} is not a growth centre id",
+         "use the id of the centre layer's core city, e.g. karaganda"),
+        (~out["member_id"].isin(districts), "member {member_id!r} is not a district (level 2) of the boundaries",
+         "use the boundaries layer's district id, e.g. KZ352400 (`geoplan layers show boundaries`)"),
+        (out.duplicated(["member_id"]), "member {member_id!r} is named twice",
+         "keep one row per member: a unit belongs to one agglomeration"),
+    )
+    for bad, what, fix in checks:
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise AnalysisError(f"{p}:{i + 2}: " + what.format(**{str(k): v for k, v in out.iloc[i].items()}), fix=fix)
+    out["level"] = level_num.astype(np.int64)
+    return out[list(DECREE_COLUMNS) + [c for c in out.columns if c not in DECREE_COLUMNS]]
+
+
+def decree_comparison(districts: pd.DataFrame, decree: pd.DataFrame, *, centres: gpd.GeoDataFrame,
+                      boundaries: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Compare the proposed member districts with a decree's, for the centres the decree names.
+
+    Parameters
+    ----------
+    districts
+        :attr:`Agglomerations.districts` (the travel-time composition).
+    decree
+        :func:`read_decree`'s table.
+    centres
+        The ``centres`` layer (to find each centre's own city).
+    boundaries
+        The ``boundaries`` layer.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`COMPARISON_COLUMNS`, one row per centre of the decree and district that either
+        names as a member, in decree order then by district id: ``agreement`` is ``"both"``,
+        ``"decree only"`` or ``"proposed only"``; ``share`` / ``area_share`` are the people's
+        and the area's share inside the band (0 where the band does not reach the district).
+        The centre's own city is the core, not a member, and is left out: the district its point
+        lies in and, for a city that is a region of its own (Almaty, Astana, Shymkent) when all
+        its districts are proposed, every district of that region.
+    """
+    units = level(boundaries, 2)[["id", "name_en", "parent_id"]].rename(
+        columns={"id": "district_id", "name_en": "unit_name", "parent_id": "region_id"})
+    order = list(dict.fromkeys(decree["agglomeration"].astype(str)))
+    d = districts[districts["centre"].astype(str).isin(order)].merge(units, on="district_id", how="left")
+    at = locate(centres[centres["id"].astype(str).isin(order)], boundaries)
+    at["centre"] = centres.loc[at.index, "id"].astype(str)
+    # A region is the centre's own city when the centre lies in it and all its districts are members.
+    n_units = units.groupby("region_id").size()
+    whole = d[d["member"].astype(bool)].groupby(["centre", "region_id"]).size()
+    whole = whole[whole.to_numpy() == n_units.reindex(whole.index.get_level_values(1)).to_numpy()]
+    own_region = set(zip(at["centre"], at["region_id"], strict=True)) & set(whole.index)
+    core = set(zip(at["centre"], at["district_id"], strict=True)) | {
+        (c, u) for c, u, r in zip(d["centre"], d["district_id"], d["region_id"], strict=True) if (c, r) in own_region}
+    is_core = pd.Series([k in core for k in zip(d["centre"], d["district_id"], strict=True)], index=d.index)
+    proposed = d.loc[d["member"].astype(bool) & ~is_core, ["centre", "district_id"]].assign(proposed=True)
+    decreed = decree.rename(columns={"agglomeration": "centre", "member_id": "district_id", "level": "decree_level"})
+    out = decreed[["centre", "district_id", "decree_level", "named_as"]].assign(in_decree=True).merge(
+        proposed, on=["centre", "district_id"], how="outer")
+    out = out.merge(d[["centre", "district_id", "share", "area_share"]], on=["centre", "district_id"], how="left")
+    out = out.merge(units[["district_id", "unit_name"]], on="district_id", how="left")
+    out["in_decree"] = out["in_decree"].fillna(False).astype(bool)
+    out["proposed"] = out["proposed"].fillna(False).astype(bool)
+    out["agreement"] = np.select([out["in_decree"] & out["proposed"], out["in_decree"]],
+                                 ["both", "decree only"], "proposed only")
+    names = districts.drop_duplicates("centre").set_index("centre")["centre_name"]
+    out["centre_name"] = out["centre"].map(names).fillna(out["centre"])
+    out["district"] = out["unit_name"].fillna(out["district_id"])
+    out[["share", "area_share"]] = out[["share", "area_share"]].fillna(0.0)
+    out["named_as"] = out["named_as"].fillna("")
+    out["decree_level"] = out["decree_level"].astype("Int64")
+    out["_order"] = out["centre"].map({c: i for i, c in enumerate(order)})
+    out = out.sort_values(["_order", "district_id"], kind="stable")
+    return out[list(COMPARISON_COLUMNS)].reset_index(drop=True)
+
+
+def decree_membership(places: gpd.GeoDataFrame, decree: pd.DataFrame, *,
+                      boundaries: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Find the agglomeration a decree puts each place in, from the district its point lies in.
+
+    Parameters
+    ----------
+    places
+        Point features (towns, settlements).
+    decree
+        :func:`read_decree`'s table.
+    boundaries
+        The ``boundaries`` layer.
+
+    Returns
+    -------
+    pandas.DataFrame
+        On ``places``' index: ``decree_agglomeration`` (the centre id, or ``""`` outside every
+        decree agglomeration) and ``decree_level`` (``Int64``, NA outside).
+    """
+    at = locate(places, boundaries)
+    by_unit = decree.set_index("member_id")
+    agg = at["district_id"].map(by_unit["agglomeration"])
+    return pd.DataFrame({"decree_agglomeration": agg.fillna("").astype(str),
+                         "decree_level": at["district_id"].map(by_unit["level"]).astype("Int64")},
+                        index=places.index)

@@ -35,7 +35,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("_style", "charts", "maps", "profiles", "export"),
     ("store",),
     ("pipeline",),
-    ("cli",),
+    ("cli", "__main__"),
 )
 RANK = {name: i for i, names in enumerate(LAYERS) for name in names}
 
