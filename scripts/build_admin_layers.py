@@ -36,6 +36,7 @@ import shapely
 
 from geoplan._io import write_geojson
 from geoplan.geography import link_places, locate
+from geoplan.maps.web import latin
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "layers" / "kazakhstan"
@@ -170,6 +171,11 @@ def build_settlements(places_file: Path, detailed: gpd.GeoDataFrame, towns: gpd.
     stats = {"osm_places": len(raw), "with_population": len(tagged), "unparsable": int(pop.isna().sum())}
     places = tagged[pop.notna()].assign(population=pop[pop.notna()].astype("int64"))
     places = places.rename(columns={"name:en": "name_en", "name:ru": "name_ru", "name:kk": "name_kk"})
+    # OSM slips: a `name:en` written (partly) in Cyrillic is replaced by the Russian name in Latin.
+    slip = places["name_en"].fillna("").str.contains(r"[\u0400-\u04ff]", regex=True)
+    stats["name_en_cyrillic"] = int(slip.sum())
+    russian = places["name_ru"].fillna(places["name"]).astype(str)
+    places.loc[slip, "name_en"] = russian[slip].map(latin)
     places["osm_id"] = pd.to_numeric(places["osm_id"]).astype("int64")
     places = places.sort_values("osm_id", kind="stable").reset_index(drop=True)
     where = locate(places, detailed, max_distance_m=NEAR_BORDER_M)

@@ -130,6 +130,14 @@ def test_settlements_population_and_places(settlements: gpd.GeoDataFrame) -> Non
     assert len(almaty) == 1 and almaty["district"].iloc[0] == "Bostandyk"
 
 
+def test_english_names_are_latin(settlements: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame) -> None:
+    """OSM slips (a Cyrillic ``name:en``) are written in Latin by the build script."""
+    for layer in (settlements, boundaries):
+        cyrillic = layer.loc[layer["name_en"].fillna("").str.contains(r"[\u0400-\u04ff]"), ["id", "name_en"]]
+        assert cyrillic.empty, cyrillic.to_string()
+    assert settlements.set_index("id").loc["osm-n3258826805", "name_en"] == "Targap"
+
+
 def test_settlements_lie_in_their_district(settlements: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame) -> None:
     where = locate(settlements, boundaries, max_distance_m=200)
     assert where["district_id"].notna().all()  # shore villages within 150 m are allowed
