@@ -36,21 +36,21 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import pandas as pd
 
-from geoplan._errors import AnalysisError, LayerValidationError, OutputError, ScenarioError
+from geoplan._errors import AnalysisError, OutputError
 from geoplan._io import OutputSet, plan_outputs, write_csv, write_geojson, write_text_atomic
 from geoplan._progress import logger, progress_enabled
 from geoplan.agglomeration import Agglomerations
 from geoplan.agglomeration import agglomerations as _agglomerations
 from geoplan.catchments import catchments as _catchments
+from geoplan.charts import ranking_png
 from geoplan.classify import classify as _classify
 from geoplan.classify import compare_results, indicators
 from geoplan.distributed import check_scheduler
 from geoplan.distributed import od_matrix as distributed_od_matrix
-from geoplan.charts import ranking_png
 from geoplan.export import export_results, surface_qml
 from geoplan.geography import with_districts
 from geoplan.indicators import Catalogue, layer_folder, load_inputs
-from geoplan.layers import LayerSet, Problem, read_layers, require_valid
+from geoplan.layers import LayerSet, Problem
 from geoplan.maps import MapContext, write_maps
 from geoplan.network import RoadNetwork, attach_places, build_network
 from geoplan.profiles import write_profiles
@@ -64,8 +64,8 @@ from geoplan.relocation import (
     relocate,
     relocate_policy,
 )
+from geoplan.scenario import Scenario, load_scenario, scenario_layers
 from geoplan.sensitivity import SensitivityResult, mark_robustness, prepare, run_sensitivity, sensitivity_table
-from geoplan.scenario import Scenario, apply_edits, load_scenario
 from geoplan.store import check_results_target, is_postgres_url, parse_url, redact_url, write_results
 from geoplan.surface import SurfaceResult, country_area, write_surface
 from geoplan.surface import surface as _surface
@@ -271,30 +271,7 @@ def run(
     progress = progress_enabled(progress)
     stage = _Stages(n, progress, source=None if sc.source == Scenario.baseline().source else sc.source)
 
-    def _load() -> tuple[LayerSet, list[Problem]]:
-        if isinstance(layers, LayerSet):
-            base = layers
-        else:
-            base = read_layers(layers if layers is not None else sc.layers_path())
-        roads_file = roads if roads is not None else sc.roads_path()
-        if roads_file is not None:
-            base = base.copy()
-            base.layers["roads"] = read_layers(roads_file, required=("roads",)).roads
-            base.sources["roads"] = str(roads_file)
-        # Validate what the user edited before the scenario touches it, then the edited set.
-        found = require_valid(base)
-        if not sc.edits:
-            return base, found
-        edited = apply_edits(base, sc)
-        try:
-            return edited, require_valid(edited)
-        except LayerValidationError as exc:
-            # The layers were valid before the edits: the scenario broke them (e.g. closed every road).
-            raise ScenarioError(f"{sc.source}: after the scenario's network edits, {exc.message}",
-                                fix="change the edits so that the layers stay valid (`geoplan scenario check "
-                                    f"{sc.source}` applies them and reports)") from exc
-
-    lset, warnings = stage("read and validate layers", _load)
+    lset, warnings = stage("read and validate layers", lambda: scenario_layers(sc, layers=layers, roads=roads))
     towns, centres = lset.towns, lset.centres
 
     def _network() -> tuple[RoadNetwork, pd.DataFrame]:

@@ -236,3 +236,27 @@ def test_extract_outside_the_layers_gives_one_line(tmp_path, capsys, real_data) 
     assert len(errors) == 1 and "andorra.osm.pbf" in errors[0] and "entirely outside" in errors[0]
     assert "ERROR: roads feature" not in err
     assert not out.exists()
+
+
+def test_network_build_follows_a_scenario(tmp_path, capsys, kz_layers):
+    """`network build --scenario` builds the network `geoplan run` routes on: edits and speeds apply."""
+    planned = gpd.read_file(CENTER_WEST.with_name("center_west_roads.geojson"))
+    base, what_if = tmp_path / "base.gpkg", tmp_path / "cw.gpkg"
+    assert run(["network", "build", "--out", base], capsys)[0] == 0
+    code, out, err = run(["network", "build", "--scenario", CENTER_WEST, "--out", what_if], capsys)
+    assert code == 0, err
+    assert "under scenario center_west (1 edit operation(s))" in out
+    a, b = gpd.read_file(base, layer="edges"), gpd.read_file(what_if, layer="edges")
+    # Every added segment is a two-way edge pair; the baseline network has none of them.
+    assert len(b) == len(a) + 2 * len(planned)
+    assert set(b["road"]) - set(a["road"]) == set(planned["id"]) and not set(planned["id"]) & set(a["road"])
+    assert len(a) == 2 * len(kz_layers.roads)
+    # A speed edit and a speed table of the scenario reach the built network.
+    sc = tmp_path / "slow.yaml"
+    sc.write_text("speeds:\n  motorway: 90\nedits:\n  - name: works\n    set_speed: {KZR001: 50}\n", encoding="utf-8")
+    assert run(["network", "build", "--scenario", sc, "--out", tmp_path / "slow.gpkg"], capsys)[0] == 0
+    slow = gpd.read_file(tmp_path / "slow.gpkg", layer="edges")
+    kph = slow.groupby("road")["kph"].first()
+    assert kph["KZR001"] == 50 and a.groupby("road")["kph"].first()["KZR001"] == 100
+    motorways = slow[(slow["class"] == "motorway") & (slow["road"] != "KZR001")]
+    assert len(motorways) and (motorways["kph"] == 90).all()

@@ -16,7 +16,7 @@ import geoplan.catchments as catchments
 import geoplan.network as network
 import geoplan.surface as surface
 from geoplan.network import build_network
-from geoplan.scenario import Scenario, apply_edits, dump_scenario, load_scenario, parse_scenario
+from geoplan.scenario import Scenario, apply_edits, dump_scenario, load_scenario, parse_scenario, scenario_layers
 from geoplan.traveltime import od_matrix
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -352,6 +352,60 @@ def test_center_west_matches_the_published_figures(kz_layers, center_west):
     assert before.km[0, 1] == pytest.approx(1438, rel=0.03)
     assert after.km[0, 1] == pytest.approx(865, rel=0.01)
     assert before.km[0, 1] - after.km[0, 1] == pytest.approx(573, rel=0.05)
+
+
+def test_scenario_layers_apply_the_what_if(kz_layers):
+    """The layers `geoplan run` and the analysis commands use: the scenario's set with its edits, validated."""
+    planned = gpd.read_file(SCENARIOS / "center_west_roads.geojson")
+    layers, warnings = scenario_layers(load_scenario(SCENARIOS / "center_west.yaml"))
+    ids = set(layers.roads["id"].astype(str))
+    assert set(planned["id"]) <= ids and len(layers.roads) == len(kz_layers.roads) + len(planned)
+    assert layers.meta["edits"] == [f"edits[0]: added {len(planned)} road(s) from center_west_roads.geojson: "
+                                    + ", ".join(planned["id"])]
+    assert all(p.severity == "warning" for p in warnings)
+    # A layer set passed in is edited on a copy; the baseline keeps its roads.
+    again, _ = scenario_layers(load_scenario(SCENARIOS / "center_west.yaml"), layers=kz_layers)
+    assert len(again.roads) == len(layers.roads) and not set(planned["id"]) & set(kz_layers.roads["id"])
+    same, _ = scenario_layers(Scenario.baseline(), layers=kz_layers)
+    assert same is kz_layers
+
+
+def test_scenario_layers_replace_the_roads(kz_layers, tmp_path):
+    roads = kz_layers.roads.copy()
+    roads.loc[roads["id"] == "KZR164", "road_class"] = "primary"
+    path = tmp_path / "roads.gpkg"
+    roads.to_file(path, layer="roads", driver="GPKG")
+    s = parse_scenario("edits:\n  - set_speed: {KZR164: 55}\n")
+    layers, _ = scenario_layers(s, layers=kz_layers, roads=path)
+    row = layers.roads.set_index("id").loc["KZR164"]
+    assert row["road_class"] == "primary" and row["speed_kph"] == 55  # replaced, then edited
+    assert layers.sources["roads"] == str(path)
+    assert kz_layers.roads.set_index("id").loc["KZR164", "road_class"] == "secondary"
+
+
+def test_scenario_layers_name_the_edit_that_breaks_them(kz_layers, tmp_path):
+    ids = ", ".join(kz_layers.roads["id"])
+    path = tmp_path / "storm.yaml"
+    path.write_text(f"edits:\n  - name: resurface\n    set_speed: {{KZR001: 90}}\n"
+                    f"  - name: flood\n    close: [{ids}]\n  - name: detour\n    set_speed: {{KZR002: 40}}\n",
+                    encoding="utf-8")
+    with pytest.raises(geoplan.ScenarioError) as info:
+        scenario_layers(load_scenario(path), layers=kz_layers)
+    msg = str(info.value)
+    # Edit 2 fails first (KZR002 is gone); the message names the scenario and the edit.
+    assert f"{path}: edits[2] (detour).set_speed: no road with id KZR002" in msg
+    path.write_text(f"edits:\n  - name: resurface\n    set_speed: {{KZR001: 90}}\n"
+                    f"  - name: flood\n    close: [{ids}]\n", encoding="utf-8")
+    with pytest.raises(geoplan.ScenarioError) as info:
+        scenario_layers(load_scenario(path), layers=kz_layers)
+    msg = str(info.value)
+    assert f"{path}: after the scenario's network edits (up to edits[1] (flood))" in msg
+    assert "roads" in msg and "scenario check" in msg
+    # Errors in the user's own layers are theirs, not the scenario's.
+    broken = kz_layers.copy()
+    broken.layers["roads"] = broken.roads.iloc[:0]
+    with pytest.raises(geoplan.LayerValidationError):
+        scenario_layers(Scenario.baseline(), layers=broken)
 
 
 def test_closing_the_only_road_makes_a_town_unreachable(kz_layers):

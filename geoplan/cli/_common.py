@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING, Annotated
 import click
 import typer
 
-from geoplan.settings import SNAP_TOLERANCE_M
-
 # Heavy modules (geopandas through geoplan.layers) are imported inside the commands, so that
 # `geoplan --help` starts at once.
 if TYPE_CHECKING:
@@ -74,18 +72,14 @@ OsmRoadsOpt = Annotated[Path | None, typer.Option(
     "layer set's roads layer; towns and centres still come from the layer set.", show_default=False)]
 
 
-def _layers_for_analysis(path: Path | str | None, osm: Path | None) -> tuple[Path | str, LayerSet, float]:
-    """Read and validate the layer set; swap in OSM roads if asked. Returns the snap tolerance to use."""
-    from geoplan.layers import require_valid
-
-    src, layers = _load(path, required=("towns", "centres") if osm is not None else ("towns", "centres", "roads"))
-    if osm is None:
-        require_valid(layers)
-        return src, layers, SNAP_TOLERANCE_M
+def _layers_for_analysis(path: Path | str | None, osm: Path, *,
+                         main_roads: bool = False) -> tuple[Path | str, LayerSet]:
+    """Read the layer set with the roads of the OSM extract ``osm`` in place of its own (not validated yet)."""
+    src, layers = _load(path, required=("towns", "centres"))
     from geoplan.osm import read_osm
 
     layers = layers.copy()
-    roads = read_osm(osm, progress=True)
+    roads = read_osm(osm, main_roads=main_roads, progress=True)
     extent = layers.meta.get("extent")
     if extent is not None and len(roads):
         # An extract of another country would otherwise give one error per road.
@@ -100,46 +94,34 @@ def _layers_for_analysis(path: Path | str | None, osm: Path | None) -> tuple[Pat
                     "the layer set of the extract's area")
     layers.layers["roads"] = roads
     layers.sources["roads"] = str(osm)
-    require_valid(layers)
-    return src, layers, 0.0  # OSM topology comes from shared node ids: never snap
+    return src, layers
 
 
-def _analysis_setup(path: Path | str | None, osm: Path | None,
-                    scenario: Path | None) -> tuple[Path | str, LayerSet, float, Scenario]:
+def _analysis_setup(path: Path | str | None, osm: Path | None, scenario: Path | None, *,
+                    main_roads: bool = False) -> tuple[Path | str, LayerSet, float, Scenario]:
     """Layers for a single analysis command as ``geoplan run`` would see them under ``scenario``.
 
     The layer set is ``path`` if given, else the scenario's (else the embedded one); the
-    scenario's ``roads`` replacement and network edits are applied and the result validated, so
+    scenario's ``roads`` replacement (unless ``osm`` gives the roads) and network edits are
+    applied and the result validated (:func:`geoplan.scenario.scenario_layers`), so
     ``traveltime``/``catchments``/``surface``/``network build`` answer the same what-if as ``run``.
-    Returns the source shown to the user, the layers, the snap tolerance and the scenario.
+    ``main_roads`` keeps the extract's motorway..secondary roads only. Returns the source shown
+    to the user, the layers, the snap tolerance and the scenario.
     """
-    from geoplan._errors import LayerValidationError
-    from geoplan.layers import read_layers, require_valid
-    from geoplan.scenario import Scenario, apply_edits, load_scenario
+    from geoplan.layers import embedded_layers_path
+    from geoplan.scenario import Scenario, load_scenario, scenario_layers
 
     sc = Scenario.baseline() if scenario is None else load_scenario(scenario)
-    if path is None and scenario is not None and osm is None:
-        path = sc.layers_path()
-    src, layers, snap = _layers_for_analysis(path, osm)
-    if osm is None:
-        snap = sc.network.snap_tolerance_m
-        roads_file = sc.roads_path()
-        if roads_file is not None:
-            layers = layers.copy()
-            layers.layers["roads"] = read_layers(roads_file, required=("roads",)).roads
-            layers.sources["roads"] = str(roads_file)
-            require_valid(layers)
-    if sc.edits:
-        from geoplan._errors import ScenarioError
-
-        edited = apply_edits(layers, sc)
-        try:
-            require_valid(edited)
-        except LayerValidationError as exc:
-            raise ScenarioError(f"{sc.source}: after the scenario's network edits, {exc.message}",
-                                fix="change the edits so that the layers stay valid") from exc
-        layers = edited
-    return src, layers, snap, sc
+    if osm is not None:
+        src, layers = _layers_for_analysis(path, osm, main_roads=main_roads)
+        # The extract's roads replace the scenario's roads key; OSM topology comes from shared node ids: never snap.
+        edited, _ = scenario_layers(sc.model_copy(update={"roads": None}), layers=layers)
+        return src, edited, 0.0, sc
+    if path is None:
+        path = sc.layers_path() if scenario is not None else embedded_layers_path()
+    src, layers = _load(path)
+    edited, _ = scenario_layers(sc, layers=layers)
+    return src, edited, sc.network.snap_tolerance_m, sc
 
 
 def _bands(text: str) -> list[float]:

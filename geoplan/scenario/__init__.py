@@ -62,7 +62,7 @@ Examples
 """
 
 from geoplan.scenario.assessment import CategoriesConfig, RelocationConfig
-from geoplan.scenario.edits import apply_edits
+from geoplan.scenario.edits import apply_edits, scenario_layers
 from geoplan.scenario.loading import dump_scenario, load_scenario, parse_scenario
 from geoplan.scenario.models import (
     AccessibilityConfig,
@@ -94,4 +94,5 @@ __all__ = [
     "dump_scenario",
     "load_scenario",
     "parse_scenario",
+    "scenario_layers",
 ]

@@ -1,8 +1,13 @@
-"""Network edits of a scenario applied to a layer set: added roads, changed classes and speeds."""
+"""Network edits of a scenario applied to a layer set: added roads, changed classes and speeds.
+
+:func:`apply_edits` applies the edits; :func:`scenario_layers` gives the layers an analysis
+runs on under a scenario (its layer set, its roads replacement, its edits, validated).
+"""
 
 from __future__ import annotations
 
 import difflib
+import os
 import warnings
 from pathlib import Path
 
@@ -12,8 +17,8 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from geoplan._errors import ScenarioError
-from geoplan.layers import SCHEMAS, LayerSet, validate
+from geoplan._errors import LayerValidationError, ScenarioError
+from geoplan.layers import SCHEMAS, LayerSet, Problem, read_layers, require_valid, validate
 from geoplan.scenario.models import _GEOD, Scenario
 
 
@@ -170,3 +175,91 @@ def apply_edits(layers: LayerSet, scenario: Scenario) -> LayerSet:
     out.layers["roads"] = roads
     out.meta = {**out.meta, "edits": log}
     return out
+
+
+def scenario_layers(
+    scenario: Scenario,
+    *,
+    layers: LayerSet | str | os.PathLike[str] | None = None,
+    roads: str | os.PathLike[str] | None = None,
+) -> tuple[LayerSet, list[Problem]]:
+    """Return the layers an analysis runs on under ``scenario``, validated, with their warnings.
+
+    The layer set (``layers``, else the scenario's ``layers`` key, else the embedded one) is
+    read, its roads replaced (``roads``, else the scenario's ``roads`` key, if any) and
+    validated as the user gave it; then the scenario's network edits are applied
+    (:func:`apply_edits`) and the edited set validated again. ``geoplan run`` and the single
+    analysis commands (``traveltime``, ``catchments``, ``surface``, ``network build``) all
+    load their layers through this function, so they answer the same what-if.
+
+    Parameters
+    ----------
+    scenario
+        The scenario (its ``layers``, ``roads`` and ``edits`` keys are used here; its speeds
+        apply when the network is built).
+    layers
+        A layer set or its location (folder, GeoPackage, ``postgresql://`` URL); default: the
+        scenario's ``layers`` key, else the embedded Kazakhstan layers. A given
+        :class:`~geoplan.layers.LayerSet` is not modified.
+    roads
+        A roads layer file (GeoPackage with a ``roads`` layer, GeoJSON, ...) replacing the layer
+        set's roads; default: the scenario's ``roads`` key, else the layer set's own roads.
+
+    Returns
+    -------
+    tuple of (LayerSet, list of Problem)
+        The edited layers (``meta["edits"]`` lists what was applied) and the validation
+        warnings of the edited set (of the set as read when the scenario has no edits).
+
+    Raises
+    ------
+    LayerReadError
+        When the layers or the roads file cannot be read.
+    LayerValidationError
+        When the layers have errors before any edit (the user's data is wrong).
+    ScenarioError
+        When an edit cannot be applied (unknown road id, unusable added roads), or the edits
+        leave the layers with errors; the message names the first edit (``edits[k]`` and its
+        name) after which the layers are no longer valid.
+
+    Examples
+    --------
+    >>> from geoplan.scenario import load_scenario, scenario_layers
+    >>> layers, warnings = scenario_layers(load_scenario("scenarios/center_west.yaml"))  # doctest: +SKIP
+    >>> layers.meta["edits"]                                                            # doctest: +SKIP
+    ['edits[0]: added 5 road(s) from center_west_roads.geojson: ...']
+    """
+    if isinstance(layers, LayerSet):
+        base = layers
+    else:
+        base = read_layers(layers if layers is not None else scenario.layers_path())
+    roads_file = roads if roads is not None else scenario.roads_path()
+    if roads_file is not None:
+        base = base.copy()
+        base.layers["roads"] = read_layers(roads_file, required=("roads",)).roads
+        base.sources["roads"] = str(roads_file)
+    # Validate what the user gave before the scenario touches it, then the edited set.
+    found = require_valid(base)
+    if not scenario.edits:
+        return base, found
+    edited = apply_edits(base, scenario)
+    try:
+        return edited, require_valid(edited)
+    except LayerValidationError as exc:
+        # The layers were valid before the edits: the scenario broke them (say, closed every road).
+        raise ScenarioError(f"{scenario.source}: after the scenario's network edits{_breaking_edit(base, scenario)}, "
+                            f"{exc.message}",
+                            fix="change the edits so that the layers stay valid (`geoplan scenario check "
+                                f"{scenario.source}` applies them and reports)") from exc
+
+
+def _breaking_edit(base: LayerSet, scenario: Scenario) -> str:
+    """`` (up to edits[k] (name))``: the first edit after which the layers have errors (failure path only)."""
+    for k in range(len(scenario.edits) - 1):
+        partial = scenario.model_copy(update={"edits": scenario.edits[: k + 1]})
+        if any(p.severity == "error" for p in validate(apply_edits(base, partial))):
+            break
+    else:
+        k = len(scenario.edits) - 1
+    name = scenario.edits[k].name
+    return f" (up to edits[{k}]" + (f" ({name})" if name else "") + ")"
