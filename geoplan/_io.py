@@ -805,7 +805,8 @@ def gdal_config(**options: str) -> Iterator[None]:
         pyogrio.set_gdal_config_options(previous)
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """Return the first line of an error's message (its class name when the message is empty)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
@@ -876,7 +877,7 @@ def write_gpkg(
                                         dataset_metadata=dict(metadata) if first and metadata else None,
                                         layer_options={"SPATIAL_INDEX": "YES"})
             except Exception as exc:  # GDAL reports full disks and unwritable values in many classes
-                raise error(f"{target}: cannot write layer '{name}': {_first_line(exc)}", fix=fix) from exc
+                raise error(f"{target}: cannot write layer '{name}': {first_line(exc)}", fix=fix) from exc
         if finish is not None:
             finish(tmp)
     return target

@@ -31,7 +31,7 @@ _META_FILE = "layerset.json"
 #: Layer sets that live in a database rather than in files: URL scheme -> the store module whose
 #: ``read_url(url, required=...)`` reads one. The module is imported by name on first use: the
 #: stores build on this package, so it must not import them itself.
-URL_READERS: dict[str, str] = {"postgresql": "geoplan.store.postgis", "postgres": "geoplan.store.postgis"}
+URL_READERS: dict[str, str] = {"postgresql": "geoplan.store.read", "postgres": "geoplan.store.read"}
 
 
 def layer_url_scheme(path: object) -> str | None:
@@ -320,7 +320,7 @@ def read_layers(path: str | os.PathLike[str], *, required: tuple[str, ...] = ("t
     - A geometry GEOS cannot build (a one-point line) becomes empty and is reported as
       ``invalid_geometry``, rather than making the whole layer unreadable.
     - ``path`` may also be a ``postgresql://user@host:port/db?schema=kz`` URL: the layer set
-      pushed to that PostGIS schema (see :mod:`geoplan.store.postgis`).
+      pushed to that PostGIS schema (see :mod:`geoplan.store`).
     """
     scheme = layer_url_scheme(path)
     if scheme is not None:
