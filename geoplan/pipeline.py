@@ -272,60 +272,38 @@ def run(
     stage = _Stages(n, progress, source=None if sc.source == Scenario.baseline().source else sc.source)
 
     lset, warnings = stage("read and validate layers", lambda: scenario_layers(sc, layers=layers, roads=roads))
+    result = _analyse(sc, lset, warnings, stage, with_surface=with_surface, scheduler=scheduler, progress=progress)
+    if plan is not None:
+        result.outputs = stage("write outputs", lambda: _write(result, plan, out_dir, maps_dir, with_maps,
+                                                               formats=export_formats, excel=excel))
+    if db_out is not None:
+        layer_source = "layer set object" if isinstance(layers, LayerSet) else str(
+            layers if layers is not None else sc.layers_path())
+        schema = stage("write results to PostGIS", lambda: _write_database(result, db_out, layer_source))
+        result.database = parse_url(db_out).with_schema(schema).display
+    return result
+
+
+def _analyse(sc: Scenario, lset: LayerSet, warnings: list[Problem], stage: _Stages, *, with_surface: bool,
+             scheduler: str | Client | None, progress: bool) -> RunResult:
+    """Run the computing stages of :func:`run`, from the network to the relocation flows."""
     towns, centres = lset.towns, lset.centres
-
-    def _network() -> tuple[RoadNetwork, pd.DataFrame]:
-        net = build_network(lset.roads, speeds=sc.speeds, snap_tolerance_m=sc.network.snap_tolerance_m,
-                            progress=progress)
-        places = gpd.GeoDataFrame(pd.concat([towns[["id", "geometry"]], centres[["id", "geometry"]]],
-                                            ignore_index=True), crs=towns.crs)
-        return attach_places(net, places, access_kph=sc.network.access_kph, max_snap_km=sc.network.max_snap_km)
-
-    net, snaps = stage("build network and attach places", _network)
-    def _travel_times() -> ODMatrix:
-        o_ids, d_ids = list(towns["id"].astype(str)), list(centres["id"].astype(str))
-        if scheduler is None:
-            return od_matrix(net, o_ids, d_ids, progress=progress)
-        return distributed_od_matrix(net, o_ids, d_ids, scheduler=scheduler)
-
-    od = stage("travel times towns x centres", _travel_times)
+    net, snaps = stage("build network and attach places", lambda: _network(sc, lset, progress=progress))
+    od = stage("travel times towns x centres",
+               lambda: _travel_times(net, towns, centres, scheduler=scheduler, progress=progress))
     catch = stage("catchments", lambda: _catchments(net, centres, bands=sc.catchments.bands, towns=towns,
                                                    settlements=lset.layers.get("settlements"),
                                                    offroad_kph=sc.surface.offroad_kph, area=country_area(lset),
                                                    progress=progress))
-
-    def _agglomerate() -> Agglomerations:
-        # The agglomeration band is one of the catchment bands unless the scenario sets it apart.
-        ready = catch[catch["band"].astype(float) == float(sc.agglomeration.max_minutes)]
-        return _agglomerations(lset, net=net, max_minutes=sc.agglomeration.max_minutes,
-                               offroad_kph=sc.surface.offroad_kph,
-                               bands=ready if set(ready["centre"]) == set(centres["id"].astype(str)) else None,
-                               progress=progress)
-
-    agg = stage("agglomerations", _agglomerate)
+    agg = stage("agglomerations", lambda: _agglomerate(sc, lset, net, catch, progress=progress))
     surf = None
     if with_surface:
         surf = stage("travel-time surface", lambda: _surface(lset, centres, resolution_m=sc.surface.resolution_m,
                                                              offroad_kph=sc.surface.offroad_kph, speeds=sc.speeds,
                                                              progress=progress))
-
     s_od_holder: list[Any] = []
-
-    def _classify_towns() -> tuple[gpd.GeoDataFrame, pd.DataFrame, Catalogue]:
-        catalogue, table = load_inputs(sc, list(towns["id"].astype(str)), folder=layer_folder(lset.sources))
-        settlements = lset.layers.get("settlements")
-        s_od = None
-        if settlements is not None and len(settlements):
-            # People within reach count the settlements, routed on the same roads.
-            s_net, _ = attach_places(net, settlements[["id", "geometry"]], access_kph=sc.network.access_kph,
-                                     max_snap_km=sc.network.max_snap_km)
-            s_od = od_matrix(s_net, list(towns["id"].astype(str)), list(settlements["id"].astype(str)))
-        ind = indicators(towns, centres, od, config=sc, snaps=snaps, table=table, settlements=settlements,
-                         settlements_od=s_od)
-        s_od_holder.append(s_od)
-        return _classify(towns, ind, config=sc, catalogue=catalogue), ind, catalogue
-
-    classified, ind, catalogue = stage("classify towns", _classify_towns)
+    classified, ind, catalogue = stage("classify towns",
+                                       lambda: _classify_towns(sc, lset, net, od, snaps, s_od_holder))
     sens = None
     if sc.sensitivity.in_run:
         def _sensitivity() -> SensitivityResult:
@@ -337,24 +315,68 @@ def run(
     rel, policy, modes = stage("relocation allocation",
                                lambda: _relocation(sc, lset, classified, centres, od, net, s_od_holder))
     bounds = lset.layers.get("boundaries")
-    result = RunResult(sc, lset, warnings, net, snaps, od, with_districts(rel.towns, bounds),
-                       with_districts(rel.centres, bounds), catch, rel.flows, surf, relocation=rel,
-                       agglomerations=agg, sensitivity=sens, policy=policy, relocation_modes=modes,
-                       timings=stage.timings)
-    if plan is not None:
-        result.outputs = stage("write outputs", lambda: _write(result, plan, out_dir, maps_dir, with_maps,
-                                                               formats=export_formats, excel=excel))
-    if db_out is not None:
-        layer_source = "layer set object" if isinstance(layers, LayerSet) else str(
-            layers if layers is not None else sc.layers_path())
-        tables = {"towns": result.towns, "centres": result.centres, "catchments": result.catchments,
-                  "flows": result.flows}
-        if result.agglomerations is not None:
-            tables["agglomerations"] = result.agglomerations.centres
-        schema = stage("write results to PostGIS", lambda: write_results(
-            db_out, tables, scenario=sc.name, info={"layers": redact_url(layer_source), "scenario_file": sc.source}))
-        result.database = parse_url(db_out).with_schema(schema).display
-    return result
+    return RunResult(sc, lset, warnings, net, snaps, od, with_districts(rel.towns, bounds),
+                     with_districts(rel.centres, bounds), catch, rel.flows, surf, relocation=rel,
+                     agglomerations=agg, sensitivity=sens, policy=policy, relocation_modes=modes,
+                     timings=stage.timings)
+
+
+def _network(sc: Scenario, lset: LayerSet, *, progress: bool) -> tuple[RoadNetwork, pd.DataFrame]:
+    """Build the scenario's road network and attach the towns and centres to it."""
+    towns, centres = lset.towns, lset.centres
+    net = build_network(lset.roads, speeds=sc.speeds, snap_tolerance_m=sc.network.snap_tolerance_m,
+                        progress=progress)
+    places = gpd.GeoDataFrame(pd.concat([towns[["id", "geometry"]], centres[["id", "geometry"]]],
+                                        ignore_index=True), crs=towns.crs)
+    return attach_places(net, places, access_kph=sc.network.access_kph, max_snap_km=sc.network.max_snap_km)
+
+
+def _travel_times(net: RoadNetwork, towns: gpd.GeoDataFrame, centres: gpd.GeoDataFrame, *,
+                  scheduler: str | Client | None, progress: bool) -> ODMatrix:
+    """Travel times from every town to every centre, here or on Dask workers."""
+    o_ids, d_ids = list(towns["id"].astype(str)), list(centres["id"].astype(str))
+    if scheduler is None:
+        return od_matrix(net, o_ids, d_ids, progress=progress)
+    return distributed_od_matrix(net, o_ids, d_ids, scheduler=scheduler)
+
+
+def _agglomerate(sc: Scenario, lset: LayerSet, net: RoadNetwork, catch: gpd.GeoDataFrame, *,
+                 progress: bool) -> Agglomerations:
+    """Compose each centre's agglomeration, reusing its catchment band when the band is one of them."""
+    # The agglomeration band is one of the catchment bands unless the scenario sets it apart.
+    ready = catch[catch["band"].astype(float) == float(sc.agglomeration.max_minutes)]
+    return _agglomerations(lset, net=net, max_minutes=sc.agglomeration.max_minutes,
+                           offroad_kph=sc.surface.offroad_kph,
+                           bands=ready if set(ready["centre"]) == set(lset.centres["id"].astype(str)) else None,
+                           progress=progress)
+
+
+def _classify_towns(sc: Scenario, lset: LayerSet, net: RoadNetwork, od: ODMatrix, snaps: pd.DataFrame,
+                    s_od_holder: list[Any]) -> tuple[gpd.GeoDataFrame, pd.DataFrame, Catalogue]:
+    """Compute the towns' indicators and categories; the settlements' travel times go to ``s_od_holder``."""
+    towns, centres = lset.towns, lset.centres
+    catalogue, table = load_inputs(sc, list(towns["id"].astype(str)), folder=layer_folder(lset.sources))
+    settlements = lset.layers.get("settlements")
+    s_od = None
+    if settlements is not None and len(settlements):
+        # People within reach count the settlements, routed on the same roads.
+        s_net, _ = attach_places(net, settlements[["id", "geometry"]], access_kph=sc.network.access_kph,
+                                 max_snap_km=sc.network.max_snap_km)
+        s_od = od_matrix(s_net, list(towns["id"].astype(str)), list(settlements["id"].astype(str)))
+    ind = indicators(towns, centres, od, config=sc, snaps=snaps, table=table, settlements=settlements,
+                     settlements_od=s_od)
+    s_od_holder.append(s_od)
+    return _classify(towns, ind, config=sc, catalogue=catalogue), ind, catalogue
+
+
+def _write_database(result: RunResult, db_out: str, layer_source: str) -> str:
+    """Write the result layers to PostGIS; return the schema written."""
+    tables = {"towns": result.towns, "centres": result.centres, "catchments": result.catchments,
+              "flows": result.flows}
+    if result.agglomerations is not None:
+        tables["agglomerations"] = result.agglomerations.centres
+    return write_results(db_out, tables, scenario=result.scenario.name,
+                         info={"layers": redact_url(layer_source), "scenario_file": result.scenario.source})
 
 
 #: Data outputs of a run with the default format (GeoJSON), in the order they are committed.
