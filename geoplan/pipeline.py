@@ -9,7 +9,7 @@ Every output is planned before anything is computed (:func:`plan_run_outputs`: n
 locked file or input where an output goes, no output folder inside the layers), then written
 into a hidden staging folder unique to the run, under a per-folder lock, read back, and moved
 into place only when every file is complete; if a rename fails, the files already replaced are
-restored (:class:`geoplan._io.OutputSet`). So a failed or interrupted run leaves the previous
+restored (:class:`geoplan._outputs.OutputSet`). So a failed or interrupted run leaves the previous
 outputs as they were (a kill during the final renames, which take microseconds, can leave some
 files previous and some new, each of them complete), and identical inputs give byte-identical
 files. A staging folder left by a killed run is removed by the next run. A run that fails
@@ -37,7 +37,8 @@ import geopandas as gpd
 import pandas as pd
 
 from geoplan._errors import AnalysisError, OutputError
-from geoplan._io import OutputSet, plan_outputs, write_csv, write_geojson, write_text_atomic
+from geoplan._io import write_csv, write_geojson, write_text_atomic
+from geoplan._outputs import OutputSet, plan_outputs
 from geoplan._progress import logger, progress_enabled
 from geoplan.agglomeration import Agglomerations
 from geoplan.agglomeration import agglomerations as _agglomerations
@@ -457,7 +458,7 @@ def plan_run_outputs(
     ------
     OutputError
         For an output folder that is a file, inside the input layers, not writable, or holding a
-        folder or locked file where an output goes (see :func:`geoplan._io.plan_outputs`).
+        folder or locked file where an output goes (see :func:`geoplan._outputs.plan_outputs`).
     """
     targets: list[Path] = []
     remove: list[Path] = []

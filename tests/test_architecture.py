@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "geoplan"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("settings",),
     ("_errors",),
-    ("_io", "_progress", "_results"),
+    ("_io", "_outputs", "_progress", "_results"),
     ("layers",),
     ("scenario",),
     ("geography",),

@@ -48,7 +48,8 @@ from test_cli_layers import copy_kz, edit, snapshot
 import geoplan
 import geoplan.pipeline
 from geoplan import AnalysisError, OutputError
-from geoplan._io import LOCK_NAME, STAGING_PREFIX, _FolderLock, csv_safe, neutralise_csv_cell, plan_outputs
+from geoplan._io import csv_safe, neutralise_csv_cell
+from geoplan._outputs import LOCK_NAME, STAGING_PREFIX, _FolderLock, plan_outputs
 from geoplan.cli import main
 from geoplan.scenario import Scenario
 from geoplan.surface import BYTES_PER_CELL, surface
@@ -102,7 +103,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     return {"previous": base / "previous", "new": new}
 
 
-def _plan(out: Path) -> geoplan._io.OutputSet:
+def _plan(out: Path) -> geoplan._outputs.OutputSet:
     return geoplan.pipeline.plan_run_outputs(out, None, with_surface=True, with_maps=True, inputs=[KZ])
 
 

@@ -14,7 +14,7 @@ import typer
 # Heavy modules (geopandas through geoplan.layers) are imported inside the commands, so that
 # `geoplan --help` starts at once.
 if TYPE_CHECKING:
-    from geoplan._io import OutputSet
+    from geoplan._outputs import OutputSet
     from geoplan.layers import LayerSet
     from geoplan.scenario import Scenario
 
@@ -185,12 +185,12 @@ def plan_single(out: Path, layers: Path | None, *inputs: Path | None, also: tupl
     ``out`` naming a folder, a special file or one of the inputs is refused here, before any
     computing, and so is any file name of the layer set ``layers`` (default: the embedded one)
     reads or would read (``towns.gpkg`` beside ``towns.geojson``, say): see
-    :func:`geoplan._io.plan_outputs` and :func:`geoplan.layers.io.layer_set_files`. Writing
+    :func:`geoplan._outputs.plan_outputs` and :func:`geoplan.layers.io.layer_set_files`. Writing
     through the plan's staging path (``staging.path(out)``) locks the folder, verifies the file
     and replaces ``out`` only once it is complete. ``also`` names further files written with
     ``out`` and committed together with it.
     """
-    from geoplan._io import plan_outputs
+    from geoplan._outputs import plan_outputs
     from geoplan.layers import embedded_layers_path
     from geoplan.layers.io import layer_set_files, layer_url_scheme
 

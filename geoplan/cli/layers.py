@@ -83,7 +83,7 @@ def layers_export(
     force: Annotated[bool, typer.Option("--force", help="Export even if the layer set has errors.")] = False,
 ) -> None:
     """Write a layer set as one GeoPackage (for QGIS) or a folder of RFC 7946 GeoJSON files."""
-    from geoplan._io import plan_outputs
+    from geoplan._outputs import plan_outputs
     from geoplan.layers import embedded_layers_path, validate, write_layers
     from geoplan.layers.io import layer_set_files, layer_url_scheme
 

@@ -37,7 +37,7 @@ def network_build(
     """
     import numpy as np
 
-    from geoplan._io import plan_outputs
+    from geoplan._outputs import plan_outputs
     from geoplan.layers import embedded_layers_path
     from geoplan.network import build_network, write_network
 

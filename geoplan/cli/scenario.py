@@ -29,7 +29,7 @@ def scenario_show(
     from geoplan.scenario import Scenario, dump_scenario, load_scenario
 
     if out is not None:
-        from geoplan._io import plan_outputs
+        from geoplan._outputs import plan_outputs
 
         plan_outputs([out], inputs=[scenario])
     s = load_scenario(scenario) if scenario is not None else Scenario.baseline()
