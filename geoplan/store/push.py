@@ -46,10 +46,10 @@ from geoplan.store.tables import (
     VERSIONS_TABLE,
     as_declared_type,
     ddl_tag,
-    edit_log_sql,
     foreign_key_sql,
     layer_table_sql,
     pg_geometry,
+    set_tables_sql,
     unmet_references,
 )
 from geoplan.store.versions import feature_records, records_hash
@@ -197,38 +197,68 @@ def push_layers(source: LayerSet | str | os.PathLike[str], url: str, *, message:
 def _push(conn: psycopg.Connection[Any], loc: PgLocation, schema: str, layers: LayerSet, plan: dict[str, list[str]],
           ddl: dict[str, list[str]], payload: dict[str, list[tuple[Any, ...]]], label: str, message: str,
           unmet: dict[str, frozenset[str]]) -> PushReport:
-    need_postgis(conn, loc)
-    s = quote_ident(schema)
-    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"geoplan layers {schema}",))
-    conn.execute("SET LOCAL geoplan.push = 'on'")  # the edit log skips the push's own rows
-    tables = list_tables(conn, schema) if schema_exists(conn, schema) else []
-    ours = LAYERSET_TABLE in tables
-    if not ours:
-        foreign = tables
-        if foreign:
-            raise StoreError(
-                f"{loc.display}: schema '{schema}' holds tables that are not a geoplan layer set "
-                f"({', '.join(foreign[:10])}); geoplan does not overwrite them",
-                fix="push to another schema (?schema=NAME; it is created), or move those tables elsewhere")
-    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
-    conn.execute(f"CREATE TABLE IF NOT EXISTS {s}.{LAYERSET_TABLE} (key text PRIMARY KEY, value json NOT NULL)")
-    conn.execute(f"COMMENT ON TABLE {s}.{LAYERSET_TABLE} IS 'geoplan layer set: metadata (layerset.json); marks this "
-                 "schema as a layer set geoplan reads and pushes'")
-    conn.execute(
-        f"CREATE TABLE IF NOT EXISTS {s}.{VERSIONS_TABLE} ("
-        "version bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, push bigint NOT NULL, layer text NOT NULL, "
-        "pushed_at timestamptz NOT NULL DEFAULT now(), pushed_by text NOT NULL DEFAULT current_user, "
-        "client text, source text, message text, features integer NOT NULL, added integer NOT NULL, "
-        "removed integer NOT NULL, changed integer NOT NULL, content_hash text NOT NULL)")
-    for stmt in edit_log_sql(schema):
-        conn.execute(stmt)
+    tables = _prepare_schema(conn, loc, schema)
     before: dict[str, gpd.GeoDataFrame] = {}
-    if ours:
+    if LAYERSET_TABLE in tables:
         try:
             before, _ = read_set(conn, loc, schema)
         except StoreError:
             before = {}  # a damaged table is replaced by the push
     old_layers = [t for t in SCHEMAS if t in tables]
+    recreate = _replace_tables(conn, schema, old_layers, plan, ddl, payload, unmet)
+    s = quote_ident(schema)
+    conn.execute(f"INSERT INTO {s}.{LAYERSET_TABLE} (key, value) VALUES ('meta', %s::json), ('format', %s::json) "
+                 "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                 (json.dumps(layers.meta, ensure_ascii=False), json.dumps(STORE_FORMAT)))
+    nxt = conn.execute(f"SELECT coalesce(max(push), 0) + 1 FROM {s}.{VERSIONS_TABLE}").fetchone()
+    push = int(nxt[0]) if nxt else 1
+    client = f"{getpass.getuser()}@{socket.gethostname()}"
+    records = []
+    for name in [*plan, *(n for n in old_layers if n not in plan)]:
+        new = feature_records(layers.layers[name], name) if name in plan else {}
+        old = feature_records(before[name], name) if name in before else {}
+        added = len(set(new) - set(old))
+        removed = len(set(old) - set(new))
+        changed = sum(1 for k in set(new) & set(old) if new[k] != old[k])
+        digest = records_hash(new) if name in plan else "removed"
+        records.append((push, name, client, label, message or None, len(new), added, removed, changed, digest))
+    with conn.cursor() as cur:
+        cur.executemany(
+            f"INSERT INTO {s}.{VERSIONS_TABLE} (push, layer, client, source, message, features, added, removed, "
+            "changed, content_hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", records)
+    frame = pd.DataFrame([r[1:2] + r[5:] for r in records],
+                         columns=["layer", "features", "added", "removed", "changed", "content_hash"])
+    return PushReport(loc.display, push, frame, 0.0, 0, recreate)
+
+
+def _prepare_schema(conn: psycopg.Connection[Any], loc: PgLocation, schema: str) -> list[str]:
+    """Lock the schema for this push and create it and its set tables when missing; return its tables.
+
+    Raises a :class:`StoreError` when the schema holds tables that are not a geoplan layer set.
+    """
+    need_postgis(conn, loc)
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"geoplan layers {schema}",))
+    conn.execute("SET LOCAL geoplan.push = 'on'")  # the edit log skips the push's own rows
+    tables = list_tables(conn, schema) if schema_exists(conn, schema) else []
+    if LAYERSET_TABLE not in tables and tables:
+        raise StoreError(
+            f"{loc.display}: schema '{schema}' holds tables that are not a geoplan layer set "
+            f"({', '.join(tables[:10])}); geoplan does not overwrite them",
+            fix="push to another schema (?schema=NAME; it is created), or move those tables elsewhere")
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+    for stmt in set_tables_sql(schema):
+        conn.execute(stmt)
+    return tables
+
+
+def _replace_tables(conn: psycopg.Connection[Any], schema: str, old_layers: list[str], plan: dict[str, list[str]],
+                    ddl: dict[str, list[str]], payload: dict[str, list[tuple[Any, ...]]],
+                    unmet: dict[str, frozenset[str]]) -> bool:
+    """Refill the layer tables, or recreate them when the columns or rules changed; return whether recreated.
+
+    Foreign keys are checked before returning, so a broken link fails here, named, not at commit.
+    """
+    s = quote_ident(schema)
     recreate = sorted(old_layers) != sorted(plan) or any(
         f"ddl {ddl_tag(ddl[n])}" not in table_comment(conn, schema, n)
         or list(table_columns(conn, schema, n)) != ["fid", *plan[n], "geom"] for n in plan)
@@ -254,25 +284,4 @@ def _push(conn: psycopg.Connection[Any], loc: PgLocation, schema: str, layers: L
             for stmt in foreign_key_sql(schema, name, set(plan), skip=unmet[name]):
                 conn.execute(stmt)
     conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # deferred foreign keys: fail here, named, not at COMMIT
-    conn.execute(f"INSERT INTO {s}.{LAYERSET_TABLE} (key, value) VALUES ('meta', %s::json), ('format', %s::json) "
-                 "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-                 (json.dumps(layers.meta, ensure_ascii=False), json.dumps(STORE_FORMAT)))
-    nxt = conn.execute(f"SELECT coalesce(max(push), 0) + 1 FROM {s}.{VERSIONS_TABLE}").fetchone()
-    push = int(nxt[0]) if nxt else 1
-    client = f"{getpass.getuser()}@{socket.gethostname()}"
-    records = []
-    for name in [*plan, *(n for n in old_layers if n not in plan)]:
-        new = feature_records(layers.layers[name], name) if name in plan else {}
-        old = feature_records(before[name], name) if name in before else {}
-        added = len(set(new) - set(old))
-        removed = len(set(old) - set(new))
-        changed = sum(1 for k in set(new) & set(old) if new[k] != old[k])
-        digest = records_hash(new) if name in plan else "removed"
-        records.append((push, name, client, label, message or None, len(new), added, removed, changed, digest))
-    with conn.cursor() as cur:
-        cur.executemany(
-            f"INSERT INTO {s}.{VERSIONS_TABLE} (push, layer, client, source, message, features, added, removed, "
-            "changed, content_hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", records)
-    frame = pd.DataFrame([r[1:2] + r[5:] for r in records],
-                         columns=["layer", "features", "added", "removed", "changed", "content_hash"])
-    return PushReport(loc.display, push, frame, 0.0, 0, recreate)
+    return recreate

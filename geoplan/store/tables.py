@@ -216,6 +216,26 @@ $fn$""",
     ]
 
 
+def set_tables_sql(schema_name: str) -> list[str]:
+    """Return the SQL creating, when missing, the tables of a layer set that are not layers.
+
+    ``geoplan_layerset`` (the set's metadata, marking the schema as a layer set),
+    ``layer_versions`` (the push history) and the edit log (:func:`edit_log_sql`).
+    """
+    s = quote_ident(schema_name)
+    return [
+        f"CREATE TABLE IF NOT EXISTS {s}.{LAYERSET_TABLE} (key text PRIMARY KEY, value json NOT NULL)",
+        f"COMMENT ON TABLE {s}.{LAYERSET_TABLE} IS 'geoplan layer set: metadata (layerset.json); marks this "
+        "schema as a layer set geoplan reads and pushes'",
+        f"CREATE TABLE IF NOT EXISTS {s}.{VERSIONS_TABLE} ("
+        "version bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, push bigint NOT NULL, layer text NOT NULL, "
+        "pushed_at timestamptz NOT NULL DEFAULT now(), pushed_by text NOT NULL DEFAULT current_user, "
+        "client text, source text, message text, features integer NOT NULL, added integer NOT NULL, "
+        "removed integer NOT NULL, changed integer NOT NULL, content_hash text NOT NULL)",
+        *edit_log_sql(schema_name),
+    ]
+
+
 def foreign_key_sql(schema_name: str, layer: str, present: set[str], *,
                     skip: frozenset[str] = frozenset()) -> list[str]:
     """Return the ``ALTER TABLE ... FOREIGN KEY`` statements of one layer's links to other layers.
