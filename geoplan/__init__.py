@@ -2,8 +2,9 @@
 
 The public API follows the data flow: layers -> network -> travel times -> catchments,
 surface and classification -> relocation -> maps and exports; :func:`run` wires it together.
-Functions named like their module (``catchments``, ``surface``, ``classify``) stay in that
-module: a package attribute with a submodule's name would hide the submodule.
+No function is named like its module (a package attribute with a submodule's name would hide
+the submodule), so every public function can be exported here: ``catchment_bands`` (module
+``catchments``), ``nearest_centre_surface`` (module ``surface``).
 """
 
 from typing import TYPE_CHECKING, Any
@@ -30,9 +31,11 @@ _LAZY = {
     "geoplan.network": ("DEFAULT_SPEEDS_KPH", "RoadNetwork", "attach_places", "build_network",
                         "attach_served_places", "build_rail_network"),
     "geoplan.traveltime": ("ODMatrix", "od_matrix", "routes", "travel_times_from"),
-    "geoplan.catchments": ("reached_edges",),
-    "geoplan.surface": ("SurfaceResult", "friction_raster", "sample_surface", "travel_time_surface", "write_surface"),
-    "geoplan.scenario": ("Scenario", "apply_edits", "dump_scenario", "load_scenario", "parse_scenario"),
+    "geoplan.catchments": ("catchment_bands", "reached_edges"),
+    "geoplan.surface": ("SurfaceResult", "friction_raster", "nearest_centre_surface", "sample_surface",
+                        "travel_time_surface", "write_surface"),
+    "geoplan.scenario": ("Scenario", "apply_edits", "dump_scenario", "load_scenario", "parse_scenario",
+                         "scenario_layers"),
     "geoplan.classify": ("compare_results",),
     "geoplan.relocation": ("RelocationResult", "allocate", "rank_destinations", "relocate"),
     "geoplan.maps": ("MapContext", "agglomeration_map", "category_png", "difference_map", "relocation_map",
@@ -42,7 +45,7 @@ _LAZY = {
     "geoplan.pipeline": ("RunResult", "compare", "run", "summary_table"),
 }
 if TYPE_CHECKING:
-    from geoplan.catchments import reached_edges
+    from geoplan.catchments import catchment_bands, reached_edges
     from geoplan.classify import compare_results
     from geoplan.export import export_results, write_results_gpkg
     from geoplan.layers import (
@@ -78,8 +81,15 @@ if TYPE_CHECKING:
     from geoplan.pipeline import RunResult, compare, run, summary_table
     from geoplan.profiles import write_profiles
     from geoplan.relocation import RelocationResult, allocate, rank_destinations, relocate
-    from geoplan.scenario import Scenario, apply_edits, dump_scenario, load_scenario, parse_scenario
-    from geoplan.surface import SurfaceResult, friction_raster, sample_surface, travel_time_surface, write_surface
+    from geoplan.scenario import Scenario, apply_edits, dump_scenario, load_scenario, parse_scenario, scenario_layers
+    from geoplan.surface import (
+        SurfaceResult,
+        friction_raster,
+        nearest_centre_surface,
+        sample_surface,
+        travel_time_surface,
+        write_surface,
+    )
     from geoplan.traveltime import ODMatrix, od_matrix, routes, travel_times_from
 
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
@@ -132,9 +142,11 @@ __all__ = [
     "od_matrix",
     "routes",
     "travel_times_from",
+    "catchment_bands",
     "reached_edges",
     "SurfaceResult",
     "friction_raster",
+    "nearest_centre_surface",
     "travel_time_surface",
     "write_surface",
     "sample_surface",
@@ -143,6 +155,7 @@ __all__ = [
     "parse_scenario",
     "dump_scenario",
     "apply_edits",
+    "scenario_layers",
     "compare_results",
     "RelocationResult",
     "rank_destinations",

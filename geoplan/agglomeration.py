@@ -35,7 +35,7 @@ import pandas as pd
 import shapely
 
 from geoplan._errors import AnalysisError
-from geoplan.catchments import DEFAULT_OFFROAD_KPH, catchments
+from geoplan.catchments import DEFAULT_OFFROAD_KPH, catchment_bands
 from geoplan.geography import level, locate, population_points
 from geoplan.layers import LayerSet, metric_crs
 from geoplan.network import RoadNetwork, build_network
@@ -111,7 +111,7 @@ def composition(bands: gpd.GeoDataFrame, *, towns: gpd.GeoDataFrame, centres: gp
     ----------
     bands
         One polygon per centre with ``centre`` (the centre id), optional ``centre_name`` and
-        ``band`` (minutes): e.g. the rows of :func:`geoplan.catchments.catchments` for one band.
+        ``band`` (minutes): e.g. the rows of :func:`geoplan.catchments.catchment_bands` for one band.
     towns, centres
         The ``towns`` and ``centres`` layers (``id``, ``population``, points).
     settlements
@@ -132,7 +132,7 @@ def composition(bands: gpd.GeoDataFrame, *, towns: gpd.GeoDataFrame, centres: gp
     """
     if "centre" not in bands.columns or bands.crs is None:
         raise AnalysisError("agglomeration bands need a 'centre' column and a CRS",
-                            fix="pass catchment polygons (geoplan.catchments.catchments) for one band")
+                            fix="pass catchment polygons (geoplan.catchments.catchment_bands) for one band")
     if not 0 < min_share <= 1:
         raise AnalysisError(f"min_share is {min_share}; it must be in (0, 1]", fix="give a share such as 0.5")
     b = bands.to_crs(4326).reset_index(drop=True)
@@ -273,9 +273,9 @@ def agglomerations(layers: LayerSet, *, net: RoadNetwork | None = None, max_minu
     boundaries = layers.layers.get("boundaries")
     settlements = layers.layers.get("settlements")
     if bands is None:
-        bands = catchments(net if net is not None else build_network(layers.roads), centres,
-                           bands=(round(max_minutes),), towns=layers.towns, settlements=settlements,
-                           offroad_kph=offroad_kph, area=country_area(layers), progress=progress)
+        bands = catchment_bands(net if net is not None else build_network(layers.roads), centres,
+                                bands=(round(max_minutes),), towns=layers.towns, settlements=settlements,
+                                offroad_kph=offroad_kph, area=country_area(layers), progress=progress)
     else:
         bands = bands[bands["centre"].astype(str).isin(set(centres["id"].astype(str)))]
     # Every centre counts its people wherever it lies, whichever bands are composed.

@@ -27,11 +27,11 @@ Examples
 --------
 >>> import geoplan
 >>> from geoplan.network import build_network
->>> from geoplan.catchments import catchments
+>>> from geoplan.catchments import catchment_bands
 >>> layers = geoplan.read_layers(geoplan.embedded_layers_path())
 >>> net = build_network(layers.roads)
 >>> kar = layers.centres[layers.centres["id"] == "karaganda"]
->>> c = catchments(net, kar, bands=(30, 60), towns=layers.towns)
+>>> c = catchment_bands(net, kar, bands=(30, 60), towns=layers.towns)
 >>> c[["centre", "band"]].to_numpy().tolist()
 [['karaganda', 30], ['karaganda', 60]]
 >>> "shakhtinsk" in c["towns"].iloc[1]
@@ -60,7 +60,7 @@ from geoplan.network import RoadNetwork, attach_places
 from geoplan.settings import CATCHMENT_BANDS, OFFROAD_KPH
 from geoplan.traveltime import travel_times_from
 
-__all__ = ["DEFAULT_BANDS", "DEFAULT_OFFROAD_KPH", "catchments", "reached_edges"]
+__all__ = ["DEFAULT_BANDS", "DEFAULT_OFFROAD_KPH", "catchment_bands", "reached_edges"]
 
 #: Default catchment bands, minutes.
 DEFAULT_BANDS: tuple[int, ...] = CATCHMENT_BANDS
@@ -500,7 +500,7 @@ def reached_edges(
     return out.sort_values(["centre", "band", "road", "u", "v", "start"], kind="stable").reset_index(drop=True)
 
 
-def catchments(
+def catchment_bands(
     net: RoadNetwork,
     centres: gpd.GeoDataFrame,
     *,
@@ -515,7 +515,7 @@ def catchments(
 
     A band of ``B`` minutes is the area from which the centre is reached within ``B`` minutes by
     going off-road at ``offroad_kph`` in a straight line to a road, then along the network: the
-    cost model of :func:`geoplan.surface.surface` (see the module docstring for the geometry).
+    cost model of :func:`geoplan.surface.nearest_centre_surface` (see the module docstring for the geometry).
 
     Parameters
     ----------

@@ -42,7 +42,7 @@ from geoplan._outputs import OutputSet, plan_outputs
 from geoplan._progress import logger, progress_enabled
 from geoplan.agglomeration import Agglomerations
 from geoplan.agglomeration import agglomerations as _agglomerations
-from geoplan.catchments import catchments as _catchments
+from geoplan.catchments import catchment_bands
 from geoplan.charts import ranking_png
 from geoplan.classify import classify as _classify
 from geoplan.classify import compare_results, indicators
@@ -68,8 +68,7 @@ from geoplan.relocation import (
 from geoplan.scenario import Scenario, load_scenario, scenario_layers
 from geoplan.sensitivity import SensitivityResult, mark_robustness, prepare, run_sensitivity, sensitivity_table
 from geoplan.store import check_results_target, is_postgres_url, parse_url, redact_url, write_results
-from geoplan.surface import SurfaceResult, country_area, write_surface
-from geoplan.surface import surface as _surface
+from geoplan.surface import SurfaceResult, country_area, nearest_centre_surface, write_surface
 from geoplan.traveltime import ODMatrix, od_matrix
 
 if TYPE_CHECKING:
@@ -292,16 +291,15 @@ def _analyse(sc: Scenario, lset: LayerSet, warnings: list[Problem], stage: _Stag
     net, snaps = stage("build network and attach places", lambda: _network(sc, lset, progress=progress))
     od = stage("travel times towns x centres",
                lambda: _travel_times(net, towns, centres, scheduler=scheduler, progress=progress))
-    catch = stage("catchments", lambda: _catchments(net, centres, bands=sc.catchments.bands, towns=towns,
-                                                   settlements=lset.layers.get("settlements"),
-                                                   offroad_kph=sc.surface.offroad_kph, area=country_area(lset),
-                                                   progress=progress))
+    catch = stage("catchments", lambda: catchment_bands(
+        net, centres, bands=sc.catchments.bands, towns=towns, settlements=lset.layers.get("settlements"),
+        offroad_kph=sc.surface.offroad_kph, area=country_area(lset), progress=progress))
     agg = stage("agglomerations", lambda: _agglomerate(sc, lset, net, catch, progress=progress))
     surf = None
     if with_surface:
-        surf = stage("travel-time surface", lambda: _surface(lset, centres, resolution_m=sc.surface.resolution_m,
-                                                             offroad_kph=sc.surface.offroad_kph, speeds=sc.speeds,
-                                                             progress=progress))
+        surf = stage("travel-time surface", lambda: nearest_centre_surface(
+            lset, centres, resolution_m=sc.surface.resolution_m, offroad_kph=sc.surface.offroad_kph,
+            speeds=sc.speeds, progress=progress))
     s_od_holder: list[Any] = []
     classified, ind, catalogue = stage("classify towns",
                                        lambda: _classify_towns(sc, lset, net, od, snaps, s_od_holder))

@@ -32,9 +32,9 @@ time; this, plus up to about a cell at each end, is the discretisation error.
 Examples
 --------
 >>> import geoplan
->>> from geoplan.surface import surface, sample_surface
+>>> from geoplan.surface import nearest_centre_surface, sample_surface
 >>> layers = geoplan.read_layers(geoplan.embedded_layers_path())
->>> result = surface(layers, resolution_m=10_000)
+>>> result = nearest_centre_surface(layers, resolution_m=10_000)
 >>> kar = layers.centres[layers.centres["id"] == "karaganda"]
 >>> float(sample_surface(result, kar)[0])
 0.0
@@ -489,7 +489,7 @@ def write_surface(
     path
         Output ``.tif`` file; replaced only once the new file is complete.
     result
-        The surface, from :func:`surface` or :func:`travel_time_surface`.
+        The surface, from :func:`nearest_centre_surface` or :func:`travel_time_surface`.
     description
         Band description.
 
@@ -528,7 +528,7 @@ def write_surface(
 # the one-call version and sampling
 
 
-def surface(
+def nearest_centre_surface(
     layers_or_roads: LayerSet | gpd.GeoDataFrame,
     centres: gpd.GeoDataFrame | None = None,
     *,

@@ -12,9 +12,9 @@ import shapely
 from pyproj import Transformer
 
 from geoplan import AnalysisError
-from geoplan.catchments import catchments, reached_edges
+from geoplan.catchments import catchment_bands, reached_edges
 from geoplan.network import attach_places, build_network, network_from_arrays
-from geoplan.surface import sample_surface, surface
+from geoplan.surface import nearest_centre_surface, sample_surface
 
 COLUMNS = ["centre", "centre_name", "band", "area_km2", "towns", "population", "settlements", "geometry"]
 # A few centimetres in degrees: tolerance for containment after reprojection.
@@ -28,7 +28,7 @@ def kz_net(kz_layers):
 
 @pytest.fixture(scope="module")
 def kz_catchments(kz_layers, kz_net):
-    return catchments(kz_net, kz_layers.centres, towns=kz_layers.towns)
+    return catchment_bands(kz_net, kz_layers.centres, towns=kz_layers.towns)
 
 
 def _row(c: gpd.GeoDataFrame, centre: str, band: int) -> pd.Series:
@@ -107,7 +107,7 @@ def _settlements(kz_layers) -> gpd.GeoDataFrame:
 
 def test_settlements_counted_once(kz_layers, kz_net, kz_catchments):
     kar = kz_layers.centres[kz_layers.centres["id"] == "karaganda"]
-    with_people = catchments(kz_net, kar, towns=kz_layers.towns, settlements=_settlements(kz_layers))
+    with_people = catchment_bands(kz_net, kar, towns=kz_layers.towns, settlements=_settlements(kz_layers))
     base = kz_catchments[kz_catchments["centre"] == "karaganda"].reset_index(drop=True)
     # Saran's OSM point is the town Saran, n4 is Karaganda itself: only the village n2 adds
     # people; n3 (in the far west) is in no band.
@@ -120,12 +120,12 @@ def test_clipped_to_area(kz_layers, kz_net, kz_catchments):
     kar = kz_layers.centres[kz_layers.centres["id"] == "karaganda"]
     pt = kar.geometry.iloc[0]
     half = shapely.box(pt.x - 5, pt.y - 5, pt.x + 5, pt.y)  # everything south of Karaganda
-    clipped = catchments(kz_net, kar, towns=kz_layers.towns, area=half)
+    clipped = catchment_bands(kz_net, kar, towns=kz_layers.towns, area=half)
     base = kz_catchments[kz_catchments["centre"] == "karaganda"].reset_index(drop=True)
     assert (clipped.geometry.bounds["maxy"] <= pt.y + 1e-6).all()
     assert (clipped["area_km2"] < base["area_km2"]).all()
     with pytest.raises(AnalysisError, match="area"):
-        catchments(kz_net, kar, area=shapely.Polygon())
+        catchment_bands(kz_net, kar, area=shapely.Polygon())
 
 
 @pytest.mark.parametrize("centre", ["karaganda", "aktau", "almaty"])
@@ -139,8 +139,8 @@ def test_agrees_with_the_surface(kz_layers, kz_net, centre):
     cell_min = res_m / 1000.0 / off * 60.0
     cen = kz_layers.centres[kz_layers.centres["id"] == centre]
     area = shapely.box(45.0, 39.0, 89.0, 57.0)  # the same area for both
-    surf = surface(kz_layers.roads, cen, resolution_m=res_m, offroad_kph=off, study_area=area)
-    bands = catchments(kz_net, cen, offroad_kph=off, area=area)
+    surf = nearest_centre_surface(kz_layers.roads, cen, resolution_m=res_m, offroad_kph=off, study_area=area)
+    bands = catchment_bands(kz_net, cen, offroad_kph=off, area=area)
     rng = np.random.default_rng(7)
     for row in bands.itertuples():
         poly = gpd.GeoSeries([row.geometry], crs=4326).to_crs(surf.crs).iloc[0]
@@ -183,12 +183,12 @@ def test_follows_roads_not_a_convex_hull(kz_catchments):
 def test_same_towns_on_attached_network(kz_layers, kz_net, kz_catchments):
     places = pd.concat([kz_layers.centres[["id", "geometry"]], kz_layers.towns[["id", "geometry"]]])
     attached, _ = attach_places(kz_net, gpd.GeoDataFrame(places, crs=4326))
-    again = catchments(attached, kz_layers.centres, towns=kz_layers.towns)
+    again = catchment_bands(attached, kz_layers.centres, towns=kz_layers.towns)
     pd.testing.assert_series_equal(again["towns"], kz_catchments["towns"])
 
 
 def test_deterministic(kz_layers, kz_net, kz_catchments):
-    again = catchments(kz_net, kz_layers.centres, towns=kz_layers.towns)
+    again = catchment_bands(kz_net, kz_layers.centres, towns=kz_layers.towns)
     assert again.drop(columns="geometry").equals(kz_catchments.drop(columns="geometry"))
     assert all(a.equals_exact(b, 0) for a, b in zip(again.geometry, kz_catchments.geometry, strict=True))
 
@@ -262,16 +262,16 @@ def test_band_is_the_road_plus_offroad_cone():
     # from a point s km out the budget left is (30 - s) / 3 km off-road. The band is the convex
     # hull of the centre's 10 km disc and the point 30 km out.
     net, _, _ = _line_net([(70.0, 50.0), (71.5, 50.0)])
-    c = catchments(net, _centre(net, "c"), bands=(30,), offroad_kph=20.0)
+    c = catchment_bands(net, _centre(net, "c"), bands=(30,), offroad_kph=20.0)
     assert c["area_km2"].iloc[0] == pytest.approx(_hull_area_km2(10.0, 30.0), rel=0.01)
     # Twice as fast off-road: a 20 km disc and the same 30 km reach along the road.
-    c = catchments(net, _centre(net, "c"), bands=(30,), offroad_kph=40.0)
+    c = catchment_bands(net, _centre(net, "c"), bands=(30,), offroad_kph=40.0)
     assert c["area_km2"].iloc[0] == pytest.approx(_hull_area_km2(20.0, 30.0), rel=0.01)
 
 
 def test_points_inside_are_within_the_band():
     net, _, to_m = _line_net([(70.0, 50.0), (70.8, 50.4), (71.2, 50.9)])
-    c = catchments(net, _centre(net, "c"), bands=(30, 60), offroad_kph=20.0)
+    c = catchment_bands(net, _centre(net, "c"), bands=(30, 60), offroad_kph=20.0)
     line_m = shapely.transform(net.edge_geometry[0], lambda xy: np.column_stack(to_m.transform(*xy.T)))
     rng = np.random.default_rng(1)
     for row in c.itertuples():
@@ -291,10 +291,10 @@ def test_points_inside_are_within_the_band():
 def test_one_way_road_counts_towards_the_centre():
     # A one-way road from the centre outwards cannot bring anyone in: only the centre's disc.
     net, _, _ = _line_net([(70.0, 50.0), (71.5, 50.0)], oneway=True)
-    out = catchments(net, _centre(net, "c"), bands=(30,), offroad_kph=20.0)
+    out = catchment_bands(net, _centre(net, "c"), bands=(30,), offroad_kph=20.0)
     assert out["area_km2"].iloc[0] == pytest.approx(np.pi * 10.0**2, rel=0.01)
     # The same road seen from its far end leads in: the full cone.
-    into = catchments(net, _centre(net, "x"), bands=(30,), offroad_kph=20.0)
+    into = catchment_bands(net, _centre(net, "x"), bands=(30,), offroad_kph=20.0)
     assert into["area_km2"].iloc[0] == pytest.approx(_hull_area_km2(10.0, 30.0), rel=0.01)
     assert len(reached_edges(net, _centre(net, "c"), bands=(30,))) == 1
     assert len(reached_edges(net, _centre(net, "x"), bands=(30,))) == 0
@@ -340,24 +340,24 @@ def test_access_legs_not_drawn(kz_layers, kz_net):
 @pytest.mark.parametrize("bands", [(0, 30), (30.5,), (), ("x",), (-10,)])
 def test_bad_bands(kz_layers, kz_net, bands):
     with pytest.raises(AnalysisError, match="band"):
-        catchments(kz_net, kz_layers.centres, bands=bands)
+        catchment_bands(kz_net, kz_layers.centres, bands=bands)
 
 
 def test_bad_inputs(kz_layers, kz_net):
     with pytest.raises(AnalysisError, match="'id'"):
-        catchments(kz_net, kz_layers.centres.drop(columns="id"))
+        catchment_bands(kz_net, kz_layers.centres.drop(columns="id"))
     with pytest.raises(AnalysisError, match="offroad_kph"):
-        catchments(kz_net, kz_layers.centres, offroad_kph=0)
+        catchment_bands(kz_net, kz_layers.centres, offroad_kph=0)
     bad = kz_layers.towns.assign(population=kz_layers.towns["population"].astype(object))
     bad.loc[3, "population"] = -5
     with pytest.raises(AnalysisError, match=f"towns: population .* {bad.loc[3, 'id']}"):
-        catchments(kz_net, kz_layers.centres, towns=bad)
+        catchment_bands(kz_net, kz_layers.centres, towns=bad)
     bad.loc[3, "population"] = "many"
     with pytest.raises(AnalysisError, match="population is not a number"):
-        catchments(kz_net, kz_layers.centres, towns=bad)
+        catchment_bands(kz_net, kz_layers.centres, towns=bad)
     twice = pd.concat([kz_layers.centres.iloc[:2], kz_layers.centres.iloc[:1]])
     with pytest.raises(AnalysisError, match="duplicate"):
-        catchments(kz_net, twice)
+        catchment_bands(kz_net, twice)
 
 
 def test_cli_catchments(tmp_path, capsys):

@@ -52,7 +52,7 @@ from geoplan._io import csv_safe, neutralise_csv_cell
 from geoplan._outputs import LOCK_NAME, STAGING_PREFIX, _FolderLock, plan_outputs
 from geoplan.cli import main
 from geoplan.scenario import Scenario
-from geoplan.surface import BYTES_PER_CELL, surface
+from geoplan.surface import BYTES_PER_CELL, nearest_centre_surface
 
 ROOT = Path(__file__).resolve().parents[1]
 KZ = geoplan.embedded_layers_path()
@@ -353,14 +353,14 @@ def test_surface_memory_is_estimated_before_allocating(tmp_path: Path) -> None:
     layers = geoplan.read_layers(KZ)
     budget = 60 * 2**20
     with pytest.raises(AnalysisError, match="refused before allocating") as info:
-        surface(layers, resolution_m=1000, max_memory_bytes=budget)
+        nearest_centre_surface(layers, resolution_m=1000, max_memory_bytes=budget)
     fit = float(info.value.fix.split("resolution of ")[1].split(" m")[0])  # type: ignore[union-attr]
     assert fit > 1000
     # The suggestion is the finest that fits: it runs within the budget, and 5 % finer does not.
-    result = surface(layers, resolution_m=fit, max_memory_bytes=budget)
+    result = nearest_centre_surface(layers, resolution_m=fit, max_memory_bytes=budget)
     assert result.array.size * BYTES_PER_CELL <= budget
     with pytest.raises(AnalysisError, match="too large"):
-        surface(layers, resolution_m=fit * 0.95, max_memory_bytes=budget)
+        nearest_centre_surface(layers, resolution_m=fit * 0.95, max_memory_bytes=budget)
 
 
 def test_surface_refuses_what_the_process_may_not_allocate(tmp_path: Path) -> None:

@@ -17,8 +17,8 @@ from geoplan.surface import (
     NODATA,
     SURFACE_DESCRIPTION,
     friction_raster,
+    nearest_centre_surface,
     sample_surface,
-    surface,
     travel_time_surface,
     write_surface,
 )
@@ -53,8 +53,8 @@ def test_straight_road_time_is_length_over_speed():
     # 100 km east-west at 60 km/h: one minute per km. Cells of 1 km cost 1 minute each on
     # the road, so the raster time is exact up to where a point falls in its cell.
     line = shapely.LineString([(X0, Y0 + 500), (X0 + 100_000, Y0 + 500)])
-    res = surface(_roads([line], [60.0]), _points([(X0 + 100, Y0 + 500)]), resolution_m=1000,
-                  study_area=_box(), crs=UTM)
+    res = nearest_centre_surface(_roads([line], [60.0]), _points([(X0 + 100, Y0 + 500)]), resolution_m=1000,
+                                 study_area=_box(), crs=UTM)
     km = np.array([10, 25, 50, 75, 99.5])
     got = sample_surface(res, np.column_stack([X0 + 100 + km * 1000, np.full(len(km), Y0 + 500)]))
     assert np.all(np.abs(got - km) <= 1.0), got
@@ -65,7 +65,7 @@ def test_road_time_follows_length_km():
     # The same 100 km line, but the road is 150 km long: 150 minutes at 60 km/h, as in the network.
     line = shapely.LineString([(X0, Y0 + 500), (X0 + 100_000, Y0 + 500)])
     roads = _roads([line], [60.0]).assign(length_km=[150.0])
-    res = surface(roads, _points([(X0 + 100, Y0 + 500)]), resolution_m=1000, study_area=_box(), crs=UTM)
+    res = nearest_centre_surface(roads, _points([(X0 + 100, Y0 + 500)]), resolution_m=1000, study_area=_box(), crs=UTM)
     got = sample_surface(res, np.array([[X0 + 50_100, Y0 + 500], [X0 + 99_600, Y0 + 500]]))
     assert got == pytest.approx([75.0, 149.25], abs=1.5)
 
@@ -73,8 +73,8 @@ def test_road_time_follows_length_km():
 def test_offroad_speed_applies_away_from_roads():
     # Source 30 km from a point in open country, no road between: 30 km at 20 km/h = 90 min.
     far_road = shapely.LineString([(X0, Y0 + 40_000), (X0 + 100_000, Y0 + 40_000)])
-    res = surface(_roads([far_road], [80.0]), _points([(X0 + 500, Y0 + 500)]), resolution_m=1000,
-                  offroad_kph=20, study_area=_box(), crs=UTM)
+    res = nearest_centre_surface(_roads([far_road], [80.0]), _points([(X0 + 500, Y0 + 500)]), resolution_m=1000,
+                                 offroad_kph=20, study_area=_box(), crs=UTM)
     got = sample_surface(res, np.array([[X0 + 30_500, Y0 + 500]]))[0]
     assert got == pytest.approx(90.0, abs=3.0)  # one off-road cell is 3 minutes
 
@@ -83,8 +83,8 @@ def test_diagonal_road_within_8_connected_bound():
     # A road at atan(1/2) to the grid axes: the worst case of 8-connected moves, whose path
     # is (1 + (sqrt(2) - 1) / 2) / sqrt(1.25) = 1.0798 times the straight line.
     line = shapely.LineString([(X0, Y0), (X0 + 100_000, Y0 + 50_000)])
-    res = surface(_roads([line], [60.0]), _points([(X0 + 500, Y0 + 500)]), resolution_m=1000,
-                  study_area=_box(), crs=UTM)
+    res = nearest_centre_surface(_roads([line], [60.0]), _points([(X0 + 500, Y0 + 500)]), resolution_m=1000,
+                                 study_area=_box(), crs=UTM)
     true_min = line.length / 1000.0  # 60 km/h: minutes = km
     got = sample_surface(res, np.array([[X0 + 99_500, Y0 + 49_500]]))[0]
     ratio = got / true_min
@@ -94,7 +94,7 @@ def test_diagonal_road_within_8_connected_bound():
 def test_fastest_road_wins_in_shared_cells():
     line = shapely.LineString([(X0, Y0 + 500), (X0 + 100_000, Y0 + 500)])
     roads = _roads([line, line, line], [120.0, 60.0, 30.0])  # fastest first: order must not matter
-    res = surface(roads, _points([(X0 + 100, Y0 + 500)]), resolution_m=1000, study_area=_box(), crs=UTM)
+    res = nearest_centre_surface(roads, _points([(X0 + 100, Y0 + 500)]), resolution_m=1000, study_area=_box(), crs=UTM)
     got = sample_surface(res, np.array([[X0 + 80_100, Y0 + 500]]))[0]
     assert got == pytest.approx(40.0, abs=0.5)  # 80 km at 120 km/h
 
@@ -118,8 +118,8 @@ def test_nodata_outside_study_area_and_zero_at_sources():
     area = shapely.Polygon([(X0 - 20_000, Y0 - 20_000), (X0 + 120_000, Y0 - 20_000), (X0 + 120_000, Y0 + 20_000),
                             (X0 + 40_000, Y0 + 20_000), (X0 + 40_000, Y0 + 80_000), (X0 - 20_000, Y0 + 80_000)])
     src = [(X0 + 100, Y0 + 500), (X0 + 90_300, Y0 + 500)]
-    res = surface(_roads([line], [60.0]), _points(src), resolution_m=2000,
-                  study_area=gpd.GeoSeries([area], crs=UTM), crs=UTM)
+    res = nearest_centre_surface(_roads([line], [60.0]), _points(src), resolution_m=2000,
+                                 study_area=gpd.GeoSeries([area], crs=UTM), crs=UTM)
     assert res.nodata == NODATA
     notch = sample_surface(res, np.array([[X0 + 80_000, Y0 + 60_000], [X0 + 110_000, Y0 + 70_000]]))
     assert np.isnan(notch).all()
@@ -148,7 +148,7 @@ def test_bad_inputs():
     with pytest.raises(AnalysisError, match="far_away"):
         travel_time_surface(fr, np.array([[X0, Y0], [X0 + 10_000_000, Y0]]), source_ids=["ok", "far_away"])
     with pytest.raises(AnalysisError, match="centres"):
-        surface(roads, None)
+        nearest_centre_surface(roads, None)
 
 
 # --------------------------------------------------------------------------------------
@@ -157,7 +157,7 @@ def test_bad_inputs():
 
 @pytest.fixture(scope="module")
 def kz_surface(kz_layers):
-    return surface(kz_layers, resolution_m=5000)
+    return nearest_centre_surface(kz_layers, resolution_m=5000)
 
 
 def test_sources_have_zero_and_towns_are_reached(kz_surface, kz_layers):
@@ -194,7 +194,7 @@ def test_agrees_with_network_travel_times(kz_layers):
     10 % + 2 off-road cells. Off-road shortcuts make the raster a little faster in places.
     """
     res_m, off = 2000, 30.0
-    result = surface(kz_layers, resolution_m=res_m, offroad_kph=off)
+    result = nearest_centre_surface(kz_layers, resolution_m=res_m, offroad_kph=off)
     net = build_network(kz_layers.roads)
     assert net.metric_crs == result.crs
     places = gpd.GeoDataFrame(pd.concat([kz_layers.centres[["id", "geometry"]], kz_layers.towns[["id", "geometry"]]]),
@@ -213,7 +213,7 @@ def test_agrees_with_network_travel_times(kz_layers):
 
 def test_study_area_from_real_boundary(real_data, kz_layers):
     adm0 = gpd.read_file(real_data / "kz_admin_hdx.gpkg", layer="adm0")
-    result = surface(kz_layers, resolution_m=5000, study_area=adm0)
+    result = nearest_centre_surface(kz_layers, resolution_m=5000, study_area=adm0)
     assert np.isfinite(sample_surface(result, kz_layers.towns)).all()
     # Bishkek (Kyrgyzstan) and Novosibirsk (Russia) lie in the grid's box, outside the border.
     outside = gpd.GeoSeries(shapely.points([(74.59, 42.87), (82.92, 55.03)]), crs=4326)
@@ -245,8 +245,8 @@ def test_geotiff_metadata(kz_surface, tmp_path):
 
 
 def test_geotiff_deterministic(kz_layers, tmp_path):
-    a = surface(kz_layers, resolution_m=10_000, out=tmp_path / "a.tif")
-    surface(kz_layers, resolution_m=10_000, out=tmp_path / "b.tif")
+    a = nearest_centre_surface(kz_layers, resolution_m=10_000, out=tmp_path / "a.tif")
+    nearest_centre_surface(kz_layers, resolution_m=10_000, out=tmp_path / "b.tif")
     write_surface(tmp_path / "c.tif", a)
     data = [(tmp_path / n).read_bytes() for n in ("a.tif", "b.tif", "c.tif")]
     assert data[0] == data[1] == data[2]
@@ -291,7 +291,7 @@ def test_clipped_to_the_country_of_the_boundaries_layer(kz_layers):
     boundaries = gpd.read_file(geoplan.embedded_layers_path() / "boundaries.geojson")
     layers = kz_layers.copy()
     layers.layers["boundaries"] = boundaries
-    result = surface(layers, resolution_m=5000)
+    result = nearest_centre_surface(layers, resolution_m=5000)
     # Fort-Shevchenko (Caspian coast) and Zaysan (far east) lie beyond the schematic roads' hull.
     places = gpd.GeoSeries(shapely.points([(50.25, 44.50), (84.87, 47.47)]), crs=4326)
     assert np.isfinite(sample_surface(result, places)).all()

@@ -66,3 +66,18 @@ def test_bad_input_errors_are_value_errors() -> None:
         assert issubclass(cls, geoplan.GeoplanError) and issubclass(cls, ValueError), cls
     with pytest.raises(ValueError, match="fix: give"):
         raise geoplan.NetworkError("bad speed", fix="give a positive number")
+
+
+def test_no_public_function_is_named_like_its_module() -> None:
+    """``geoplan.surface`` must stay the module: a function of that name could not be exported."""
+    # Being renamed this session in the assessment room (issue 10); remove once they are gone.
+    pending = {"geoplan/classify.py: classify", "geoplan/composite.py: composite"}
+    clashes = []
+    for path in sorted((ROOT / "geoplan").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+        module = path.parent.name if path.name == "__init__.py" else path.stem
+        if module in names:
+            clashes.append(f"{path.relative_to(ROOT)}: {module}")
+    assert set(clashes) <= pending, clashes
+    assert {"catchment_bands", "nearest_centre_surface", "scenario_layers"} <= set(geoplan.__all__)

@@ -42,7 +42,7 @@ def catchments_cmd(
 ) -> None:
     """Write nested travel-time catchments of every growth centre, with the people inside, as GeoJSON polygons."""
     from geoplan._io import write_geojson
-    from geoplan.catchments import catchments
+    from geoplan.catchments import catchment_bands
     from geoplan.network import build_network
     from geoplan.surface import country_area
 
@@ -50,10 +50,10 @@ def catchments_cmd(
     plan = plan_single(out, path, osm)
     _, layers, snap, sc = _analysis_setup(path, osm, scenario)
     net = build_network(layers.roads, speeds=sc.speeds, snap_tolerance_m=snap, progress=True)
-    result = catchments(net, layers.centres, bands=band_list, towns=layers.towns,
-                        settlements=layers.layers.get("settlements"),
-                        offroad_kph=sc.surface.offroad_kph if offroad_kph is None else offroad_kph,
-                        area=country_area(layers), progress=True)
+    result = catchment_bands(net, layers.centres, bands=band_list, towns=layers.towns,
+                             settlements=layers.layers.get("settlements"),
+                             offroad_kph=sc.surface.offroad_kph if offroad_kph is None else offroad_kph,
+                             area=country_area(layers), progress=True)
     with plan.writing() as staging:
         write_geojson(result, staging.path(out), id_column=None, name="catchments")
     typer.echo(f"wrote {len(result)} catchments ({result['centre'].nunique()} centres x "
@@ -134,7 +134,7 @@ def surface_cmd(
 
 def _surface(path: Path | None, resolution: float, offroad_kph: float | None, study_area: Path | None,
              osm: Path | None, scenario: Path | None = None) -> SurfaceResult:
-    from geoplan.surface import surface
+    from geoplan.surface import nearest_centre_surface
 
     _, layers, _, sc = _analysis_setup(path, osm, scenario)
     area = None
@@ -151,9 +151,9 @@ def _surface(path: Path | None, resolution: float, offroad_kph: float | None, st
             raise GeoplanError(f"{study_area}: cannot read the study area: {exc}",
                                fix="pass a polygon layer GDAL can read (GeoPackage, GeoJSON, Shapefile)") from exc
     try:
-        result = surface(layers, resolution_m=resolution, speeds=sc.speeds,
-                         offroad_kph=sc.surface.offroad_kph if offroad_kph is None else offroad_kph,
-                         study_area=area, progress=True)
+        result = nearest_centre_surface(layers, resolution_m=resolution, speeds=sc.speeds,
+                                        offroad_kph=sc.surface.offroad_kph if offroad_kph is None else offroad_kph,
+                                        study_area=area, progress=True)
     except AnalysisError as exc:
         if study_area is None or "study area" not in exc.message:
             raise

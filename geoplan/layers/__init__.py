@@ -2,7 +2,7 @@
 
 The package is split by job: :mod:`geoplan.layers.schemas` (vocabularies, the fields of each
 layer kind, the :class:`LayerSet` container), :mod:`geoplan.layers.io` (readers and writers)
-and :mod:`geoplan.layers.validate` (every problem as data). Every public name is importable
+and :mod:`geoplan.layers.validation` (every problem as data). Every public name is importable
 from ``geoplan.layers``.
 
 A *layer set* is what a GIS specialist edits: ``towns`` (the monotowns), ``centres`` (growth
@@ -44,7 +44,7 @@ from geoplan.layers.schemas import (
     embedded_layers_path,
     metric_crs,
 )
-from geoplan.layers.validate import ValidationConfig, problems_frame, require_valid, validate
+from geoplan.layers.validation import ValidationConfig, problems_frame, require_valid, validate
 from geoplan.settings import (
     CENTRE_ROLES,
     ENTERPRISE_STATUS,
