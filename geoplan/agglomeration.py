@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -37,12 +37,14 @@ import shapely
 from geoplan._errors import AnalysisError
 from geoplan.catchments import DEFAULT_OFFROAD_KPH, catchment_bands
 from geoplan.geography import level, locate, population_points
+from geoplan.indicators import layer_folder
 from geoplan.layers import LayerSet, metric_crs
 from geoplan.network import RoadNetwork, build_network
 from geoplan.surface import country_area
 
 __all__ = ["DECREE_COLUMNS", "DECREE_FILE", "DEFAULT_MIN_SHARE", "DISTRICT_COLUMNS", "MEMBER_COLUMNS",
-           "Agglomerations", "agglomerations", "composition", "decree_comparison", "decree_membership", "read_decree"]
+           "Agglomerations", "agglomerations", "composition", "decree_comparison", "decree_membership", "layer_decree",
+           "read_decree"]
 
 #: A district whose share of people (or, without people, of area) inside the band is at least
 #: this is proposed as a member of the agglomeration.
@@ -91,11 +93,78 @@ class Agglomerations:
         counted people), ``area_share`` and ``member``.
     members
         One row per centre and place inside its band (:data:`MEMBER_COLUMNS`).
+    decree
+        The members a decree names (:func:`read_decree`), when the layers have such a table.
+    decree_comparison
+        The proposed members against the decree's (:func:`decree_comparison`), or ``None``.
     """
 
     centres: gpd.GeoDataFrame
     districts: pd.DataFrame
     members: pd.DataFrame
+    decree: pd.DataFrame | None = None
+    decree_comparison: pd.DataFrame | None = None
+
+    def with_decree(self, decree: pd.DataFrame | None, *, centres: gpd.GeoDataFrame,
+                    boundaries: gpd.GeoDataFrame | None) -> Agglomerations:
+        """Return these compositions compared with a decree's members (unchanged without one).
+
+        Parameters
+        ----------
+        decree
+            :func:`read_decree`'s table, or ``None``.
+        centres
+            The ``centres`` layer.
+        boundaries
+            The ``boundaries`` layer (a decree names districts, so it is needed to compare).
+
+        Returns
+        -------
+        Agglomerations
+        """
+        if decree is None or boundaries is None:
+            return self
+        table = decree_comparison(self.districts, decree, centres=centres, boundaries=boundaries)
+        return replace(self, decree=decree, decree_comparison=table)
+
+    def mark_towns(self, towns: gpd.GeoDataFrame, *, boundaries: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+        """Return ``towns`` with ``decree_agglomeration`` and ``decree_level`` (when a decree was given).
+
+        Parameters
+        ----------
+        towns
+            Point features (the result towns).
+        boundaries
+            The ``boundaries`` layer.
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            A copy with the two columns of :func:`decree_membership`; ``towns`` itself without a decree.
+        """
+        if self.decree is None or boundaries is None:
+            return towns
+        return towns.join(decree_membership(towns, self.decree, boundaries=boundaries))
+
+
+def layer_decree(layers: LayerSet) -> pd.DataFrame | None:
+    """Read the decree table beside a layer set's files (:data:`DECREE_FILE`), if there is one.
+
+    Parameters
+    ----------
+    layers
+        A layer set read from a folder; a decree is used only with its ``boundaries`` layer.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        :func:`read_decree`'s table, or ``None`` without the file or the boundaries.
+    """
+    folder = layer_folder(layers.sources)
+    boundaries = layers.layers.get("boundaries")
+    if folder is None or boundaries is None or not (folder / DECREE_FILE).is_file():
+        return None
+    return read_decree(folder / DECREE_FILE, boundaries=boundaries, centres=layers.centres)
 
 
 def _join(values: pd.Series) -> str:

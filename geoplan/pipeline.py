@@ -40,7 +40,7 @@ from geoplan._errors import AnalysisError, OutputError
 from geoplan._io import write_csv, write_geojson, write_text_atomic
 from geoplan._outputs import OutputSet, plan_outputs
 from geoplan._progress import logger, progress_enabled
-from geoplan.agglomeration import Agglomerations
+from geoplan.agglomeration import COMPARISON_COLUMNS, Agglomerations, layer_decree
 from geoplan.agglomeration import agglomerations as _agglomerations
 from geoplan.catchments import catchment_bands
 from geoplan.charts import ranking_png
@@ -314,7 +314,8 @@ def _analyse(sc: Scenario, lset: LayerSet, warnings: list[Problem], stage: _Stag
     rel, policy, modes = stage("relocation allocation",
                                lambda: _relocation(sc, lset, classified, centres, od, net, s_od_holder))
     bounds = lset.layers.get("boundaries")
-    return RunResult(sc, lset, warnings, net, snaps, od, with_districts(rel.towns, bounds),
+    return RunResult(sc, lset, warnings, net, snaps, od, agg.mark_towns(with_districts(rel.towns, bounds),
+                                                                        boundaries=bounds),
                      with_districts(rel.centres, bounds), catch, rel.flows, surf, relocation=rel,
                      agglomerations=agg, sensitivity=sens, policy=policy, relocation_modes=modes,
                      timings=stage.timings)
@@ -344,10 +345,11 @@ def _agglomerate(sc: Scenario, lset: LayerSet, net: RoadNetwork, catch: gpd.GeoD
     """Compose each centre's agglomeration, reusing its catchment band when the band is one of them."""
     # The agglomeration band is one of the catchment bands unless the scenario sets it apart.
     ready = catch[catch["band"].astype(float) == float(sc.agglomeration.max_minutes)]
-    return _agglomerations(lset, net=net, max_minutes=sc.agglomeration.max_minutes,
-                           offroad_kph=sc.surface.offroad_kph,
-                           bands=ready if set(ready["centre"]) == set(lset.centres["id"].astype(str)) else None,
-                           progress=progress)
+    agg = _agglomerations(lset, net=net, max_minutes=sc.agglomeration.max_minutes,
+                          offroad_kph=sc.surface.offroad_kph,
+                          bands=ready if set(ready["centre"]) == set(lset.centres["id"].astype(str)) else None,
+                          progress=progress)
+    return agg.with_decree(layer_decree(lset), centres=lset.centres, boundaries=lset.layers.get("boundaries"))
 
 
 def _classify_towns(sc: Scenario, lset: LayerSet, net: RoadNetwork, od: ODMatrix, snaps: pd.DataFrame,
@@ -380,8 +382,8 @@ def _write_database(result: RunResult, db_out: str, layer_source: str) -> str:
 
 #: Data outputs of a run with the default format (GeoJSON), in the order they are committed.
 DATA_OUTPUTS = ("towns.geojson", "centres.geojson", "catchments.geojson", "flows.geojson", "results.gpkg",
-                "towns.csv", "agglomerations.geojson", "agglomerations.csv", "relocation_comparison.csv",
-                "relocation_years.csv")
+                "towns.csv", "agglomerations.geojson", "agglomerations.csv", "decree_comparison.csv",
+                "relocation_comparison.csv", "relocation_years.csv")
 _FORMAT_SUFFIX = {"geojson": ".geojson", "fgb": ".fgb", "parquet": ".parquet"}
 
 
@@ -393,7 +395,7 @@ def _data_outputs(formats: Sequence[str]) -> list[str]:
                          f"needs to be among {', '.join(_FORMAT_SUFFIX)}")
     return [f"{kind}{_FORMAT_SUFFIX[f]}" for kind in ("towns", "centres", "catchments", "flows") for f in formats
             ] + ["results.gpkg", "towns.csv", "agglomerations.geojson", "agglomerations.csv",
-                 "relocation_comparison.csv", "relocation_years.csv"]
+                 "decree_comparison.csv", "relocation_comparison.csv", "relocation_years.csv"]
 
 
 def _relocation(sc: Scenario, lset: LayerSet, classified: gpd.GeoDataFrame, centres: gpd.GeoDataFrame, od: ODMatrix,
@@ -551,6 +553,10 @@ def _write(result: RunResult, plan: OutputSet, out_dir: str | os.PathLike[str] |
                 write_csv(result.agglomerations.districts, staging.path(out / "agglomerations.csv"))
                 targets["agglomerations"] = out / "agglomerations.geojson"
                 targets["agglomerations_table"] = out / "agglomerations.csv"
+            decree = result.agglomerations.decree_comparison if result.agglomerations is not None else None
+            write_csv(decree if decree is not None else pd.DataFrame(columns=list(COMPARISON_COLUMNS)),
+                      staging.path(out / "decree_comparison.csv"))
+            targets["decree_comparison"] = out / "decree_comparison.csv"
             if result.surface is not None:
                 surface_path = write_surface(staging.path(out / "surface.tif"), result.surface)
                 targets["surface"] = out / "surface.tif"

@@ -34,7 +34,8 @@ SCENARIOS = ROOT / "scenarios"
 KZ = geoplan.embedded_layers_path()
 CATEGORIES = {"agglomeration", "diversification", "relocation", "monitor", "not_assessed"}
 OUTPUTS = ("towns.geojson", "catchments.geojson", "flows.geojson", "centres.geojson", "towns.csv", "results.gpkg",
-           "agglomerations.geojson", "agglomerations.csv", "surface.tif", "surface.qml", "agglomeration.html",
+           "agglomerations.geojson", "agglomerations.csv", "decree_comparison.csv", "surface.tif", "surface.qml",
+           "agglomeration.html",
            "relocation.html", "categories.png", "sensitivity.csv", "ranking.png", "relocation_comparison.csv",
            "relocation_years.csv")
 STAGES = ("read and validate layers", "build network and attach places", "travel times towns x centres", "catchments",
@@ -327,6 +328,23 @@ def test_assessment_outputs(baseline: dict) -> None:
         years = list(csv.DictReader(f))
     assert all(int(r["placed"]) <= int(r["quota"]) for r in years)
     assert sum(int(r["placed"]) for r in years) == int(modes["policy"]["placed"])
+
+
+def test_decree_outputs(baseline: dict) -> None:
+    """The 2023 decree beside the embedded layers: compared district by district, marked on towns."""
+    with (baseline["api"] / "decree_comparison.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["centre"] for r in rows} == {"almaty", "astana", "shymkent", "aktobe", "karaganda"}
+    decreed = [r for r in rows if r["in_decree"] == "True"]
+    assert len(decreed) == 26 and sum(r["agreement"] == "both" for r in decreed) >= 24
+    towns = _props(baseline["api"] / "towns.geojson")
+    marked = {k for k, t in towns.items() if t["decree_agglomeration"]}
+    assert marked == {"abai", "khromtau", "saran", "shakhtinsk", "temirtau"}
+    # Every listed town the decree puts in an agglomeration is an agglomeration candidate of that centre.
+    for k in marked - {"saran"}:
+        assert towns[k]["category"] == "agglomeration"
+        assert towns[k]["nearest_centre"] == towns[k]["decree_agglomeration"]
+    assert towns["temirtau"]["decree_level"] == 2 and towns["ridder"]["decree_level"] is None
 
 
 def test_compare_table_fits_100_columns_with_names(capsys: pytest.CaptureFixture[str]) -> None:
