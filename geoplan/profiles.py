@@ -31,11 +31,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geoplan._html import escape_value, format_minutes, population_series, ranking_rows, row_value
 from geoplan._io import write_text_atomic
 from geoplan._results import check_result
 from geoplan._style import CATEGORY_COLOURS, CATEGORY_LABELS
 from geoplan.layers import metric_crs
-from geoplan.maps.popups import _esc, _minutes, _population_series, _ranking_rows, _row_get
 
 __all__ = ["INDICATORS", "profile_filename", "profile_html", "profiles_index_html", "write_profiles"]
 
@@ -228,20 +228,20 @@ def profile_html(town: Mapping[str, Any] | pd.Series, towns: gpd.GeoDataFrame, *
     """
     row = dict(town)
     cat = str(row["category"])
-    names = " · ".join(_esc(row.get(k)) for k in ("name_kk", "name_ru") if _row_get(row, k) is not None)
-    where = ", ".join(_esc(row.get(k)) for k in ("district", "region") if _row_get(row, k) is not None)
-    head = (f"<h1>{_esc(row['name_en'])}</h1>" + (f'<div class="sub">{names}</div>' if names else "")
+    names = " · ".join(escape_value(row.get(k)) for k in ("name_kk", "name_ru") if row_value(row, k) is not None)
+    where = ", ".join(escape_value(row.get(k)) for k in ("district", "region") if row_value(row, k) is not None)
+    head = (f"<h1>{escape_value(row['name_en'])}</h1>" + (f'<div class="sub">{names}</div>' if names else "")
             + (f'<div class="sub">{where}</div>' if where else "")
-            + (f'<div class="sub">Scenario: {_esc(scenario)}</div>' if scenario else ""))
+            + (f'<div class="sub">Scenario: {escape_value(scenario)}</div>' if scenario else ""))
     category = (f'<h2>Category</h2><p><span class="cat" style="background:{CATEGORY_COLOURS[cat]}">'
                 f"{html.escape(CATEGORY_LABELS[cat])}</span></p>")
-    rank_rows = _ranking_rows(row)
+    rank_rows = ranking_rows(row)
     if rank_rows:
         category += ("<table>" + "".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in rank_rows)
                      + "</table>")
-    reasons = _row_get(row, "reasons")
+    reasons = row_value(row, "reasons")
     if reasons is not None:
-        category += f'<p class="reasons">{_esc(reasons)}</p>'
+        category += f'<p class="reasons">{escape_value(reasons)}</p>'
 
     rows = []
     for col, label, unit, dec in INDICATORS:
@@ -249,7 +249,7 @@ def profile_html(town: Mapping[str, Any] | pd.Series, towns: gpd.GeoDataFrame, *
             continue
         values = pd.to_numeric(towns[col], errors="coerce").to_numpy(dtype=float)
         finite = values[np.isfinite(values)]
-        value = _row_get(row, col)
+        value = row_value(row, col)
         median = float(np.median(finite)) if len(finite) else None
         bar = ""
         if value is not None and len(finite) and finite.max() > finite.min():
@@ -272,20 +272,20 @@ def profile_html(town: Mapping[str, Any] | pd.Series, towns: gpd.GeoDataFrame, *
         mine = mine.sort_values("minutes", kind="stable", na_position="last").head(n_centres)
         near = [(cnames.get(str(d), str(d)), m, k)
                 for d, m, k in zip(mine["destination"], mine["minutes"], mine["km"], strict=True)]
-    elif _row_get(row, "nearest_centre") is not None:
-        near = [(str(_row_get(row, "nearest_centre_name") or cnames.get(str(row["nearest_centre"]), "")),
+    elif row_value(row, "nearest_centre") is not None:
+        near = [(str(row_value(row, "nearest_centre_name") or cnames.get(str(row["nearest_centre"]), "")),
                  row.get("minutes"), row.get("km"))]
-    centre_rows = "".join(f"<tr><td>{html.escape(n)}</td><td class=\"n\">{html.escape(_minutes(m))}</td>"
+    centre_rows = "".join(f"<tr><td>{html.escape(n)}</td><td class=\"n\">{html.escape(format_minutes(m))}</td>"
                           f"<td class=\"n\">{_fmt(k, 0)} km</td></tr>" for n, m, k in near)
     nearest = ("<h2>Nearest growth centres by road</h2>"
                + (f"<table><tr><th>Centre</th><th class=\"n\">Time</th><th class=\"n\">Distance</th></tr>{centre_rows}"
                   "</table>" if near else '<p class="note">No growth centre is reachable by road.</p>'))
     facts = [(k, v) for k, v in (
-        ("Industry", _esc(row.get("main_industry"))),
-        ("Enterprise", _esc(row.get("enterprise")) if isinstance(row.get("enterprise"), str) else ""),
-        ("Enterprise status", _esc(row.get("enterprise_status")).replace("_", " ")),
-        ("Resource base", _esc(row.get("resource_status")).replace("_", " ")),
-        ("Relocation destination", _esc(row.get("destination_name") or row.get("destination"))),
+        ("Industry", escape_value(row.get("main_industry"))),
+        ("Enterprise", escape_value(row.get("enterprise")) if isinstance(row.get("enterprise"), str) else ""),
+        ("Enterprise status", escape_value(row.get("enterprise_status")).replace("_", " ")),
+        ("Resource base", escape_value(row.get("resource_status")).replace("_", " ")),
+        ("Relocation destination", escape_value(row.get("destination_name") or row.get("destination"))),
     ) if v]
     facts_html = ("<h2>Economy</h2><table>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts)
                   + "</table>") if facts else ""
@@ -296,7 +296,7 @@ def profile_html(town: Mapping[str, Any] | pd.Series, towns: gpd.GeoDataFrame, *
     body = (("<nav>" + (f'<a href="{html.escape(index_href, quote=True)}">&larr; All towns</a>' if index_href else "")
              + '<a href="javascript:print()">Print</a></nav>' if index_href else "")
             + head + '<div class="grid"><div>' + category + facts_html + "</div><div>"
-            + "<h2>Population</h2>" + _chart(_population_series(row)) + "<h2>Location</h2>" + locator
+            + "<h2>Population</h2>" + _chart(population_series(row)) + "<h2>Location</h2>" + locator
             + "</div></div>" + indicators + nearest
             + '<p class="note">Generated by geoplan. Travel times by road on the network of the run; see the '
               "maps' Methods &amp; sources panel for the cost model and data licences.</p>")
@@ -332,19 +332,19 @@ def profiles_index_html(towns: gpd.GeoDataFrame, *, scenario: str | None = None)
         for col, _, kind in cols:
             v = rec.get(col)
             if col == "name_en":
-                cells.append(f'<td><a href="{profile_filename(rec["id"])}">{_esc(v)}</a></td>')
+                cells.append(f'<td><a href="{profile_filename(rec["id"])}">{escape_value(v)}</a></td>')
             elif col == "category":
                 c = str(v)
                 cells.append(f'<td data-v="{html.escape(CATEGORY_LABELS.get(c, c))}"><span class="cat" '
                              f'style="background:{CATEGORY_COLOURS.get(c, "#999")}">'
                              f"{html.escape(CATEGORY_LABELS.get(c, c))}</span></td>")
             elif kind == "num":
-                value = _row_get(rec, col)
+                value = row_value(rec, col)
                 dec = 2 if col == "score" else 0
                 cells.append(f'<td class="n" data-v="{"" if value is None else float(value)}">'
                              f'{"—" if value is None else _fmt(value, dec)}</td>')
             else:
-                cells.append(f"<td>{_esc(v)}</td>")
+                cells.append(f"<td>{escape_value(v)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     title = "Monotown profiles" + (f" — scenario {scenario}" if scenario else "")
     page = (f"<h1>{html.escape(title)}</h1><p class=\"sub\">{len(towns)} towns. Click a column to sort; click a "

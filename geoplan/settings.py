@@ -38,6 +38,7 @@ __all__ = [
     "TRACKS",
     "PLACE_TYPES",
     "CATEGORIES",
+    "CENSUS_YEARS",
     # speeds
     "DEFAULT_SPEEDS_KPH",
     "FOUR_LANE_BONUS_KPH",
@@ -135,6 +136,9 @@ PLACE_TYPES: Final[tuple[str, ...]] = (
 #: Town categories: the four policy tracks, then towns that were not assessed; legends list
 #: them in this order.
 CATEGORIES: Final[tuple[str, ...]] = ("agglomeration", "diversification", "relocation", "monitor", "not_assessed")
+#: Years of the national censuses whose counts a towns layer may carry (``population_<year>``):
+#: 1999, 2009 and 2021 in Kazakhstan.
+CENSUS_YEARS: Final[tuple[int, ...]] = (1999, 2009, 2021)
 
 # --------------------------------------------------------------------------------------
 # speeds

@@ -32,7 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("indicators", "composite", "classify", "agglomeration"),
     ("sensitivity",),
     ("relocation",),
-    ("_style", "charts", "maps", "profiles", "export"),
+    ("_style", "_html", "charts", "maps", "profiles", "export"),
     ("store",),
     ("pipeline",),
     ("cli", "__main__"),
@@ -111,17 +111,11 @@ def test_imports_go_one_way(path: Path) -> None:
     assert not wrong, f"{path.relative_to(PACKAGE.parent)} imports against the data flow:\n" + "\n".join(wrong)
 
 
-#: Known exceptions (importer, imported): the town profiles render the popup tables of the maps
-#: with the maps' helpers; to be made public in geoplan.maps.
-PRIVATE_OK = {("profiles", "maps")}
-
-
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_no_private_names_from_other_modules(path: Path) -> None:
     me = _top(path)
     wrong = [f"line {line}: {n} from geoplan.{target}" for line, target, names in _imports(path)
-             for n in names if target != me and n.startswith("_") and not n.startswith("__")
-             and (me, target) not in PRIVATE_OK]
+             for n in names if target != me and n.startswith("_") and not n.startswith("__")]
     assert not wrong, (f"{path.relative_to(PACKAGE.parent)} uses private helpers of other modules "
                        "(make them public where they belong):\n" + "\n".join(wrong))
 

@@ -20,6 +20,7 @@ from pyproj import CRS
 
 from geoplan._errors import LayerReadError
 from geoplan.settings import (
+    CENSUS_YEARS,
     CENTRE_ROLES,
     ENTERPRISE_STATUS,
     LENGTH_SOURCES,
@@ -142,9 +143,7 @@ TOWNS = LayerSchema(
         Field("population", "int", required=True, nullable=False, minimum=0, exclusive_minimum=True,
               maximum=MAX_POPULATION, description="latest population figure"),
         _POP_YEAR,
-        _census(1999),
-        _census(2009),
-        _census(2021),
+        *(_census(year) for year in CENSUS_YEARS),
         Field("population_basis", "str", description="what the population figures cover"),
         Field("main_industry", "str", description="town-forming industry"),
         Field("enterprise", "str", description="town-forming enterprise"),

@@ -7,6 +7,7 @@ import html
 import folium
 import geopandas as gpd
 
+from geoplan._html import escape_value, format_int, row_value
 from geoplan._results import check_result
 from geoplan._style import CENTRE_COLOUR, OSM_ATTRIBUTION_HTML, SURFACE_CMAP, band_colours
 from geoplan.maps.assets import _PathLike
@@ -23,7 +24,7 @@ from geoplan.maps.basemap import (
 )
 from geoplan.maps.elements import _Call, _DataLayer
 from geoplan.maps.overlay import _surface_overlay
-from geoplan.maps.popups import _centre_popup, _esc, _int, _row_get, _table
+from geoplan.maps.popups import _centre_popup, _table
 from geoplan.maps.web import _features, _records, _simplified
 
 __all__ = ["agglomeration_map", "surface_legend"]
@@ -159,23 +160,24 @@ def agglomeration_map(
         props = []
         for row in _records(order):
             band = int(row["band"])
-            cname = _row_get(row, "centre_name") or names.get(str(row["centre"]), row["centre"])
-            listed = [t.strip() for t in str(_row_get(row, "towns") or "").split(",") if t.strip()]
+            cname = row_value(row, "centre_name") or names.get(str(row["centre"]), row["centre"])
+            listed = [t.strip() for t in str(row_value(row, "towns") or "").split(",") if t.strip()]
             rows = [
                 ("Travel time", f"≤ {band} min by road"),
-                ("Area", f"{float(row['area_km2']):,.0f} km²" if _row_get(row, "area_km2") is not None else ""),
-                ("Population", _int(row.get("population")) if _row_get(row, "population") is not None else ""),
-                ("Settlements", _int(row.get("settlements")) if _row_get(row, "settlements") is not None else ""),
-                ("Monotowns", ", ".join(_esc(town_names.get(t, t)) for t in listed)),
+                ("Area", f"{float(row['area_km2']):,.0f} km²" if row_value(row, "area_km2") is not None else ""),
+                ("Population", format_int(row.get("population")) if row_value(row, "population") is not None else ""),
+                ("Settlements",
+                 format_int(row.get("settlements")) if row_value(row, "settlements") is not None else ""),
+                ("Monotowns", ", ".join(escape_value(town_names.get(t, t)) for t in listed)),
             ]
             props.append({
                 "centre": str(row["centre"]),
                 "band": band,
                 "style": {"color": colours[band], "weight": 1.6, "opacity": 0.95, "fillColor": colours[band],
                           "fillOpacity": 0.14},
-                "popup": (f'<div class="gp-popup"><h4>{_esc(cname)}</h4><div class="gp-sub">catchment</div>'
+                "popup": (f'<div class="gp-popup"><h4>{escape_value(cname)}</h4><div class="gp-sub">catchment</div>'
                           f"{_table(rows)}</div>"),
-                "tooltip": f"{_esc(cname)} · ≤ {band} min",
+                "tooltip": f"{escape_value(cname)} · ≤ {band} min",
             })
         m.add_child(_DataLayer("catchments", "Catchments", _features(geoms, iter(props)),
                                attribution=OSM_ATTRIBUTION_HTML))
@@ -199,13 +201,13 @@ def agglomeration_map(
     geoms = _simplified(only.geometry.to_numpy(), 0, None)
     props = []
     for row in _records(only):
-        pop = _int(row.get("population"))
+        pop = format_int(row.get("population"))
         props.append({
             "id": str(row["id"]),
             "style": {"radius": _centre_radius(row.get("population"), max_pop), "color": CENTRE_COLOUR, "weight": 2,
                       "fillColor": "#FFFFFF", "fillOpacity": 0.55},
             "popup": _centre_popup(row, capacity=False),
-            "tooltip": f"<b>{_esc(row['name_en'])}</b><br>growth centre" + (f" · {pop}" if pop else ""),
+            "tooltip": f"<b>{escape_value(row['name_en'])}</b><br>growth centre" + (f" · {pop}" if pop else ""),
         })
     m.add_child(_DataLayer("centres", "Growth centres", _features(geoms, iter(props)), front=True))
     page.legend.append(_legend_centres("size = population"))

@@ -26,6 +26,7 @@ from branca.element import Figure
 from pyproj import CRS
 
 from geoplan._errors import AnalysisError
+from geoplan._html import escape_value, format_int, is_missing, row_value
 from geoplan._results import check_result
 from geoplan._style import (
     CATEGORIES,
@@ -38,7 +39,7 @@ from geoplan.layers import metric_crs
 from geoplan.maps.assets import LEAFLET_VERSION, OSM_TILES
 from geoplan.maps.elements import _Assets, _Call, _DataLayer, _Setup
 from geoplan.maps.panels import methods_html
-from geoplan.maps.popups import _esc, _int, _missing, _row_get, _town_popup, _town_tooltip
+from geoplan.maps.popups import _town_popup, _town_tooltip
 from geoplan.maps.web import _bounds, _features, _records, _simplified, latin
 
 __all__ = ["MapContext"]
@@ -136,7 +137,7 @@ def _name(row: Mapping[str, Any]) -> str:
     """Return the label of a place: its English name, else its Russian or local name in Latin letters."""
     for key in ("name_en", "name:en", "name_ru", "name", "name_kk"):
         v = row.get(key)
-        if not _missing(v) and str(v).strip():
+        if not is_missing(v) and str(v).strip():
             return latin(str(v).strip())
     return ""
 
@@ -222,13 +223,13 @@ def _settlement_labels(settlements: gpd.GeoDataFrame, places: gpd.GeoSeries, crs
     out: list[list[Any]] = []
     for i in order:
         r = recs[i]
-        if near[i] or any(not _missing(r.get(k)) for k in ("town_id", "centre_id")):
+        if near[i] or any(not is_missing(r.get(k)) for k in ("town_id", "centre_id")):
             continue
         text = _name(r)
         if not text:
             continue
         others = [str(r[k]) for k in ("name_ru", "name_kk", "name:ru", "name:kk", "name")
-                  if not _missing(r.get(k)) and str(r[k]) != text]
+                  if not is_missing(r.get(k)) and str(r[k]) != text]
         zoom, cls = _settlement_zoom(pop[i])
         out.append([text, round(float(xs[i]), 4), round(float(ys[i]), 4), zoom, cls, 2.5, 1, None,
                     " ".join(dict.fromkeys(others))])
@@ -323,7 +324,7 @@ def _roads_layer(roads: gpd.GeoDataFrame, crs: Any, tolerance_m: float,
 
 def _centre_radius(population: Any, max_population: float) -> float:
     """Pixel radius with the circle's area proportional to population."""
-    if _missing(population) or max_population <= 0:
+    if is_missing(population) or max_population <= 0:
         return 5.0
     return round(4.0 + 16.0 * math.sqrt(max(float(population), 0.0) / max_population), 2)
 
@@ -373,7 +374,7 @@ def _place_entries(towns: gpd.GeoDataFrame, centres: gpd.GeoDataFrame, town_ids:
     labels: list[list[Any]] = []
     places: list[dict[str, Any]] = []
     crec = _records(centres)
-    cpop = [(_row_get(r, "population") or 0.0) for r in crec]
+    cpop = [(row_value(r, "population") or 0.0) for r in crec]
     for i in np.argsort(-np.asarray(cpop, dtype=float), kind="stable") if crec else []:
         r, g = crec[i], centres.geometry.iloc[i]
         cid = str(r["id"])
@@ -383,8 +384,8 @@ def _place_entries(towns: gpd.GeoDataFrame, centres: gpd.GeoDataFrame, town_ids:
         labels.append([_name(r) or cid, round(g.x, 5), round(g.y, 5), 4, "centre", radius, 0, None])
         places.append(_place(r, g, "centres", "growth centre", None, float(cpop[i])))
     trec = _records(towns)
-    tpop = [(_row_get(r, "population") or 0.0) for r in trec]
-    rank = [(_row_get(r, "rank")) for r in trec]
+    tpop = [(row_value(r, "population") or 0.0) for r in trec]
+    rank = [(row_value(r, "rank")) for r in trec]
     for i in np.argsort(-np.asarray(tpop, dtype=float), kind="stable") if trec else []:
         r, g = trec[i], towns.geometry.iloc[i]
         both = str(r["id"]) in set(centres["id"].astype(str))
@@ -392,14 +393,14 @@ def _place_entries(towns: gpd.GeoDataFrame, centres: gpd.GeoDataFrame, town_ids:
         labels.append([_name(r) or str(r["id"]), round(g.x, 5), round(g.y, 5), 4 if both else 5, cls,
                        8.0 if both else 6.5, 0, None])
         cat = str(r["category"])
-        sub = CATEGORY_LABELS[cat] + (f" · rank {_int(rank[i])}" if rank[i] is not None else "")
+        sub = CATEGORY_LABELS[cat] + (f" · rank {format_int(rank[i])}" if rank[i] is not None else "")
         places.append(_place(r, g, "towns", sub, CATEGORY_COLOURS[cat], float(tpop[i]) + 1e9))
     return labels, places
 
 
 def _place(r: Mapping[str, Any], g: shapely.Point, layer: str, sub: str, colour: str | None,
            rank: float) -> dict[str, Any]:
-    names = [str(r[k]) for k in ("name_en", "name_ru", "name_kk") if not _missing(r.get(k))]
+    names = [str(r[k]) for k in ("name_en", "name_ru", "name_kk") if not is_missing(r.get(k))]
     return {"id": str(r["id"]), "name": _name(r) or str(r["id"]), "search": " ".join(names), "lon": round(g.x, 5),
             "lat": round(g.y, 5), "layer": layer, "sub": sub, "colour": colour, "rank": rank, "list": True,
             "zoom": 9}
@@ -407,7 +408,7 @@ def _place(r: Mapping[str, Any], g: shapely.Point, layer: str, sub: str, colour:
 
 def _flag(row: Mapping[str, Any], name: str) -> bool:
     """Tell whether a town has the ``fragile``/``borderline`` mark (False when the column is absent or empty)."""
-    value = _row_get(row, name)
+    value = row_value(row, name)
     return value is not None and bool(value)
 
 
@@ -547,4 +548,4 @@ def _finish(page: _Page) -> folium.Map:
 
 
 def _esc_list(values: Sequence[Any]) -> str:
-    return ", ".join(_esc(v) for v in values)
+    return ", ".join(escape_value(v) for v in values)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geoplan._html import escape_value, format_int, format_minutes, row_value
 from geoplan._results import check_result
 from geoplan._style import CATEGORY_COLOURS, CATEGORY_LABELS, CENTRE_COLOUR
 from geoplan.maps.basemap import (
@@ -30,7 +31,7 @@ from geoplan.maps.basemap import (
     _prepare,
 )
 from geoplan.maps.elements import _Call, _DataLayer
-from geoplan.maps.popups import _esc, _int, _minutes, _row_get, _table
+from geoplan.maps.popups import _table
 from geoplan.maps.web import _features, _records, _simplified
 
 __all__ = ["CHANGE_COLOUR", "difference_map", "road_changes", "town_changes"]
@@ -73,13 +74,13 @@ def town_changes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
         else:
             for col, label in (("category", "Category"), ("rank", "Rank"), ("nearest_centre", "Nearest centre"),
                                ("destination", "Destination")):
-                va, vb = _row_get(a, col), _row_get(b, col)
+                va, vb = row_value(a, col), row_value(b, col)
                 if va != vb and not (va is None and vb is None):
                     changes.append((label, _show(col, va, a), _show(col, vb, b)))
-            ma, mb = _row_get(a, "minutes"), _row_get(b, "minutes")
+            ma, mb = row_value(a, "minutes"), row_value(b, "minutes")
             moved = ma is not None and mb is not None and abs(float(ma) - float(mb)) >= 0.5
             if (ma is None) != (mb is None) or moved:
-                changes.append(("Travel time", _minutes(ma), _minutes(mb)))
+                changes.append(("Travel time", format_minutes(ma), format_minutes(mb)))
         out.append({"id": tid, "changes": changes})
     return pd.DataFrame(out, columns=["id", "changes"])
 
@@ -93,7 +94,7 @@ def _show(col: str, value: Any, row: Mapping[str, Any]) -> str:
     if col in ("nearest_centre", "destination"):
         name = row.get(f"{col}_name")
         return name if isinstance(name, str) else str(value)
-    return _int(value)
+    return format_int(value)
 
 
 def road_changes(before: gpd.GeoDataFrame | None, after: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
@@ -214,9 +215,10 @@ def difference_map(
             label = {"added": f"added in {b_name}", "closed": f"closed in {b_name}",
                      "changed": "changed"}[row["change"]]
             road_props.append({"id": f"road-{row['id']}", "style": dict(_ROAD_STYLE[row["change"]]),
-                          "popup": (f'<div class="gp-popup"><h4>Road {_esc(row["id"])}: {html.escape(label)}</h4>'
-                                    f"<p>{_esc(row['detail'])}</p></div>"),
-                          "tooltip": f"Road {_esc(row['id'])}: {html.escape(label)}"})
+                          "popup": (f'<div class="gp-popup"><h4>Road {escape_value(row["id"])}: '
+                                    f'{html.escape(label)}</h4>'
+                                    f"<p>{escape_value(row['detail'])}</p></div>"),
+                          "tooltip": f"Road {escape_value(row['id'])}: {html.escape(label)}"})
         m.add_child(_DataLayer("roadChanges", "Road changes", _features(geoms, iter(road_props))))
 
     # catchments before (dashed) and after (solid), one band at a time
@@ -236,11 +238,12 @@ def difference_map(
             if dash:
                 style["dashArray"] = dash
             props.append({"centre": str(row["centre"]), "band": int(row["band"]), "style": style,
-                          "tooltip": f"{_esc(cname)} · ≤ {int(row['band'])} min ({_esc(run_label)})",
-                          "popup": (f'<div class="gp-popup"><h4>{_esc(cname)}</h4><div class="gp-sub">catchment, '
-                                    f"{_esc(run_label)}</div>"
+                          "tooltip": f"{escape_value(cname)} · ≤ {int(row['band'])} min ({escape_value(run_label)})",
+                          "popup": (f'<div class="gp-popup"><h4>{escape_value(cname)}</h4>'
+                                    '<div class="gp-sub">catchment, '
+                                    f"{escape_value(run_label)}</div>"
                                     + _table([("Travel time", f"≤ {int(row['band'])} min"),
-                                              ("Population", _int(row.get("population")))]) + "</div>")})
+                                              ("Population", format_int(row.get("population")))]) + "</div>")})
         m.add_child(_DataLayer(key, f"Catchments {run_label}", _features(geoms, iter(props))))
     if bands:
         blist = sorted(bands)
@@ -255,7 +258,7 @@ def difference_map(
     m.add_child(_DataLayer("centres", "Growth centres", _features(geoms, iter([{
         "id": str(r["id"]), "style": {"radius": _centre_radius(r.get("population"), max_pop), "color": CENTRE_COLOUR,
                                       "weight": 1.5, "fillColor": "#FFFFFF", "fillOpacity": 0.5},
-        "tooltip": f"<b>{_esc(r['name_en'])}</b><br>growth centre"} for r in _records(only)])), front=True))
+        "tooltip": f"<b>{escape_value(r['name_en'])}</b><br>growth centre"} for r in _records(only)])), front=True))
 
     # towns: the changed ones large with a ring and the list of changes
     table = town_changes(towns_a, towns)
@@ -276,12 +279,12 @@ def difference_map(
         town_props.append({
             "id": str(row["id"]),
             "style": town_style,
-            "popup": (f'<div class="gp-popup"><h4>{_esc(row["name_en"])}</h4>'
+            "popup": (f'<div class="gp-popup"><h4>{escape_value(row["name_en"])}</h4>'
                       + (f'<div class="gp-sub">changes {html.escape(a_name)} → {html.escape(b_name)}</div>'
                          f"<table>{rows}</table>" if ch else '<div class="gp-sub">no change</div>')
                       + _table([("Category", html.escape(CATEGORY_LABELS[cat])),
-                                ("Travel time", html.escape(_minutes(row.get("minutes"))))]) + "</div>"),
-            "tooltip": f"<b>{_esc(row['name_en'])}</b>" + (f"<br>{len(ch)} change(s)" if ch else ""),
+                                ("Travel time", html.escape(format_minutes(row.get("minutes"))))]) + "</div>"),
+            "tooltip": f"<b>{escape_value(row['name_en'])}</b>" + (f"<br>{len(ch)} change(s)" if ch else ""),
         })
     m.add_child(_DataLayer("towns", "Monotowns", _features(geoms, iter(town_props)), front=True))
     changed_xy = {(round(f["geometry"]["coordinates"][0], 5), round(f["geometry"]["coordinates"][1], 5))

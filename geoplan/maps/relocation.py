@@ -13,6 +13,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
+from geoplan._html import escape_value, format_int, format_minutes, row_value
 from geoplan._results import check_result
 from geoplan._style import CAPACITY_CMAP, CENTRE_COLOUR, FLOW_COLOUR, ramp_hex
 from geoplan.maps.assets import _MAP_PRECISION
@@ -26,7 +27,7 @@ from geoplan.maps.basemap import (
     _town_features,
 )
 from geoplan.maps.elements import _DataLayer
-from geoplan.maps.popups import _centre_popup, _esc, _int, _minutes, _row_get, _table
+from geoplan.maps.popups import _centre_popup, _table
 from geoplan.maps.web import _features, _records, _simplified
 
 __all__ = ["curved_flow", "relocation_map"]
@@ -160,17 +161,17 @@ def relocation_map(
         geoms = []
         props = []
         for row, n, line in zip(_records(ordered), people[order], lines, strict=True):
-            oname = _row_get(row, "origin_name") or town_names.get(str(row["origin"]), row["origin"])
-            dname = _row_get(row, "destination_name") or names.get(str(row["destination"]), row["destination"])
+            oname = row_value(row, "origin_name") or town_names.get(str(row["origin"]), row["origin"])
+            dname = row_value(row, "destination_name") or names.get(str(row["destination"]), row["destination"])
             flows_out.setdefault(str(row["origin"]), []).append((str(dname), int(n)))
             width = _flow_width(n, max_people, max_width_px)
             coords = shapely.get_coordinates(line)
             curve, angle = curved_flow(tuple(coords[0]), tuple(coords[-1]))
             geoms.append(curve)
             rows = [
-                ("People", _int(n)),
-                ("Travel time", html.escape(_minutes(row.get("minutes"))) if "minutes" in row else ""),
-                ("Road distance", f"{float(row['km']):.0f} km" if _row_get(row, "km") is not None else ""),
+                ("People", format_int(n)),
+                ("Travel time", html.escape(format_minutes(row.get("minutes"))) if "minutes" in row else ""),
+                ("Road distance", f"{float(row['km']):.0f} km" if row_value(row, "km") is not None else ""),
             ]
             arrow: dict[str, Any] = {"angle": angle, "size": round(max(9.0, 1.6 * width + 4), 1),
                                      "gap": round(radius.get(str(row["destination"]), 5.0) + 1.5, 1),
@@ -179,17 +180,17 @@ def relocation_map(
                 "id": str(row.get("id", f"{row['origin']}-{row['destination']}")),
                 "style": {"color": FLOW_COLOUR, "weight": round(width, 2), "opacity": 0.8, "lineCap": "butt"},
                 "arrow": arrow,
-                "popup": (f'<div class="gp-popup"><h4>{_esc(oname)} → {_esc(dname)}</h4>{_table(rows)}'
+                "popup": (f'<div class="gp-popup"><h4>{escape_value(oname)} → {escape_value(dname)}</h4>{_table(rows)}'
                           '<div class="gp-note">Drawn as a curve from town to destination; minutes and km are '
                           "along the fastest road route.</div></div>"),
-                "tooltip": f"{_esc(oname)} → {_esc(dname)}: {_int(n)} people",
+                "tooltip": f"{escape_value(oname)} → {escape_value(dname)}: {format_int(n)} people",
             })
         m.add_child(_DataLayer("flows", "Relocation flows", _features(np.array(geoms, dtype=object), iter(props)),
                                arrows=True))
         samples = sorted({max_people, max_people / 2, max_people / 4}, reverse=True)
         lines_html = "".join(
             f'<div class="gp-row"><span class="gp-line" style="height:{_flow_width(s, max_people, max_width_px):.1f}px;'
-            f'background:{FLOW_COLOUR}"></span>{_int(s)} people</div>' for s in samples)
+            f'background:{FLOW_COLOUR}"></span>{format_int(s)} people</div>' for s in samples)
         legend_flows = f"<h5>Relocation flows (arrow to destination)</h5>{lines_html}"
     else:
         m.add_child(_DataLayer("flows", "Relocation flows", []))
@@ -202,7 +203,8 @@ def relocation_map(
     geoms_c = _simplified(centres.geometry.to_numpy()[keep], 0, None)
     props = []
     for row, u, fill in zip(_records(centres[keep]), used[keep], np.asarray(fills, dtype=object)[keep], strict=True):
-        tip = f"<b>{_esc(row['name_en'])}</b>" + (f"<br>{100 * u:.0f} % of capacity used" if math.isfinite(u) else "")
+        tip = (f"<b>{escape_value(row['name_en'])}</b>"
+               + (f"<br>{100 * u:.0f} % of capacity used" if math.isfinite(u) else ""))
         props.append({
             "id": str(row["id"]),
             "style": {"radius": radius[str(row["id"])], "color": CENTRE_COLOUR, "weight": 2, "fillColor": fill,
