@@ -24,7 +24,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from types import TracebackType
-from typing import IO, Any, Generic, TypeVar
+from typing import IO, Any, Generic, TypeVar, overload
 
 from geoplan.settings import LOG_FORMAT, LOGGER_NAME, PROGRESS_ENV
 
@@ -75,7 +75,7 @@ class Progress(Generic[T]):
     """
 
     def __init__(self, iterable: Iterable[T] | None, *, total: float | None, desc: str, unit: str,
-                 enabled: bool | None, leave: bool) -> None:
+                 enabled: bool | None, leave: bool, unit_scale: bool = False) -> None:
         self._iterable = iterable
         self._bar: Any = None
         if progress_enabled(enabled):
@@ -83,7 +83,8 @@ class Progress(Generic[T]):
 
             if total is None and iterable is not None and hasattr(iterable, "__len__"):
                 total = len(iterable)  # type: ignore[arg-type]
-            self._bar = tqdm(total=total, desc=desc, unit=unit, leave=leave, disable=None, file=sys.stderr)
+            self._bar = tqdm(total=total, desc=desc, unit=unit, leave=leave, disable=None, file=sys.stderr,
+                             unit_scale=unit_scale, unit_divisor=1024 if unit == "B" else 1000)
 
     def __iter__(self) -> Iterator[T]:
         if self._iterable is None:
@@ -99,6 +100,11 @@ class Progress(Generic[T]):
         """Advance the bar by ``n`` steps."""
         if self._bar is not None:
             self._bar.update(n)
+
+    def reset(self, total: float | None = None) -> None:
+        """Start again from zero, with a new ``total`` (e.g. a download that learnt its size)."""
+        if self._bar is not None:
+            self._bar.reset(total=total)
 
     def describe(self, text: str) -> None:
         """Change the text in front of the bar (e.g. the current step)."""
@@ -119,8 +125,19 @@ class Progress(Generic[T]):
         self.close()
 
 
+@overload
+def progress_bar(iterable: Iterable[T], *, total: float | None = None, desc: str = "", unit: str = "it",
+                 enabled: bool | None = None, leave: bool = False, unit_scale: bool = False) -> Progress[T]: ...
+
+
+@overload
+def progress_bar(iterable: None = None, *, total: float | None = None, desc: str = "", unit: str = "it",
+                 enabled: bool | None = None, leave: bool = False, unit_scale: bool = False) -> Progress[None]: ...
+
+
 def progress_bar(iterable: Iterable[T] | None = None, *, total: float | None = None, desc: str = "",
-                 unit: str = "it", enabled: bool | None = None, leave: bool = False) -> Progress[T]:
+                 unit: str = "it", enabled: bool | None = None, leave: bool = False,
+                 unit_scale: bool = False) -> Progress[T] | Progress[None]:
     """Return a :class:`Progress` over ``iterable`` (or of ``total`` steps), shown only when enabled.
 
     Parameters
@@ -137,13 +154,16 @@ def progress_bar(iterable: Iterable[T] | None = None, *, total: float | None = N
         The calling function's ``progress`` argument (see :func:`progress_enabled`).
     leave
         Keep the finished bar on screen.
+    unit_scale
+        Show counts with k/M/G prefixes (binary ones for the unit ``"B"``: bytes).
 
     Examples
     --------
     >>> with progress_bar(total=3, desc="surface", enabled=False) as bar:
     ...     bar.update()
     """
-    return Progress(iterable, total=total, desc=desc, unit=unit, enabled=enabled, leave=leave)
+    return Progress(iterable, total=total, desc=desc, unit=unit, enabled=enabled, leave=leave,
+                    unit_scale=unit_scale)
 
 
 @contextlib.contextmanager

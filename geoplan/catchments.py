@@ -53,9 +53,9 @@ import shapely
 from pyproj import CRS, Transformer
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
-from tqdm import tqdm
 
 from geoplan._errors import AnalysisError
+from geoplan._progress import progress_bar
 from geoplan.network import RoadNetwork, attach_places
 from geoplan.settings import CATCHMENT_BANDS, OFFROAD_KPH
 from geoplan.traveltime import travel_times_from
@@ -245,11 +245,11 @@ class _Reach:
 
 
 def _iter_reach(
-    net: RoadNetwork, centre_ids: np.ndarray, bands: tuple[int, ...], progress: bool, what: str,
+    net: RoadNetwork, centre_ids: np.ndarray, bands: tuple[int, ...], progress: bool | None, what: str,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Travel times from each centre, one Dijkstra search per centre limited to the last band."""
     src = net.index_of(list(centre_ids))
-    bar = tqdm(range(len(src)), desc=what, unit="centre", disable=None if progress else True, leave=False)
+    bar = progress_bar(range(len(src)), desc=what, unit="centre", enabled=progress)
     for k in bar:
         yield k, travel_times_from(net, src[k:k + 1], cutoff=float(bands[-1]))[0]
 
@@ -449,7 +449,7 @@ def reached_edges(
     centres: gpd.GeoDataFrame,
     *,
     bands: Sequence[float] = DEFAULT_BANDS,
-    progress: bool = False,
+    progress: bool | None = None,
 ) -> gpd.GeoDataFrame:
     """List the road pieces reached from each centre within each band, as lines.
 
@@ -463,7 +463,8 @@ def reached_edges(
     bands
         Travel-time limits in whole minutes.
     progress
-        Show a progress bar (stderr) over the centres.
+        Show a progress bar (stderr) over the centres; ``None`` follows
+        :func:`geoplan._progress.set_progress` (off in a library call, on in the ``geoplan`` command).
 
     Returns
     -------
@@ -509,7 +510,7 @@ def catchment_bands(
     settlements: gpd.GeoDataFrame | None = None,
     offroad_kph: float = DEFAULT_OFFROAD_KPH,
     area: shapely.Geometry | gpd.GeoSeries | gpd.GeoDataFrame | None = None,
-    progress: bool = False,
+    progress: bool | None = None,
 ) -> gpd.GeoDataFrame:
     """Nested travel-time catchment polygons around each growth centre, with the people inside.
 
@@ -542,7 +543,8 @@ def catchment_bands(
         Clip the bands to this area (e.g. the country boundary): a shapely geometry in
         EPSG:4326, or a GeoSeries/GeoDataFrame with a CRS (dissolved).
     progress
-        Show a progress bar (stderr) over the centres.
+        Show a progress bar (stderr) over the centres; ``None`` follows
+        :func:`geoplan._progress.set_progress` (off in a library call, on in the ``geoplan`` command).
 
     Returns
     -------
@@ -583,7 +585,7 @@ def catchment_bands(
     rec: dict[str, list[Any]] = {k: [] for k in ("centre", "centre_name", "band", "towns", "population",
                                                   "settlements")}
     polys: list[shapely.Geometry] = []
-    bar = tqdm(range(len(ids)), desc="catchments", unit="centre", disable=None if progress else True, leave=False)
+    bar = progress_bar(range(len(ids)), desc="catchments", unit="centre", enabled=progress)
     for k in bar:
         t = corridors.times_to(int(src[k]), float(bands_t[-1]))
         drawn: list[shapely.Geometry] = []

@@ -40,7 +40,6 @@ Examples
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,9 +47,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.stats import qmc
-from tqdm import tqdm
 
 from geoplan._errors import AnalysisError
+from geoplan._progress import progress_bar, progress_enabled
 from geoplan.classify import CONDITIONS, decide, list_status
 from geoplan.composite import aggregate, groups_of, index_weights, normalise
 from geoplan.indicators import Catalogue, od_arrays, populations
@@ -423,7 +422,7 @@ def run_sensitivity(
     runs: int | None = None,
     seed: int | None = None,
     chunk: int = 500,
-    progress: bool = False,
+    progress: bool | None = None,
     mapper: Callable[[Callable[[Model, np.ndarray], dict[str, np.ndarray]], Model, list[np.ndarray]],
                      list[dict[str, np.ndarray]]] | None = None,
 ) -> SensitivityResult:
@@ -440,7 +439,8 @@ def run_sensitivity(
     chunk
         Runs evaluated together (memory: about ``chunk x towns x centres`` floats).
     progress
-        Show a progress bar on stderr.
+        Show a progress bar on stderr; ``None`` follows
+        :func:`geoplan._progress.set_progress` (off in a library call, on in the ``geoplan`` command).
     mapper
         Runs the chunks: ``mapper(evaluate, model, chunks) -> results`` in order (e.g. on a Dask
         cluster); default: one after the other in this process.
@@ -459,8 +459,8 @@ def run_sensitivity(
     if mapper is not None:
         results = mapper(evaluate, model, blocks)
     else:
-        results = [evaluate(model, b) for b in tqdm(blocks, desc="sensitivity", unit="chunk", file=sys.stderr,
-                                                    disable=None if progress and len(blocks) > 1 else True)]
+        show = progress_enabled(progress) and len(blocks) > 1
+        results = [evaluate(model, b) for b in progress_bar(blocks, desc="sensitivity", unit="chunk", enabled=show)]
     seconds = time.perf_counter() - t0
     outcomes = {k: np.concatenate([res[k] for res in results], axis=0) for k in results[0]}
     towns = summarise(model, params, outcomes, base, fragile_share=cfg.sensitivity.fragile_share)

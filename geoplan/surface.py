@@ -60,9 +60,9 @@ from affine import Affine
 from pyproj import CRS
 from rasterio.enums import MergeAlg
 from skimage.graph import MCP_Geometric
-from tqdm import tqdm
 
 from geoplan._errors import AnalysisError
+from geoplan._progress import progress_bar
 from geoplan._io import atomic_path
 from geoplan.layers import LayerSet, metric_crs
 from geoplan.network import road_speeds
@@ -538,7 +538,7 @@ def nearest_centre_surface(
     study_area: shapely.Geometry | gpd.GeoSeries | gpd.GeoDataFrame | None = None,
     crs: CRS | str | int | None = None,
     out: str | os.PathLike[str] | None = None,
-    progress: bool = False,
+    progress: bool | None = None,
     max_memory_bytes: int | None = None,
 ) -> SurfaceResult:
     """Travel-time surface to the nearest growth centre, optionally written as GeoTIFF.
@@ -559,7 +559,8 @@ def nearest_centre_surface(
     out
         Write the surface to this ``.tif`` (see :func:`write_surface`).
     progress
-        Show the stages on a progress bar (stderr).
+        Show the stages on a progress bar (stderr); ``None`` follows
+        :func:`geoplan._progress.set_progress` (off in a library call, on in the ``geoplan`` command).
 
     Returns
     -------
@@ -588,14 +589,13 @@ def nearest_centre_surface(
     area = study_area if study_area is not None else gpd.GeoSeries(
         [_default_study_area([roads, *places], grid_crs)], crs=grid_crs)
 
-    bar = tqdm(total=3 if out is not None else 2, desc="surface", unit="step", disable=None if progress else True,
-               leave=False)
+    bar = progress_bar(total=3 if out is not None else 2, desc="surface", unit="step", enabled=progress)
     with bar:
-        bar.set_postfix_str("friction")
+        bar.describe("surface: friction")
         fr = friction_raster(roads, resolution_m=resolution_m, offroad_kph=offroad_kph, speeds=speeds,
                              study_area=area, crs=grid_crs, max_memory_bytes=max_memory_bytes)
         bar.update()
-        bar.set_postfix_str(f"cost distance, {fr.array.shape[1]} x {fr.array.shape[0]} cells")
+        bar.describe(f"surface: cost distance, {fr.array.shape[1]} x {fr.array.shape[0]} cells")
         pts = centres.to_crs(grid_crs).geometry
         ids = centres["id"].astype(str).tolist() if "id" in centres.columns else None
         result = travel_time_surface(fr, np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()]), source_ids=ids)
@@ -610,7 +610,7 @@ def nearest_centre_surface(
         }
         result = SurfaceResult(result.array, result.transform, result.crs, result.nodata, tags)
         if out is not None:
-            bar.set_postfix_str("write")
+            bar.describe("surface: write")
             write_surface(out, result)
             bar.update()
     return result

@@ -31,7 +31,6 @@ True
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -39,9 +38,9 @@ import numpy as np
 import pandas as pd
 import shapely
 from scipy.sparse.csgraph import dijkstra
-from tqdm import tqdm
 
 from geoplan._errors import NetworkError
+from geoplan._progress import progress_bar, progress_enabled
 from geoplan.network import RoadNetwork, Weight
 
 __all__ = ["ODMatrix", "od_matrix", "ODPlan", "plan_od", "SearchGraph", "search_graph", "od_block", "check_cutoff",
@@ -545,7 +544,7 @@ def od_matrix(
     *,
     weight: Weight = "minutes",
     cutoff: float | None = None,
-    progress: bool = False,
+    progress: bool | None = None,
 ) -> ODMatrix:
     """Travel time and road distance of the fastest (or shortest) route for every origin x destination pair.
 
@@ -565,7 +564,8 @@ def od_matrix(
     cutoff
         In units of ``weight``; pairs farther apart are reported as unreachable (``inf``).
     progress
-        Show a progress bar on stderr (when it is a terminal) for large jobs.
+        Show a progress bar on stderr (when it is a terminal) for large jobs; ``None`` follows
+        :func:`geoplan._progress.set_progress` (off in a library call, on in the ``geoplan`` command).
 
     Returns
     -------
@@ -584,8 +584,8 @@ def od_matrix(
     second = np.full((b, t), np.inf)
     if b and t:
         starts = range(0, b, _CHUNK)
-        show = progress and len(starts) > 1
-        for s in tqdm(starts, desc="travel times", unit="batch", disable=None if show else True, file=sys.stderr):
+        show = progress_enabled(progress) and len(starts) > 1
+        for s in progress_bar(starts, desc="travel times", unit="batch", enabled=show):
             rows = slice(s, s + _CHUNK)
             first[rows], second[rows] = od_block(graph, plan.sources[rows], plan.targets, plan.limit)
     return plan.assemble(first, second)

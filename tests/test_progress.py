@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import io
 import logging
+import sys
+from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pytest
 import shapely
 
+import geoplan
+import geoplan.traveltime
 from geoplan import _progress
 from geoplan._progress import logger, progress_bar, progress_enabled, reporting, set_progress
 from geoplan.network import build_network
+from geoplan.osm import read_osm
+from geoplan.traveltime import od_matrix
 
 
 @pytest.fixture
@@ -70,3 +77,43 @@ def test_bar_iterates_everything_and_counts(capfd: pytest.CaptureFixture[str]) -
     assert bar._bar is None  # closed after the loop
     with pytest.raises(TypeError, match="no iterable"):
         list(progress_bar(total=3, enabled=False))
+
+
+class _Terminal(io.StringIO):
+    """A stderr that says it is a terminal, so tqdm draws bars into it when they are enabled."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_od_matrix_is_quiet_by_default_and_shows_its_bar_when_enabled(
+        kz_layers: geoplan.LayerSet, monkeypatch: pytest.MonkeyPatch) -> None:
+    net = build_network(kz_layers.roads)
+    ids = list(net.node_id)  # every node: more than one batch of the compiled search
+    assert len(ids) > 2 * geoplan.traveltime._CHUNK
+    term = _Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    quiet = od_matrix(net, ids, ids)
+    assert term.getvalue() == ""
+    with reporting(stream=io.StringIO()):  # what the geoplan command does around a command
+        shown = od_matrix(net, ids, ids)
+    assert "travel times" in term.getvalue() and "batch" in term.getvalue()
+    np.testing.assert_array_equal(quiet.minutes, shown.minutes)
+    explicit = _Terminal()
+    monkeypatch.setattr(sys, "stderr", explicit)
+    od_matrix(net, ids, ids, progress=True)
+    assert "travel times" in explicit.getvalue()
+
+
+def test_osm_read_is_quiet_by_default_and_shows_its_passes_when_enabled(
+        real_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = real_data / "osm" / "andorra.osm.pbf"
+    term = _Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    quiet = read_osm(path)
+    assert term.getvalue() == ""
+    shown = read_osm(path, progress=True)
+    bars = term.getvalue()
+    assert "reading andorra.osm.pbf: ways" in bars and "reading andorra.osm.pbf: nodes" in bars
+    assert f"/{path.stat().st_size / 1024:.0f}k" in bars  # the nodes pass counts the file's bytes, in KiB
+    assert quiet.equals(shown)

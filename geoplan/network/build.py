@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 import shapely.ops
-from pyproj import Transformer
+from pyproj import CRS, Transformer
 
 from geoplan._errors import NetworkError
 from geoplan._progress import logger, progress_enabled
@@ -93,6 +94,81 @@ def build_network(
         neither a known class nor its own speed, a ``speed_kph`` that is not a positive number,
         an unreadable ``oneway``, a missing or non-line geometry, or a line of zero length.
     """
+    roads, road_ids = _checked_roads(roads)
+    parts = _road_parts(roads, road_ids)
+    kph_road = _speeds(roads, speeds)
+    direction = _oneway(roads, road_ids)
+    report = progress_enabled(progress)
+    if report:
+        logger.info("network: %s road segments", f"{len(roads):,}")
+
+    pieces, part_of_piece = _split_at_shared_vertices(parts.lines_m, tol_key=0.01)
+    owner = parts.road_of_part[part_of_piece]
+    km = _piece_km(roads, pieces, owner, parts.road_len_m)
+
+    # Nodes: piece ends, merged when within the snapping tolerance.
+    starts = shapely.get_coordinates(shapely.get_point(pieces, 0))
+    ends = shapely.get_coordinates(shapely.get_point(pieces, -1))
+    pts = np.vstack([starts, ends])
+    node_of_pt = _node_of_point(pts, snap_tolerance_m)
+    n_nodes = int(node_of_pt.max()) + 1
+    # Node position: the first end point of the cluster (stable, reproducible).
+    first_pt = np.full(n_nodes, len(pts), dtype=np.int64)
+    np.minimum.at(first_pt, node_of_pt, np.arange(len(pts)))
+    node_xy_m = pts[first_pt]
+    lon, lat = parts.to_m.transform(node_xy_m[:, 0], node_xy_m[:, 1], direction="INVERSE")
+    n = len(pieces)
+    u_piece, v_piece = node_of_pt[:n], node_of_pt[n:]
+    labels = _node_labels(roads, owner, u_piece, v_piece, n_nodes)
+
+    dir_piece = direction[owner]
+    fwd = dir_piece >= 0
+    back = dir_piece <= 0
+    kph = kph_road[owner]
+    rid = road_ids[owner]
+    classes = roads["road_class"].to_numpy(dtype=object)[owner]
+    classes = np.array([c.strip() if isinstance(c, str) else "" for c in classes], dtype=object)
+    to_m = parts.to_m
+    pieces_geo = shapely.transform(
+        pieces, lambda xy: np.column_stack(to_m.transform(xy[:, 0], xy[:, 1], direction="INVERSE")))
+    edge_u = np.r_[u_piece[fwd], v_piece[back]]
+    edge_v = np.r_[v_piece[fwd], u_piece[back]]
+    edge_km = np.r_[km[fwd], km[back]]
+    edge_kph = np.r_[kph[fwd], kph[back]]
+    geom = np.r_[pieces_geo[fwd], shapely.reverse(pieces_geo[back])]
+    net = RoadNetwork(
+        node_id=labels,
+        node_x=np.asarray(lon, dtype=float),
+        node_y=np.asarray(lat, dtype=float),
+        edge_u=edge_u.astype(np.int64),
+        edge_v=edge_v.astype(np.int64),
+        edge_km=edge_km,
+        edge_kph=edge_kph,
+        edge_minutes=edge_km / edge_kph * 60.0,
+        edge_road=np.r_[rid[fwd], rid[back]],
+        edge_class=np.r_[classes[fwd], classes[back]],
+        edge_geometry=np.asarray(geom, dtype=object),
+        metric_crs=parts.crs_m,
+    )
+    # Self-loops (a closed ring with no junction, or a piece shorter than the snapping
+    # tolerance whose ends were merged) lead nowhere; routing never needs them.
+    loops = net.edge_u == net.edge_v
+    if loops.any():
+        net = _subset_edges(net, ~loops)
+    if report:
+        logger.info("network: %s nodes, %s directed edges", f"{net.n_nodes:,}", f"{net.n_edges:,}")
+    return net
+
+
+def _checked_roads(roads: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """The roads layer with a fresh index and its road ids, after the checks of the columns.
+
+    Raises
+    ------
+    NetworkError
+        For an empty layer, a layer without CRS, a missing ``id``/``road_class`` column, and
+        roads with neither a class nor their own speed.
+    """
     if roads is None or len(roads) == 0:
         raise NetworkError("the roads layer has no features", fix="add road segments, or pick a larger OSM extract")
     if roads.crs is None:
@@ -110,6 +186,29 @@ def build_network(
     if missing_class.any():
         raise NetworkError(f"roads with neither road_class nor speed_kph: {_listed(road_ids[missing_class])}",
                            fix=f"set road_class to one of {', '.join(ROAD_CLASSES)}, or give speed_kph")
+    return roads, road_ids
+
+
+@dataclass(frozen=True)
+class _RoadParts:
+    """The line parts of the roads in a metric CRS: one per LineString (MultiLineStrings split)."""
+
+    lines_m: np.ndarray  # the parts, in metres
+    road_of_part: np.ndarray  # row of the road each part belongs to
+    road_len_m: np.ndarray  # drawn length of each road (sum of its parts)
+    crs_m: CRS  # the metric CRS
+    to_m: Transformer  # EPSG:4326 -> crs_m (lon/lat order)
+
+
+def _road_parts(roads: gpd.GeoDataFrame, road_ids: np.ndarray) -> _RoadParts:
+    """Split the roads into line parts and project them to a metric CRS.
+
+    Raises
+    ------
+    NetworkError
+        Naming the roads with a missing or non-line geometry, coordinates that cannot be
+        projected, or zero length.
+    """
     geo = roads.to_crs(4326)
     geoms = geo.geometry.to_numpy()
     types = shapely.get_type_id(geoms)
@@ -136,68 +235,70 @@ def build_network(
             fix="delete these segments, or redraw them from their start to their end "
                 "(length_km alone cannot place a road)",
         )
-    kph_road = _speeds(roads, speeds)
-    direction = _oneway(roads, road_ids)
-    report = progress_enabled(progress)
-    if report:
-        logger.info("network: %s road segments", f"{len(roads):,}")
+    return _RoadParts(lines_m, road_of_part, road_len_m, crs_m, to_m)
 
-    pieces, part_of_piece = _split_at_shared_vertices(lines_m, tol_key=0.01)
-    owner = road_of_part[part_of_piece]
+
+def _piece_km(roads: gpd.GeoDataFrame, pieces: np.ndarray, owner: np.ndarray, road_len_m: np.ndarray) -> np.ndarray:
+    """Length of each piece in km: its share of the road's ``length_km`` when given, else as drawn."""
     piece_len_m = shapely.length(pieces)
     declared = (pd.to_numeric(roads["length_km"], errors="coerce").to_numpy(dtype=float)
                 if "length_km" in roads.columns else np.full(len(roads), np.nan))
     frac = piece_len_m / road_len_m[owner]
     use_declared = np.isfinite(declared[owner]) & (declared[owner] > 0)
-    km = np.where(use_declared, declared[owner] * frac, piece_len_m / 1000.0)
+    return np.asarray(np.where(use_declared, declared[owner] * frac, piece_len_m / 1000.0))
 
-    # Nodes: piece ends, merged when within the snapping tolerance.
-    starts = shapely.get_coordinates(shapely.get_point(pieces, 0))
-    ends = shapely.get_coordinates(shapely.get_point(pieces, -1))
-    pts = np.vstack([starts, ends])
+
+def _node_of_point(pts: np.ndarray, snap_tolerance_m: float) -> np.ndarray:
+    """Node number (0..n-1) of each piece end: equal points, and dangling ends snapped within the tolerance."""
     exact_keys, inv = np.unique(np.round(pts, 2), axis=0, return_inverse=True)
     inv = inv.ravel()
     cluster = np.arange(len(exact_keys))
     if snap_tolerance_m > 0 and len(exact_keys) > 1:
-        # Snap only dangling ends (used by one segment) onto the nearest other node within the
-        # tolerance: junctions of dense (OSM) networks stay as they are. Each dangling end points
-        # at one node, so the snaps form trees; a chain of ends (0, 3, 7 and 12 m apart with a
-        # 10 m tolerance) is followed to its root and becomes one node.
-        degree = np.bincount(inv, minlength=len(exact_keys))
-        dangling = np.flatnonzero(degree == 1)
-        if dangling.size:
-            key_pts = np.asarray(shapely.points(exact_keys))
-            tree = shapely.STRtree(key_pts)
-            a, b = tree.query(key_pts[dangling], predicate="dwithin", distance=snap_tolerance_m)
-            other = dangling[a] != b
-            a, b = a[other], b[other]
-            if a.size:
-                d = shapely.distance(key_pts[dangling[a]], key_pts[b])
-                order = np.lexsort((b, d, a))  # nearest target first, ties by index
-                first = np.r_[True, a[order][1:] != a[order][:-1]]
-                src, dst = dangling[a[order][first]], b[order][first]
-                # Two dangling ends that are each other's nearest snap once, onto the lower index.
-                target = np.arange(len(exact_keys))
-                target[src] = dst
-                mutual = (target[dst] == src) & (src < dst)
-                cluster[src[~mutual]] = dst[~mutual]
-                for _ in range(64):  # pointer jumping: a->b->c->d ends at d (chains halve each round)
-                    up = cluster[cluster]
-                    if np.array_equal(up, cluster):
-                        break
-                    cluster = up
+        cluster = _snap_dangling(exact_keys, inv, snap_tolerance_m)
     _, cluster = np.unique(cluster, return_inverse=True)
-    node_of_pt = cluster.ravel()[inv]
-    n_nodes = int(node_of_pt.max()) + 1
-    # Node position: the first end point of the cluster (stable, reproducible).
-    first_pt = np.full(n_nodes, len(pts), dtype=np.int64)
-    np.minimum.at(first_pt, node_of_pt, np.arange(len(pts)))
-    node_xy_m = pts[first_pt]
-    lon, lat = to_m.transform(node_xy_m[:, 0], node_xy_m[:, 1], direction="INVERSE")
-    n = len(pieces)
-    u_piece, v_piece = node_of_pt[:n], node_of_pt[n:]
+    return np.asarray(cluster.ravel()[inv])
 
-    # Labels: from_node/to_node on the road's first/last piece, else n<k>.
+
+def _snap_dangling(exact_keys: np.ndarray, inv: np.ndarray, snap_tolerance_m: float) -> np.ndarray:
+    """For each distinct end point (``exact_keys``), the point it merges into (itself when none).
+
+    Snap only dangling ends (used by one segment) onto the nearest other node within the
+    tolerance: junctions of dense (OSM) networks stay as they are. Each dangling end points at
+    one node, so the snaps form trees; a chain of ends (0, 3, 7 and 12 m apart with a 10 m
+    tolerance) is followed to its root and becomes one node.
+    """
+    cluster = np.arange(len(exact_keys))
+    degree = np.bincount(inv, minlength=len(exact_keys))
+    dangling = np.flatnonzero(degree == 1)
+    if not dangling.size:
+        return cluster
+    key_pts = np.asarray(shapely.points(exact_keys))
+    tree = shapely.STRtree(key_pts)
+    a, b = tree.query(key_pts[dangling], predicate="dwithin", distance=snap_tolerance_m)
+    other = dangling[a] != b
+    a, b = a[other], b[other]
+    if not a.size:
+        return cluster
+    d = shapely.distance(key_pts[dangling[a]], key_pts[b])
+    order = np.lexsort((b, d, a))  # nearest target first, ties by index
+    first = np.r_[True, a[order][1:] != a[order][:-1]]
+    src, dst = dangling[a[order][first]], b[order][first]
+    # Two dangling ends that are each other's nearest snap once, onto the lower index.
+    target = np.arange(len(exact_keys))
+    target[src] = dst
+    mutual = (target[dst] == src) & (src < dst)
+    cluster[src[~mutual]] = dst[~mutual]
+    for _ in range(64):  # pointer jumping: a->b->c->d ends at d (chains halve each round)
+        up = cluster[cluster]
+        if np.array_equal(up, cluster):
+            break
+        cluster = up
+    return cluster
+
+
+def _node_labels(roads: gpd.GeoDataFrame, owner: np.ndarray, u_piece: np.ndarray, v_piece: np.ndarray,
+                 n_nodes: int) -> np.ndarray:
+    """Node labels: ``from_node``/``to_node`` on the road's first/last piece, else ``n<k>``."""
     labels = np.array([f"n{i}" for i in range(n_nodes)], dtype=object)
     if "from_node" in roads.columns and "to_node" in roads.columns:
         first_piece = np.r_[True, owner[1:] != owner[:-1]]
@@ -214,43 +315,7 @@ def build_network(
                 if lab in seen:
                     labels[i] = f"{lab}#{i}"
                 seen.setdefault(lab, i)
-
-    dir_piece = direction[owner]
-    fwd = dir_piece >= 0
-    back = dir_piece <= 0
-    kph = kph_road[owner]
-    rid = road_ids[owner]
-    classes = roads["road_class"].to_numpy(dtype=object)[owner]
-    classes = np.array([c.strip() if isinstance(c, str) else "" for c in classes], dtype=object)
-    pieces_geo = shapely.transform(
-        pieces, lambda xy: np.column_stack(to_m.transform(xy[:, 0], xy[:, 1], direction="INVERSE")))
-    edge_u = np.r_[u_piece[fwd], v_piece[back]]
-    edge_v = np.r_[v_piece[fwd], u_piece[back]]
-    edge_km = np.r_[km[fwd], km[back]]
-    edge_kph = np.r_[kph[fwd], kph[back]]
-    geom = np.r_[pieces_geo[fwd], shapely.reverse(pieces_geo[back])]
-    net = RoadNetwork(
-        node_id=labels,
-        node_x=np.asarray(lon, dtype=float),
-        node_y=np.asarray(lat, dtype=float),
-        edge_u=edge_u.astype(np.int64),
-        edge_v=edge_v.astype(np.int64),
-        edge_km=edge_km,
-        edge_kph=edge_kph,
-        edge_minutes=edge_km / edge_kph * 60.0,
-        edge_road=np.r_[rid[fwd], rid[back]],
-        edge_class=np.r_[classes[fwd], classes[back]],
-        edge_geometry=np.asarray(geom, dtype=object),
-        metric_crs=crs_m,
-    )
-    # Self-loops (a closed ring with no junction, or a piece shorter than the snapping
-    # tolerance whose ends were merged) lead nowhere; routing never needs them.
-    loops = net.edge_u == net.edge_v
-    if loops.any():
-        net = _subset_edges(net, ~loops)
-    if report:
-        logger.info("network: %s nodes, %s directed edges", f"{net.n_nodes:,}", f"{net.n_edges:,}")
-    return net
+    return labels
 
 
 _ONEWAY_FWD = {"1", "yes", "true", "1.0"}

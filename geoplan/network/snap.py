@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import geopandas as gpd
@@ -134,7 +134,33 @@ def attach_places(
     place_y = np.where(absent_new, np.nan, shapely.get_y(geoms))
     edge_of, dist_m = _nearest_edges(net, place_x, place_y, max_snap_km * 1000.0)
     snapped = edge_of >= 0
+    report = _snap_report(net, ids_all, new, attached_before, edge_of, dist_m, access_kph)
 
+    grow = _Growth(list(_yield_labels(net.node_id, ids)), list(net.node_x), list(net.node_y),
+                   np.ones(net.n_edges, bool))
+    groups, twin = _edge_groups(net, edge_of, snapped)
+    to_m = Transformer.from_crs(4326, net.metric_crs, always_xy=True)
+    inv = Transformer.from_crs(net.metric_crs, 4326, always_xy=True)
+    canon = np.array(sorted(groups), dtype=np.int64)
+    lines_m = shapely.transform(
+        net.edge_geometry[canon], lambda xy: np.column_stack(to_m.transform(xy[:, 0], xy[:, 1])))
+    pts_m = np.asarray(shapely.points(np.column_stack(to_m.transform(place_x, place_y))))
+    places_m = _Places(ids, place_x, place_y, pts_m, dist_m, access_kph)
+    for e, line in zip(canon.tolist(), lines_m, strict=True):
+        chain, cuts = _place_along_edge(net, grow, e, line, groups[e], places_m, inv)
+        if len(chain) > 1:  # else every place sat on an end node: nothing to split
+            _split_edge(net, grow, e, twin[e], line, chain, cuts, inv)
+
+    # Unsnapped places become isolated nodes: routing to them gives "unreachable", not an error.
+    for i in np.flatnonzero(~snapped):
+        grow.add_node(ids[i], float(place_x[i]), float(place_y[i]))
+    return grow.network(net), report
+
+
+def _snap_report(net: RoadNetwork, ids_all: np.ndarray, new: np.ndarray, attached_before: np.ndarray,
+                 edge_of: np.ndarray, dist_m: np.ndarray, access_kph: float) -> pd.DataFrame:
+    """One row per place: ``id``, ``road``, ``snap_km``, ``access_minutes``, ``snapped``."""
+    snapped = edge_of >= 0
     report = pd.DataFrame({
         "id": ids_all,
         "road": None,
@@ -154,14 +180,74 @@ def attach_places(
     report["snapped"] = report["snapped"].astype(bool)
     report["snap_km"] = report["snap_km"].astype(float)
     report["access_minutes"] = report["access_minutes"].astype(float)
+    return report
 
-    node_id = _yield_labels(net.node_id, ids)
-    node_x, node_y = list(net.node_x), list(net.node_y)
-    node_lab = list(node_id)
-    keep = np.ones(net.n_edges, bool)
-    new_edges: list[tuple[Any, ...]] = []  # (u, v, km, kph, road, class, geometry)
 
-    # Group places by the undirected edge they hit: the edge and its twin (same road, reversed).
+@dataclass
+class _Growth:
+    """Nodes and edges added while attaching places; the network is built once, at the end."""
+
+    node_lab: list[Any]
+    node_x: list[float]
+    node_y: list[float]
+    keep: np.ndarray  # edges of the network kept (False: split)
+    new_edges: list[tuple[Any, ...]] = field(default_factory=list)  # (u, v, km, kph, road, class, geometry)
+
+    def add_node(self, label: Any, x: float, y: float) -> int:
+        """Append a node; return its index."""
+        self.node_lab.append(label)
+        self.node_x.append(x)
+        self.node_y.append(y)
+        return len(self.node_lab) - 1
+
+    def network(self, net: RoadNetwork) -> RoadNetwork:
+        """``net`` with the nodes and edges added, and without the edges that were split."""
+        node_lab, node_x, node_y = self.node_lab, self.node_x, self.node_y
+        if not self.new_edges:
+            return replace(net, node_id=np.array(node_lab, dtype=object), node_x=np.array(node_x, dtype=float),
+                           node_y=np.array(node_y, dtype=float), _csr_cache={}, _index_cache={})
+        keep = self.keep
+        nu, nv, nkm, nkph, nroad, ncls, ngeom = (list(c) for c in zip(*self.new_edges, strict=True))
+        nkm_a = np.array(nkm, dtype=float)
+        nkph_a = np.array(nkph, dtype=float)
+        geom_new = np.empty(len(ngeom), dtype=object)
+        geom_new[:] = ngeom
+        return RoadNetwork(
+            node_id=np.array(node_lab, dtype=object),
+            node_x=np.array(node_x, dtype=float),
+            node_y=np.array(node_y, dtype=float),
+            edge_u=np.r_[net.edge_u[keep], np.array(nu, dtype=np.int64)],
+            edge_v=np.r_[net.edge_v[keep], np.array(nv, dtype=np.int64)],
+            edge_km=np.r_[net.edge_km[keep], nkm_a],
+            edge_kph=np.r_[net.edge_kph[keep], nkph_a],
+            edge_minutes=np.r_[net.edge_minutes[keep], nkm_a / nkph_a * 60.0],
+            edge_road=np.r_[net.edge_road[keep], np.array(nroad, dtype=object)],
+            edge_class=np.r_[net.edge_class[keep], np.array(ncls, dtype=object)],
+            edge_geometry=np.r_[net.edge_geometry[keep], geom_new],
+            metric_crs=net.metric_crs,
+            crs=net.crs,
+        )
+
+
+@dataclass(frozen=True)
+class _Places:
+    """The places being attached: ids, lon/lat, points in the metric CRS, distance to their edge."""
+
+    ids: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    pts_m: np.ndarray
+    dist_m: np.ndarray
+    access_kph: float
+
+
+def _edge_groups(net: RoadNetwork, edge_of: np.ndarray, snapped: np.ndarray) -> tuple[dict[int, list[int]],
+                                                                                      dict[int, int]]:
+    """Places grouped by the undirected edge they hit (the edge and its twin: same road, reversed).
+
+    Returns the groups (keyed by the lower edge index of the pair) and the twin of every edge
+    hit (-1 for a one-way edge).
+    """
     hit = np.unique(edge_of[snapped])
     twin_of_hit = _twin_edges(net, hit)
     twin = dict(zip(hit.tolist(), twin_of_hit.tolist(), strict=True))
@@ -171,102 +257,75 @@ def attach_places(
         e = int(edge_of[i])
         tw = twin[e]
         groups.setdefault(min(e, tw) if tw >= 0 else e, []).append(int(i))
+    return groups, twin
 
-    to_m = Transformer.from_crs(4326, net.metric_crs, always_xy=True)
-    inv = Transformer.from_crs(net.metric_crs, 4326, always_xy=True)
-    canon = np.array(sorted(groups), dtype=np.int64)
-    lines_m = shapely.transform(
-        net.edge_geometry[canon], lambda xy: np.column_stack(to_m.transform(xy[:, 0], xy[:, 1])))
-    pts_m = np.asarray(shapely.points(np.column_stack(to_m.transform(place_x, place_y))))
-    for e, line in zip(canon.tolist(), lines_m, strict=True):
-        members = groups[e]
-        length = line.length
-        t = shapely.line_locate_point(line, pts_m[members])
-        order_t = np.argsort(t, kind="stable")
-        members = [members[k] for k in order_t]
-        t = t[order_t]
-        chain = [int(net.edge_u[e])]
-        cuts = [0.0]
-        for member, ti in zip(members, t, strict=True):
-            # Reuse an end node when the projection falls on it (within 1 m), and the previous
-            # split point when two places project to the same spot.
-            if ti <= 1.0:
-                p_node = int(net.edge_u[e])
-            elif ti >= length - 1.0:
-                p_node = int(net.edge_v[e])
-            elif len(cuts) > 1 and ti - cuts[-1] <= 1.0:
-                p_node = chain[-1]
-            else:
-                p_xy = line.interpolate(ti)
-                lon, lat = inv.transform(p_xy.x, p_xy.y)
-                p_node = len(node_lab)
-                node_lab.append(f"snap:{ids[member]}")
-                node_x.append(lon)
-                node_y.append(lat)
-                chain.append(p_node)
-                cuts.append(float(ti))
-            # Place node and its access legs (both directions).
-            t_node = len(node_lab)
-            node_lab.append(ids[member])
-            node_x.append(float(place_x[member]))
-            node_y.append(float(place_y[member]))
-            akm = float(dist_m[member]) / 1000.0
-            leg = shapely.linestrings([[node_x[t_node], node_y[t_node]], [node_x[p_node], node_y[p_node]]])
-            new_edges.append((t_node, p_node, akm, access_kph, f"access:{ids[member]}", "access", leg))
-            new_edges.append((p_node, t_node, akm, access_kph, f"access:{ids[member]}", "access", shapely.reverse(leg)))
-        if len(chain) == 1:
-            continue  # every place sat on an end node: nothing to split
-        chain.append(int(net.edge_v[e]))
-        cuts.append(length)
-        keep[e] = False
-        tw = twin[e]
+
+def _place_along_edge(net: RoadNetwork, grow: _Growth, e: int, line: shapely.LineString, members: list[int],
+                      places: _Places, inv: Transformer) -> tuple[list[int], list[float]]:
+    """Add the places snapped to edge ``e``, in order along it, with their access legs.
+
+    Returns the chain of nodes along the edge (its start, then the split points added) and the
+    distance of each along ``line`` (metres).
+    """
+    length = line.length
+    t = shapely.line_locate_point(line, places.pts_m[members])
+    order_t = np.argsort(t, kind="stable")
+    members = [members[k] for k in order_t]
+    t = t[order_t]
+    chain = [int(net.edge_u[e])]
+    cuts = [0.0]
+    ids = places.ids
+    for member, ti in zip(members, t, strict=True):
+        # Reuse an end node when the projection falls on it (within 1 m), and the previous
+        # split point when two places project to the same spot.
+        if ti <= 1.0:
+            p_node = int(net.edge_u[e])
+        elif ti >= length - 1.0:
+            p_node = int(net.edge_v[e])
+        elif len(cuts) > 1 and ti - cuts[-1] <= 1.0:
+            p_node = chain[-1]
+        else:
+            p_xy = line.interpolate(ti)
+            lon, lat = inv.transform(p_xy.x, p_xy.y)
+            p_node = grow.add_node(f"snap:{ids[member]}", lon, lat)
+            chain.append(p_node)
+            cuts.append(float(ti))
+        # Place node and its access legs (both directions).
+        t_node = grow.add_node(ids[member], float(places.x[member]), float(places.y[member]))
+        akm = float(places.dist_m[member]) / 1000.0
+        leg = shapely.linestrings([[grow.node_x[t_node], grow.node_y[t_node]],
+                                   [grow.node_x[p_node], grow.node_y[p_node]]])
+        kph = places.access_kph
+        grow.new_edges.append((t_node, p_node, akm, kph, f"access:{ids[member]}", "access", leg))
+        grow.new_edges.append((p_node, t_node, akm, kph, f"access:{ids[member]}", "access", shapely.reverse(leg)))
+    return chain, cuts
+
+
+def _split_edge(net: RoadNetwork, grow: _Growth, e: int, tw: int, line: shapely.LineString, chain: list[int],
+                cuts: list[float], inv: Transformer) -> None:
+    """Replace edge ``e`` (and its twin ``tw``, or -1) by pieces between the nodes of ``chain``."""
+    length = line.length
+    chain = [*chain, int(net.edge_v[e])]
+    cuts = [*cuts, length]
+    grow.keep[e] = False
+    if tw >= 0:
+        grow.keep[tw] = False
+    node_x, node_y = grow.node_x, grow.node_y
+    for a, b, c0, c1 in zip(chain[:-1], chain[1:], cuts[:-1], cuts[1:], strict=True):
+        frac = (c1 - c0) / length if length > 0 else 0.0
+        piece_m = shapely.ops.substring(line, c0, c1)
+        if not isinstance(piece_m, shapely.LineString):  # substring of zero length is a Point
+            piece_m = shapely.LineString([piece_m, piece_m])
+        piece = shapely.transform(piece_m, lambda xy: np.column_stack(inv.transform(xy[:, 0], xy[:, 1])))
+        # Pin the ends to the node coordinates so that the geometry joins exactly.
+        coords = shapely.get_coordinates(piece)
+        coords[0], coords[-1] = (node_x[a], node_y[a]), (node_x[b], node_y[b])
+        piece = shapely.LineString(coords)
+        km = float(net.edge_km[e]) * frac
+        grow.new_edges.append((a, b, km, float(net.edge_kph[e]), net.edge_road[e], net.edge_class[e], piece))
         if tw >= 0:
-            keep[tw] = False
-        for a, b, c0, c1 in zip(chain[:-1], chain[1:], cuts[:-1], cuts[1:], strict=True):
-            frac = (c1 - c0) / length if length > 0 else 0.0
-            piece_m = shapely.ops.substring(line, c0, c1)
-            if not isinstance(piece_m, shapely.LineString):  # substring of zero length is a Point
-                piece_m = shapely.LineString([piece_m, piece_m])
-            piece = shapely.transform(piece_m, lambda xy: np.column_stack(inv.transform(xy[:, 0], xy[:, 1])))
-            # Pin the ends to the node coordinates so that the geometry joins exactly.
-            coords = shapely.get_coordinates(piece)
-            coords[0], coords[-1] = (node_x[a], node_y[a]), (node_x[b], node_y[b])
-            piece = shapely.LineString(coords)
-            km = float(net.edge_km[e]) * frac
-            new_edges.append((a, b, km, float(net.edge_kph[e]), net.edge_road[e], net.edge_class[e], piece))
-            if tw >= 0:
-                new_edges.append((b, a, float(net.edge_km[tw]) * frac, float(net.edge_kph[tw]), net.edge_road[tw],
-                                  net.edge_class[tw], shapely.reverse(piece)))
-
-    # Unsnapped places become isolated nodes: routing to them gives "unreachable", not an error.
-    for i in np.flatnonzero(~snapped):
-        node_lab.append(ids[i])
-        node_x.append(float(place_x[i]))
-        node_y.append(float(place_y[i]))
-    if not new_edges:
-        return replace(net, node_id=np.array(node_lab, dtype=object), node_x=np.array(node_x, dtype=float),
-                       node_y=np.array(node_y, dtype=float), _csr_cache={}, _index_cache={}), report
-    nu, nv, nkm, nkph, nroad, ncls, ngeom = (list(c) for c in zip(*new_edges, strict=True))
-    nkm_a = np.array(nkm, dtype=float)
-    nkph_a = np.array(nkph, dtype=float)
-    geom_new = np.empty(len(ngeom), dtype=object)
-    geom_new[:] = ngeom
-    out = RoadNetwork(
-        node_id=np.array(node_lab, dtype=object),
-        node_x=np.array(node_x, dtype=float),
-        node_y=np.array(node_y, dtype=float),
-        edge_u=np.r_[net.edge_u[keep], np.array(nu, dtype=np.int64)],
-        edge_v=np.r_[net.edge_v[keep], np.array(nv, dtype=np.int64)],
-        edge_km=np.r_[net.edge_km[keep], nkm_a],
-        edge_kph=np.r_[net.edge_kph[keep], nkph_a],
-        edge_minutes=np.r_[net.edge_minutes[keep], nkm_a / nkph_a * 60.0],
-        edge_road=np.r_[net.edge_road[keep], np.array(nroad, dtype=object)],
-        edge_class=np.r_[net.edge_class[keep], np.array(ncls, dtype=object)],
-        edge_geometry=np.r_[net.edge_geometry[keep], geom_new],
-        metric_crs=net.metric_crs,
-        crs=net.crs,
-    )
-    return out, report
+            grow.new_edges.append((b, a, float(net.edge_km[tw]) * frac, float(net.edge_kph[tw]), net.edge_road[tw],
+                                   net.edge_class[tw], shapely.reverse(piece)))
 
 
 def _nearest_edges(net: RoadNetwork, x: np.ndarray, y: np.ndarray, max_m: float) -> tuple[np.ndarray, np.ndarray]:

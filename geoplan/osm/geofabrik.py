@@ -45,9 +45,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 import geopandas as gpd
-from tqdm import tqdm
 
 from geoplan._errors import LayerError, LayerReadError
+from geoplan._progress import Progress, progress_bar
 from geoplan.osm.read import read_osm
 from geoplan.osm.roads import DOWNLOAD_ROAD_CLASSES
 
@@ -273,7 +273,7 @@ def _total_size(resp: Any, offset: int) -> int | None:
     return int(length) if length and length.isdigit() else None
 
 
-def _transfer(url: str, part: Path, timeout: float, bar: Any) -> int | None:
+def _transfer(url: str, part: Path, timeout: float, bar: Progress[None]) -> int | None:
     """Append the rest of ``url`` to ``part`` (resuming at its size); return the full size if known."""
     offset = part.stat().st_size if part.exists() else 0
     headers = {"Range": f"bytes={offset}-"} if offset else {}
@@ -314,7 +314,7 @@ def download_extract(
     index_url: str = GEOFABRIK_INDEX_URL,
     timeout: float = 60.0,
     retries: int = 3,
-    progress: bool = False,
+    progress: bool | None = None,
 ) -> Path:
     """Download an ``.osm.pbf`` extract into the cache (resumable, checked) and return its path.
 
@@ -335,7 +335,8 @@ def download_extract(
         Resume an interrupted transfer this many times before giving up. The bytes already
         received stay in ``<file>.part``: running the same call again resumes from there.
     progress
-        Show a progress bar (bytes) on stderr.
+        Show a progress bar (bytes) on stderr; ``None`` follows
+        :func:`geoplan._progress.set_progress` (off in a library call, on in the ``geoplan`` command).
 
     Returns
     -------
@@ -368,8 +369,8 @@ def download_extract(
             return target
         log.info("osm: %s changed on the server, downloading it again", url)
     cache.mkdir(parents=True, exist_ok=True)
-    bar = tqdm(desc=f"downloading {target.name.rsplit('_', 1)[-1]}", unit="B", unit_scale=True, unit_divisor=1024,
-               disable=None if progress else True, leave=False)
+    bar: Progress[None] = progress_bar(desc=f"downloading {target.name.rsplit('_', 1)[-1]}", unit="B",
+                                      unit_scale=True, enabled=progress)
     total: int | None = None
     with bar:
         for attempt in range(retries + 1):
@@ -418,7 +419,7 @@ def download_roads(
     index_url: str = GEOFABRIK_INDEX_URL,
     timeout: float = 60.0,
     retries: int = 3,
-    progress: bool = False,
+    progress: bool | None = None,
 ) -> gpd.GeoDataFrame:
     """Download a regional extract and read its main roads as a geoplan roads layer.
 
@@ -431,7 +432,8 @@ def download_roads(
     merge
         Join degree-2 chains into single features (see :func:`geoplan.osm.read_osm`).
     progress
-        Progress bars for the download and the two reading passes.
+        Progress bars for the download and the two reading passes; ``None`` follows
+        :func:`geoplan._progress.set_progress` (off in a library call, on in the ``geoplan`` command).
 
     Returns
     -------

@@ -7,9 +7,9 @@ from collections import Counter
 from collections.abc import Iterable
 
 import geopandas as gpd
-from tqdm import tqdm
 
 from geoplan._errors import LayerError, LayerReadError
+from geoplan._progress import progress_bar
 from geoplan.osm.read import _graph_settings, _osmnx_settings, _reason, _roads_from_graph
 from geoplan.osm.roads import _no_roads, _road_classes
 
@@ -26,7 +26,7 @@ def download_osm(
     nominatim_url: str | None = None,
     timeout: float = 180.0,
     cache_folder: str | os.PathLike[str] | None = None,
-    progress: bool = False,
+    progress: bool | None = None,
 ) -> gpd.GeoDataFrame:
     """Download roads from an Overpass server (through osmnx) as a geoplan roads layer.
 
@@ -47,7 +47,8 @@ def download_osm(
     cache_folder
         Keep server responses in this folder and reuse them; ``None`` disables caching.
     progress
-        Show a progress bar on stderr.
+        Show a progress bar on stderr; ``None`` follows
+        :func:`geoplan._progress.set_progress` (off in a library call, on in the ``geoplan`` command).
 
     Returns
     -------
@@ -83,7 +84,7 @@ def download_osm(
         overrides["nominatim_url"] = nominatim_url
     custom_filter = f'["highway"~"^({"|".join(classes)})$"]'
     where = f"place {place!r}" if place is not None else f"bbox {bbox}"
-    with tqdm(total=3, desc="downloading OSM roads", disable=None if progress else True, leave=False) as bar, \
+    with progress_bar(total=3, desc="downloading OSM roads", enabled=progress) as bar, \
             _osmnx_settings(**overrides) as ox:
         server = ox.settings.overpass_url
         try:

@@ -33,9 +33,9 @@ import pandas as pd
 import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from tqdm import tqdm
 
 from geoplan._errors import LayerReadError
+from geoplan._progress import Progress, progress_bar
 from geoplan.osm.roads import (
     _ONEWAY_AGAINST,
     _WAY_TAGS,
@@ -106,7 +106,7 @@ def _count_xml_ways(path: Path) -> int:
 # PBF (pyosmium + numpy)
 
 
-def _read_pbf(path: Path, classes: tuple[str, ...], progress: bool, merge: bool = False) -> gpd.GeoDataFrame:
+def _read_pbf(path: Path, classes: tuple[str, ...], progress: bool | None, merge: bool = False) -> gpd.GeoDataFrame:
     """Stream a PBF in two passes: the kept ways (tags, node ids), then the nodes they use.
 
     Memory follows the roads kept: the first pass skips nodes entirely, the second keeps only
@@ -118,7 +118,7 @@ def _read_pbf(path: Path, classes: tuple[str, ...], progress: bool, merge: bool 
     rows: list[tuple[Any, ...]] = []
     lengths = array("q")
     refs = array("q")  # node ids of every kept way position, ways one after the other
-    bar = tqdm(desc=f"reading {path.name}: ways", unit=" ways", disable=None if progress else True, leave=False)
+    bar: Progress[None] = progress_bar(desc=f"reading {path.name}: ways", unit=" ways", enabled=progress)
     try:
         processor = (osmium.FileProcessor(str(path), osmium.osm.WAY)
                      .with_filter(osmium.filter.TagFilter(*(("highway", c) for c in classes))))
@@ -177,7 +177,7 @@ _ID_BLOCK_BITS = 25
 _ID_FILTER_BUDGET_MB = 64
 
 
-def _node_locations(path: Path, need: np.ndarray, progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _node_locations(path: Path, need: np.ndarray, progress: bool | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ids and fixed-point (1e-7 degree) locations of the nodes ``need`` (sorted ids).
 
     Decoded block by block with numpy (:mod:`geoplan.osm.pbfnodes`): memory is one block plus
@@ -188,8 +188,8 @@ def _node_locations(path: Path, need: np.ndarray, progress: bool) -> tuple[np.nd
     """
     from geoplan.osm.pbfnodes import UnsupportedPBF, node_locations
 
-    bar = tqdm(total=path.stat().st_size, desc=f"reading {path.name}: nodes", unit="B", unit_scale=True,
-               disable=None if progress else True, leave=False)
+    bar: Progress[None] = progress_bar(total=path.stat().st_size, desc=f"reading {path.name}: nodes", unit="B",
+                                      unit_scale=True, enabled=progress)
     with bar:
         def on_bytes(n: int) -> None:
             bar.update(n)
@@ -201,7 +201,7 @@ def _node_locations(path: Path, need: np.ndarray, progress: bool) -> tuple[np.nd
     return _node_locations_filtered(path, need, progress)
 
 
-def _node_locations_filtered(path: Path, need: np.ndarray, progress: bool
+def _node_locations_filtered(path: Path, need: np.ndarray, progress: bool | None
                              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_node_locations` through pyosmium's id filter, in passes within the memory budget."""
     ids, xs, ys = array("q"), array("q"), array("q")
@@ -209,8 +209,8 @@ def _node_locations_filtered(path: Path, need: np.ndarray, progress: bool
     starts = np.flatnonzero(np.r_[True, block[1:] != block[:-1]])  # first wanted id of each block
     per_pass = max(1, (_ID_FILTER_BUDGET_MB << 20) // (1 << (_ID_BLOCK_BITS - 3)))
     cuts = np.r_[starts[::per_pass], len(need)] if len(need) else np.zeros(1, dtype=np.int64)
-    bar = tqdm(total=len(need), desc=f"reading {path.name}: nodes", unit=" nodes", unit_scale=True,
-               disable=None if progress else True, leave=False)
+    bar: Progress[None] = progress_bar(total=len(need), desc=f"reading {path.name}: nodes", unit=" nodes",
+                                      unit_scale=True, enabled=progress)
     with bar:
         for a, b in itertools.pairwise(cuts):
             _pick_nodes(path, need[a:b], ids, xs, ys)
@@ -360,7 +360,7 @@ def _graph_settings() -> dict[str, Any]:
     return {"all_oneway": True, "useful_tags_way": list(_WAY_TAGS)}
 
 
-def _roads_from_graph(G: Any, classes: tuple[str, ...], source: str, bar: Any, merge: bool = False
+def _roads_from_graph(G: Any, classes: tuple[str, ...], source: str, bar: Progress[None], merge: bool = False
                       ) -> gpd.GeoDataFrame:
     """Convert an unsimplified osmnx graph (built with ``all_oneway``) into the roads layer."""
     import osmnx as ox
@@ -425,8 +425,8 @@ def _mark_split_nodes(G: Any) -> None:
         G.nodes[n][_SPLIT_ATTR] = True
 
 
-def _read_xml(path: Path, classes: tuple[str, ...], progress: bool, merge: bool = False) -> gpd.GeoDataFrame:
-    with tqdm(total=3, desc=f"reading {path.name}", disable=None if progress else True, leave=False) as bar, \
+def _read_xml(path: Path, classes: tuple[str, ...], progress: bool | None, merge: bool = False) -> gpd.GeoDataFrame:
+    with progress_bar(total=3, desc=f"reading {path.name}", enabled=progress) as bar, \
             _osmnx_settings(**_graph_settings()) as ox:
         try:
             G = ox.graph_from_xml(path, simplify=False, retain_all=True, bidirectional=False)
@@ -470,7 +470,7 @@ def read_osm(
     road_classes: Iterable[str] | None = None,
     main_roads: bool = False,
     merge: bool = False,
-    progress: bool = False,
+    progress: bool | None = None,
 ) -> gpd.GeoDataFrame:
     """Read an OpenStreetMap extract as a geoplan roads layer.
 
@@ -491,7 +491,8 @@ def read_osm(
         geometry (the graph is the same, with fewer, longer edges); the joined feature keeps
         the ``osm_id`` of its first piece.
     progress
-        Show a progress bar on stderr.
+        Show a progress bar on stderr; ``None`` follows
+        :func:`geoplan._progress.set_progress` (off in a library call, on in the ``geoplan`` command).
 
     Returns
     -------
