@@ -282,72 +282,14 @@ def _merge_chains(frame: pd.DataFrame, u: np.ndarray, v: np.ndarray, lines: np.n
     n = len(u)
     if n == 0:
         return np.zeros(0, np.int64), u, v, lines
-    kind = frame.groupby(list(_MERGE_KEYS), dropna=False, sort=False).ngroup().to_numpy()
     oneway = frame["oneway"].to_numpy() == 1
-    ends = np.r_[u, v]
-    seg = np.r_[np.arange(n), np.arange(n)]
-    side = np.r_[np.zeros(n, np.int8), np.ones(n, np.int8)]  # 0 = start (u), 1 = end (v)
-    order = np.lexsort((side, seg, ends))
-    ends, seg, side = ends[order], seg[order], side[order]
-    first = np.r_[True, ends[1:] != ends[:-1]]
-    start = np.flatnonzero(first)
-    degree = np.diff(np.r_[start, len(ends)])
-    two = start[degree == 2]
-    a, b = seg[two], seg[two + 1]
-    sa, sb = side[two], side[two + 1]
-    ok = (a != b) & (kind[a] == kind[b]) & (~oneway[a] | (sa != sb))
-    a, b, sa, sb = a[ok], b[ok], sa[ok], sb[ok]
-    # Neighbour of each segment through its start (u) and its end (v): -1 when none.
-    nb = np.full((n, 2), -1, dtype=np.int64)
-    nb[a, sa] = b
-    nb[b, sb] = a
-    merged = (nb >= 0).any(axis=1)
+    nb = _chain_neighbours(frame, u, v, oneway)
+    merged = np.asarray((nb >= 0).any(axis=1))
     if not merged.any():
         return np.arange(n), u, v, lines
-    coords_of = shapely.get_coordinates(lines[merged])
-    counts = shapely.get_num_points(lines[merged])
-    offs = np.r_[0, np.cumsum(counts)]
-    local = np.full(n, -1, dtype=np.int64)
-    local[merged] = np.arange(int(merged.sum()))
-
-    out_rows: list[int] = []
-    out_u: list[int] = []
-    out_v: list[int] = []
-    out_lines: list[np.ndarray] = []
-    seen = np.zeros(n, dtype=bool)
-
-    def emit(row: int, a: int, b: int, parts: list[np.ndarray]) -> None:
-        out_rows.append(row)
-        out_u.append(a)
-        out_v.append(b)
-        out_lines.append(np.vstack([parts[0]] + [p[1:] for p in parts[1:]]))
-
-    def walk(s: int, at: int) -> None:
-        """Follow the chain from segment ``s``, entering it at its side ``at`` (0 = u, 1 = v)."""
-        parts, segs, nodes = [], [], [int(u[s] if at == 0 else v[s])]
-        while True:
-            seen[s] = True
-            xy = coords_of[offs[local[s]]:offs[local[s] + 1]]
-            parts.append(xy if at == 0 else xy[::-1])
-            segs.append(s)
-            exit_node = int(v[s] if at == 0 else u[s])
-            nodes.append(exit_node)
-            nxt = nb[s, 1 - at]
-            if nxt < 0 or seen[nxt]:
-                break
-            # Enter the next segment at the side that touches this one's exit node.
-            at = 0 if u[nxt] == exit_node else 1
-            s = int(nxt)
-        if nodes[0] == nodes[-1] and len(segs) > 1:
-            # A closed chain would be a self-loop, which routing drops: keep it as two halves.
-            k = len(segs) // 2
-            emit(segs[0], nodes[0], nodes[k], parts[:k])
-            emit(segs[k], nodes[k], nodes[-1], parts[k:])
-        else:
-            emit(segs[0], nodes[0], nodes[-1], parts)
-
+    walker = _ChainWalker(u, v, nb, lines, merged)
     for s in np.flatnonzero(merged):
-        if seen[s]:
+        if walker.seen[s]:
             continue
         free = np.flatnonzero(nb[s] < 0)
         if len(free) == 0:
@@ -361,10 +303,10 @@ def _merge_chains(frame: pd.DataFrame, u: np.ndarray, v: np.ndarray, lines: np.n
             here = u[s] if at == 0 else v[s]
             there = v[t] if t_at == 1 else u[t]
             start_seg, start_at = (s, at) if here <= there else (t, t_at)
-        walk(int(start_seg), int(start_at))
+        walker.walk(int(start_seg), int(start_at))
     # Rings: every node of the chain merges; start at the smallest node id.
-    for s in np.flatnonzero(merged & ~seen):
-        if seen[s]:
+    for s in np.flatnonzero(merged & ~walker.seen):
+        if walker.seen[s]:
             continue
         ring = _ring_members(int(s), nb)
         node_at = np.r_[u[ring], v[ring]]
@@ -373,15 +315,95 @@ def _merge_chains(frame: pd.DataFrame, u: np.ndarray, v: np.ndarray, lines: np.n
         if oneway[r] and at == 1:
             r = nb[r, 1]
             at = 0
-        walk(int(r), int(at))
+        walker.walk(int(r), int(at))
     single = np.flatnonzero(~merged)
-    rows = np.r_[single, np.asarray(out_rows, dtype=np.int64)]
-    new_lines = np.asarray(shapely.linestrings(np.vstack(out_lines),
-                                               indices=np.repeat(np.arange(len(out_lines)),
-                                                                 [len(x) for x in out_lines])), dtype=object)
-    new_u = np.r_[u[single], np.asarray(out_u, dtype=u.dtype)]
-    new_v = np.r_[v[single], np.asarray(out_v, dtype=v.dtype)]
-    return rows, new_u, new_v, np.r_[lines[single], new_lines]
+    rows = np.r_[single, np.asarray(walker.out_rows, dtype=np.int64)]
+    new_u = np.r_[u[single], np.asarray(walker.out_u, dtype=u.dtype)]
+    new_v = np.r_[v[single], np.asarray(walker.out_v, dtype=v.dtype)]
+    return rows, new_u, new_v, np.r_[lines[single], walker.lines()]
+
+
+def _chain_neighbours(frame: pd.DataFrame, u: np.ndarray, v: np.ndarray, oneway: np.ndarray) -> np.ndarray:
+    """Neighbour of each segment through its start (column 0, u) and its end (column 1, v): -1 when none.
+
+    Two segments are neighbours when exactly two segment ends meet at their node, the segments
+    differ and have equal :data:`_MERGE_KEYS`, and a one-way segment meets the other end to start.
+    """
+    n = len(u)
+    kind = frame.groupby(list(_MERGE_KEYS), dropna=False, sort=False).ngroup().to_numpy()
+    ends = np.r_[u, v]
+    seg = np.r_[np.arange(n), np.arange(n)]
+    side = np.r_[np.zeros(n, np.int8), np.ones(n, np.int8)]  # 0 = start (u), 1 = end (v)
+    order = np.lexsort((side, seg, ends))
+    ends, seg, side = ends[order], seg[order], side[order]
+    first = np.r_[True, ends[1:] != ends[:-1]]
+    start = np.flatnonzero(first)
+    degree = np.diff(np.r_[start, len(ends)])
+    two = start[degree == 2]
+    a, b = seg[two], seg[two + 1]
+    sa, sb = side[two], side[two + 1]
+    ok = (a != b) & (kind[a] == kind[b]) & (~oneway[a] | (sa != sb))
+    a, b, sa, sb = a[ok], b[ok], sa[ok], sb[ok]
+    nb = np.full((n, 2), -1, dtype=np.int64)
+    nb[a, sa] = b
+    nb[b, sb] = a
+    return nb
+
+
+class _ChainWalker:
+    """Follows chains of segments (``nb``: see :func:`_chain_neighbours`) and collects the merged ones."""
+
+    def __init__(self, u: np.ndarray, v: np.ndarray, nb: np.ndarray, lines: np.ndarray, merged: np.ndarray) -> None:
+        self.u, self.v, self.nb = u, v, nb
+        self.coords_of = shapely.get_coordinates(lines[merged])
+        counts = shapely.get_num_points(lines[merged])
+        self.offs = np.r_[0, np.cumsum(counts)]
+        self.local = np.full(len(u), -1, dtype=np.int64)
+        self.local[merged] = np.arange(int(merged.sum()))
+        self.seen = np.zeros(len(u), dtype=bool)
+        self.out_rows: list[int] = []
+        self.out_u: list[int] = []
+        self.out_v: list[int] = []
+        self.out_lines: list[np.ndarray] = []
+
+    def emit(self, row: int, a: int, b: int, parts: list[np.ndarray]) -> None:
+        """Add a merged segment: attributes of ``row``, from node ``a`` to ``b``, through ``parts``."""
+        self.out_rows.append(row)
+        self.out_u.append(a)
+        self.out_v.append(b)
+        self.out_lines.append(np.vstack([parts[0]] + [p[1:] for p in parts[1:]]))
+
+    def walk(self, s: int, at: int) -> None:
+        """Follow the chain from segment ``s``, entering it at its side ``at`` (0 = u, 1 = v)."""
+        u, v, nb, seen = self.u, self.v, self.nb, self.seen
+        parts, segs, nodes = [], [], [int(u[s] if at == 0 else v[s])]
+        while True:
+            seen[s] = True
+            xy = self.coords_of[self.offs[self.local[s]]:self.offs[self.local[s] + 1]]
+            parts.append(xy if at == 0 else xy[::-1])
+            segs.append(s)
+            exit_node = int(v[s] if at == 0 else u[s])
+            nodes.append(exit_node)
+            nxt = nb[s, 1 - at]
+            if nxt < 0 or seen[nxt]:
+                break
+            # Enter the next segment at the side that touches this one's exit node.
+            at = 0 if u[nxt] == exit_node else 1
+            s = int(nxt)
+        if nodes[0] == nodes[-1] and len(segs) > 1:
+            # A closed chain would be a self-loop, which routing drops: keep it as two halves.
+            k = len(segs) // 2
+            self.emit(segs[0], nodes[0], nodes[k], parts[:k])
+            self.emit(segs[k], nodes[k], nodes[-1], parts[k:])
+        else:
+            self.emit(segs[0], nodes[0], nodes[-1], parts)
+
+    def lines(self) -> np.ndarray:
+        """The merged segments' lines, in the order they were emitted."""
+        out_lines = self.out_lines
+        return np.asarray(shapely.linestrings(np.vstack(out_lines),
+                                              indices=np.repeat(np.arange(len(out_lines)),
+                                                                [len(x) for x in out_lines])), dtype=object)
 
 
 def _chain_end(s: int, at: int, nb: np.ndarray, u: np.ndarray, v: np.ndarray) -> tuple[int, int]:
