@@ -93,8 +93,26 @@ def band_colours(bands: Sequence[int] | np.ndarray) -> dict[int, str]:
     return {b: to_hex(cm(float(p))).upper() for b, p in zip(unique, positions, strict=True)}
 
 
-def qgis_rgba(colour: str, alpha: float = 1.0) -> str:
-    """Format a colour as QGIS writes it in QML: ``"r,g,b,a"`` with 0-255 components."""
+def qgis_rgba(colour: str, *, alpha: float = 1.0) -> str:
+    """Format a colour as QGIS writes it in QML: ``"r,g,b,a"`` with 0-255 components.
+
+    Parameters
+    ----------
+    colour
+        Any matplotlib colour (``"#0072B2"``, ``"white"``); its own alpha is ignored.
+    alpha
+        Opacity, 0 to 1.
+
+    Returns
+    -------
+    str
+        E.g. ``"0,114,178,255"``.
+
+    Examples
+    --------
+    >>> qgis_rgba("#0072B2"), qgis_rgba("white", alpha=0.5)
+    ('0,114,178,255', '255,255,255,128')
+    """
     r, g, b, _ = to_rgba(colour)
     return f"{round(r * 255)},{round(g * 255)},{round(b * 255)},{round(alpha * 255)}"
 

@@ -420,8 +420,8 @@ def _symbol(kind: str, name: str, props: Mapping[str, str], expressions: Mapping
 
 def _marker(fill: str, *, size: float = 3.2, outline: str = "#1A1A1A", fill_alpha: float = 1.0,
             outline_width: float = 0.3, size_expression: str | None = None, name: str = "0") -> ET.Element:
-    props = {"angle": "0", "color": qgis_rgba(fill, fill_alpha), "horizontal_anchor_point": "1", "joinstyle": "bevel",
-             "name": "circle", "outline_color": qgis_rgba(outline), "outline_style": "solid",
+    props = {"angle": "0", "color": qgis_rgba(fill, alpha=fill_alpha), "horizontal_anchor_point": "1",
+             "joinstyle": "bevel", "name": "circle", "outline_color": qgis_rgba(outline), "outline_style": "solid",
              "outline_width": f"{outline_width:g}", "outline_width_unit": "MM", "scale_method": "diameter",
              "size": f"{size:g}", "size_unit": "MM", "vertical_anchor_point": "1"}
     return _symbol("marker", name, props, {"size": size_expression} if size_expression else None)
@@ -429,13 +429,13 @@ def _marker(fill: str, *, size: float = 3.2, outline: str = "#1A1A1A", fill_alph
 
 def _line(colour: str, *, width: float = 0.5, alpha: float = 1.0, width_expression: str | None = None,
           name: str = "0") -> ET.Element:
-    props = {"capstyle": "round", "joinstyle": "round", "line_color": qgis_rgba(colour, alpha), "line_style": "solid",
-             "line_width": f"{width:g}", "line_width_unit": "MM"}
+    props = {"capstyle": "round", "joinstyle": "round", "line_color": qgis_rgba(colour, alpha=alpha),
+             "line_style": "solid", "line_width": f"{width:g}", "line_width_unit": "MM"}
     return _symbol("line", name, props, {"outlineWidth": width_expression} if width_expression else None)
 
 
 def _fill(colour: str, *, alpha: float, outline: str, name: str = "0") -> ET.Element:
-    props = {"color": qgis_rgba(colour, alpha), "joinstyle": "bevel", "outline_color": qgis_rgba(outline),
+    props = {"color": qgis_rgba(colour, alpha=alpha), "joinstyle": "bevel", "outline_color": qgis_rgba(outline),
              "outline_style": "solid", "outline_width": "0.3", "outline_width_unit": "MM", "style": "solid"}
     return _symbol("fill", name, props)
 

@@ -18,6 +18,7 @@ from geoplan.maps.basemap import (
     _legend_categories,
     _legend_centres,
     _max_population,
+    _Page,
     _prepare,
     _roads_layer,
     _town_features,
@@ -26,11 +27,12 @@ from geoplan.maps.elements import _Call, _DataLayer
 from geoplan.maps.overlay import _surface_overlay
 from geoplan.maps.popups import _centre_popup, _table
 from geoplan.maps.web import _features, _records, _simplified
+from geoplan.settings import CATCHMENT_BANDS
 
 __all__ = ["agglomeration_map", "surface_legend"]
 
 
-def surface_legend(breaks: list[float], colours: list[str], clipped: bool) -> str:
+def surface_legend(breaks: list[float], colours: list[str], *, clipped: bool) -> str:
     """Legend HTML of the surface classes: one box per class, ticks at the breaks.
 
     Parameters
@@ -139,65 +141,80 @@ def agglomeration_map(
     catchments = check_result(catchments, "catchments")
     page = _prepare(towns, centres, roads, tiles=tiles, assets_url=assets_url, title=title,
                     boundaries=boundaries, settlements=settlements, context=context)
-    m, towns, centres, crs, names = page.m, page.towns, page.centres, page.crs, page.names
     ctx = page.context
-    page.legend.append(_legend_categories(towns, bool(page.both)))
+    page.legend.append(_legend_categories(page.towns, bool(page.both)))
     bands = sorted({int(b) for b in catchments["band"]}) if len(catchments) else [int(b) for b in ctx.bands]
-
     if surface is not None:
-        s = _surface_overlay(surface, max_px=surface_max_px, vmax=surface_max_minutes, cmap=SURFACE_CMAP,
-                             bands=bands or [30, 60, 90, 120])
-        m.add_child(_Call("image", "surface", s.url, s.bounds,
-                          {"name": "Travel time surface", "opacity": 0.6, "attribution": OSM_ATTRIBUTION_HTML}))
-        m.add_child(_Call("surfaceProbe", "surface", {"values": s.values_url, "bounds": s.bounds, "step": s.step}))
-        page.legend.append(surface_legend(s.breaks, s.colours, s.clipped))
-
+        _add_surface(page, surface, bands=bands or list(CATCHMENT_BANDS), max_px=surface_max_px,
+                     vmax=surface_max_minutes)
     if len(catchments):
-        colours = band_colours(catchments["band"].to_numpy())
-        order = catchments.sort_values(["band", "centre"], ascending=[False, True], kind="mergesort")
-        geoms = _simplified(order.geometry.to_numpy(), simplify_m, crs)
-        town_names = dict(zip(towns["id"].astype(str), towns["name_en"].astype(str), strict=True))
-        props = []
-        for row in _records(order):
-            band = int(row["band"])
-            cname = row_value(row, "centre_name") or names.get(str(row["centre"]), row["centre"])
-            listed = [t.strip() for t in str(row_value(row, "towns") or "").split(",") if t.strip()]
-            rows = [
-                ("Travel time", f"≤ {band} min by road"),
-                ("Area", f"{float(row['area_km2']):,.0f} km²" if row_value(row, "area_km2") is not None else ""),
-                ("Population", format_int(row.get("population")) if row_value(row, "population") is not None else ""),
-                ("Settlements",
-                 format_int(row.get("settlements")) if row_value(row, "settlements") is not None else ""),
-                ("Monotowns", ", ".join(escape_value(town_names.get(t, t)) for t in listed)),
-            ]
-            props.append({
-                "centre": str(row["centre"]),
-                "band": band,
-                "style": {"color": colours[band], "weight": 1.6, "opacity": 0.95, "fillColor": colours[band],
-                          "fillOpacity": 0.14},
-                "popup": (f'<div class="gp-popup"><h4>{escape_value(cname)}</h4><div class="gp-sub">catchment</div>'
-                          f"{_table(rows)}</div>"),
-                "tooltip": f"{escape_value(cname)} · ≤ {band} min",
-            })
-        m.add_child(_DataLayer("catchments", "Catchments", _features(geoms, iter(props)),
-                               attribution=OSM_ATTRIBUTION_HTML))
-        default = int(ctx.agglomeration_minutes) if ctx.agglomeration_minutes in bands else bands[len(bands) // 2]
-        with_bands = sorted({str(c) for c in catchments["centre"]})
-        pick = [[c, names.get(c, c)] for c in sorted(with_bands, key=lambda c: names.get(c, c))]
-        m.add_child(_Call("catchmentPicker", "catchments", bands, pick, default))
-        swatches = "".join(f'<div class="gp-row"><span class="gp-sw" style="border-color:{c};border-width:2px;'
-                           f'background:{c}33"></span>≤ {b} min by road</div>' for b, c in sorted(colours.items()))
-        page.legend.append(f"<h5>Catchments</h5>{swatches}<div class=\"gp-note\">One band at a time: pick the "
-                           "band or a centre's bands at the top right.</div>")
-
+        _add_catchments(page, catchments, bands, simplify_m=simplify_m)
     if page.roads is not None and len(page.roads):
-        layers, legend = _roads_layer(page.roads, crs, simplify_m / 2, ctx.planned_roads, page.extent)
+        layers, legend = _roads_layer(page.roads, page.crs, simplify_m / 2, ctx.planned_roads, page.extent)
         for layer in layers:
-            m.add_child(layer)
+            page.m.add_child(layer)
         page.legend.append(legend)
+    _add_centres(page)
+    page.legend.append(_legend_centres("size = population"))
+    page.m.add_child(_DataLayer("towns", "Monotowns", _town_features(
+        page.towns, page.names, {}, centres=page.centres, profiles_url=ctx.profiles_url), front=True))
+    page.legend.insert(0, f"<h4>{html.escape(title)}</h4>")
+    return _finish(page)
 
-    max_pop = _max_population(centres)
-    only = centres[~centres["id"].astype(str).isin(page.both)]
+
+def _add_surface(page: _Page, surface: _PathLike, *, bands: list[int], max_px: int, vmax: float | None) -> None:
+    """Add the travel-time surface under everything, its value under the cursor and its legend."""
+    s = _surface_overlay(surface, max_px=max_px, vmax=vmax, cmap=SURFACE_CMAP, bands=bands)
+    page.m.add_child(_Call("image", "surface", s.url, s.bounds,
+                           {"name": "Travel time surface", "opacity": 0.6, "attribution": OSM_ATTRIBUTION_HTML}))
+    page.m.add_child(_Call("surfaceProbe", "surface", {"values": s.values_url, "bounds": s.bounds, "step": s.step}))
+    page.legend.append(surface_legend(s.breaks, s.colours, clipped=s.clipped))
+
+
+def _add_catchments(page: _Page, catchments: gpd.GeoDataFrame, bands: list[int], *, simplify_m: float) -> None:
+    """Add the catchment bands (widest first), the band/centre picker and their legend."""
+    names, ctx = page.names, page.context
+    colours = band_colours(catchments["band"].to_numpy())
+    order = catchments.sort_values(["band", "centre"], ascending=[False, True], kind="mergesort")
+    geoms = _simplified(order.geometry.to_numpy(), simplify_m, page.crs)
+    town_names = dict(zip(page.towns["id"].astype(str), page.towns["name_en"].astype(str), strict=True))
+    props = []
+    for row in _records(order):
+        band = int(row["band"])
+        cname = row_value(row, "centre_name") or names.get(str(row["centre"]), row["centre"])
+        listed = [t.strip() for t in str(row_value(row, "towns") or "").split(",") if t.strip()]
+        rows = [
+            ("Travel time", f"≤ {band} min by road"),
+            ("Area", f"{float(row['area_km2']):,.0f} km²" if row_value(row, "area_km2") is not None else ""),
+            ("Population", format_int(row.get("population")) if row_value(row, "population") is not None else ""),
+            ("Settlements", format_int(row.get("settlements")) if row_value(row, "settlements") is not None else ""),
+            ("Monotowns", ", ".join(escape_value(town_names.get(t, t)) for t in listed)),
+        ]
+        props.append({
+            "centre": str(row["centre"]),
+            "band": band,
+            "style": {"color": colours[band], "weight": 1.6, "opacity": 0.95, "fillColor": colours[band],
+                      "fillOpacity": 0.14},
+            "popup": (f'<div class="gp-popup"><h4>{escape_value(cname)}</h4><div class="gp-sub">catchment</div>'
+                      f"{_table(rows)}</div>"),
+            "tooltip": f"{escape_value(cname)} · ≤ {band} min",
+        })
+    page.m.add_child(_DataLayer("catchments", "Catchments", _features(geoms, iter(props)),
+                                attribution=OSM_ATTRIBUTION_HTML))
+    default = int(ctx.agglomeration_minutes) if ctx.agglomeration_minutes in bands else bands[len(bands) // 2]
+    with_bands = sorted({str(c) for c in catchments["centre"]})
+    pick = [[c, names.get(c, c)] for c in sorted(with_bands, key=lambda c: names.get(c, c))]
+    page.m.add_child(_Call("catchmentPicker", "catchments", bands, pick, default))
+    swatches = "".join(f'<div class="gp-row"><span class="gp-sw" style="border-color:{c};border-width:2px;'
+                       f'background:{c}33"></span>≤ {b} min by road</div>' for b, c in sorted(colours.items()))
+    page.legend.append(f"<h5>Catchments</h5>{swatches}<div class=\"gp-note\">One band at a time: pick the "
+                       "band or a centre's bands at the top right.</div>")
+
+
+def _add_centres(page: _Page) -> None:
+    """Add the growth centres that are not towns: white circles, area proportional to population."""
+    max_pop = _max_population(page.centres)
+    only = page.centres[~page.centres["id"].astype(str).isin(page.both)]
     geoms = _simplified(only.geometry.to_numpy(), 0, None)
     props = []
     for row in _records(only):
@@ -209,10 +226,4 @@ def agglomeration_map(
             "popup": _centre_popup(row, capacity=False),
             "tooltip": f"<b>{escape_value(row['name_en'])}</b><br>growth centre" + (f" · {pop}" if pop else ""),
         })
-    m.add_child(_DataLayer("centres", "Growth centres", _features(geoms, iter(props)), front=True))
-    page.legend.append(_legend_centres("size = population"))
-
-    m.add_child(_DataLayer("towns", "Monotowns", _town_features(towns, names, {}, centres=centres,
-                                                                 profiles_url=ctx.profiles_url), front=True))
-    page.legend.insert(0, f"<h4>{html.escape(title)}</h4>")
-    return _finish(page)
+    page.m.add_child(_DataLayer("centres", "Growth centres", _features(geoms, iter(props)), front=True))

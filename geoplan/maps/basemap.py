@@ -40,7 +40,7 @@ from geoplan.maps.assets import LEAFLET_VERSION, OSM_TILES
 from geoplan.maps.elements import _Assets, _Call, _DataLayer, _Setup
 from geoplan.maps.panels import methods_html
 from geoplan.maps.popups import _town_popup, _town_tooltip
-from geoplan.maps.web import _bounds, _features, _records, _simplified, latin
+from geoplan.maps.web import _FALLBACK_BOUNDS, _bounds, _coord, _features, _records, _simplified, latin
 
 __all__ = ["MapContext"]
 
@@ -381,7 +381,7 @@ def _place_entries(towns: gpd.GeoDataFrame, centres: gpd.GeoDataFrame, town_ids:
         radius = _centre_radius(r.get("population"), max_pop)
         if cid in town_ids:
             continue  # labelled as a town (one symbol)
-        labels.append([_name(r) or cid, round(g.x, 5), round(g.y, 5), 4, "centre", radius, 0, None])
+        labels.append([_name(r) or cid, _coord(g.x), _coord(g.y), 4, "centre", radius, 0, None])
         places.append(_place(r, g, "centres", "growth centre", None, float(cpop[i])))
     trec = _records(towns)
     tpop = [(row_value(r, "population") or 0.0) for r in trec]
@@ -390,7 +390,7 @@ def _place_entries(towns: gpd.GeoDataFrame, centres: gpd.GeoDataFrame, town_ids:
         r, g = trec[i], towns.geometry.iloc[i]
         both = str(r["id"]) in set(centres["id"].astype(str))
         cls = "centre" if both else "town"
-        labels.append([_name(r) or str(r["id"]), round(g.x, 5), round(g.y, 5), 4 if both else 5, cls,
+        labels.append([_name(r) or str(r["id"]), _coord(g.x), _coord(g.y), 4 if both else 5, cls,
                        8.0 if both else 6.5, 0, None])
         cat = str(r["category"])
         sub = CATEGORY_LABELS[cat] + (f" · rank {format_int(rank[i])}" if rank[i] is not None else "")
@@ -401,8 +401,8 @@ def _place_entries(towns: gpd.GeoDataFrame, centres: gpd.GeoDataFrame, town_ids:
 def _place(r: Mapping[str, Any], g: shapely.Point, layer: str, sub: str, colour: str | None,
            rank: float) -> dict[str, Any]:
     names = [str(r[k]) for k in ("name_en", "name_ru", "name_kk") if not is_missing(r.get(k))]
-    return {"id": str(r["id"]), "name": _name(r) or str(r["id"]), "search": " ".join(names), "lon": round(g.x, 5),
-            "lat": round(g.y, 5), "layer": layer, "sub": sub, "colour": colour, "rank": rank, "list": True,
+    return {"id": str(r["id"]), "name": _name(r) or str(r["id"]), "search": " ".join(names), "lon": _coord(g.x),
+            "lat": _coord(g.y), "layer": layer, "sub": sub, "colour": colour, "rank": rank, "list": True,
             "zoom": 9}
 
 
@@ -484,9 +484,9 @@ def _prepare(
     if boundaries is not None and len(boundaries):
         boundaries = boundaries.to_crs(4326) if boundaries.crs is not None else boundaries.set_crs(4326)
         b = _bounds(boundaries)
-    crs = metric_crs(b or (46.0, 40.0, 88.0, 56.0))
+    crs = metric_crs(b or _FALLBACK_BOUNDS)
     lon0, lat0 = ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) if b else (67.0, 48.0)
-    m = folium.Map(location=[round(lat0, 5), round(lon0, 5)], zoom_start=5, tiles=None, prefer_canvas=True,
+    m = folium.Map(location=[_coord(lat0), _coord(lon0)], zoom_start=5, tiles=None, prefer_canvas=True,
                    control_scale=False, zoom_control=False)
     # Instance lists: folium's add_js_link would otherwise edit the class-level defaults.
     m.default_js = []
@@ -519,7 +519,7 @@ def _prepare(
         pad = 0.3
         m.fit_bounds([[b[1] - pad, b[0] - pad], [b[3] + pad, b[2] + pad]])
         # Fitted again once the panels exist, with room for them (geoplan.fit in the runtime).
-        page.fit = [[round(b[1] - pad, 5), round(b[0] - pad, 5)], [round(b[3] + pad, 5), round(b[2] + pad, 5)]]
+        page.fit = [[_coord(b[1] - pad), _coord(b[0] - pad)], [_coord(b[3] + pad), _coord(b[2] + pad)]]
     place_labels, places = _place_entries(towns, centres, both, _max_population(centres))
     page.labels = place_labels + page.labels
     page.places = places

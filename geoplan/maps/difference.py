@@ -28,11 +28,12 @@ from geoplan.maps.basemap import (
     _centre_radius,
     _finish,
     _max_population,
+    _Page,
     _prepare,
 )
 from geoplan.maps.elements import _Call, _DataLayer
 from geoplan.maps.popups import _table
-from geoplan.maps.web import _features, _records, _simplified
+from geoplan.maps.web import _coord, _features, _records, _simplified
 
 __all__ = ["CHANGE_COLOUR", "difference_map", "road_changes", "town_changes"]
 
@@ -198,106 +199,10 @@ def difference_map(
     ctx = context or MapContext(scenario=f"{a_name} → {b_name}")
     page = _prepare(towns_b, after["centres"], None, tiles=tiles, assets_url=None, title=title,
                     boundaries=boundaries, settlements=settlements, context=ctx)
-    m, towns, centres, crs, names_c = page.m, page.towns, page.centres, page.crs, page.names
-
-    # roads: the after network in the background, changes on top
-    roads_a, roads_b = before.get("roads"), after.get("roads")
-    if roads_b is not None and len(roads_b):
-        geoms = _simplified(np.array([shapely.union_all(roads_b.to_crs(4326).geometry.to_numpy())], dtype=object),
-                            simplify_m / 2, crs)
-        m.add_child(_DataLayer("roads", "Roads (after)", _features(geoms, iter([{"style": {
-            "color": "#8C8C8C", "weight": 1.2, "opacity": 0.8}}])), interactive=False))
-    changes_r = road_changes(roads_a, roads_b)
-    if len(changes_r):
-        geoms = _simplified(changes_r.geometry.to_numpy(), 0, None)
-        road_props: list[dict[str, Any]] = []
-        for row in _records(changes_r):
-            label = {"added": f"added in {b_name}", "closed": f"closed in {b_name}",
-                     "changed": "changed"}[row["change"]]
-            road_props.append({"id": f"road-{row['id']}", "style": dict(_ROAD_STYLE[row["change"]]),
-                          "popup": (f'<div class="gp-popup"><h4>Road {escape_value(row["id"])}: '
-                                    f'{html.escape(label)}</h4>'
-                                    f"<p>{escape_value(row['detail'])}</p></div>"),
-                          "tooltip": f"Road {escape_value(row['id'])}: {html.escape(label)}"})
-        m.add_child(_DataLayer("roadChanges", "Road changes", _features(geoms, iter(road_props))))
-
-    # catchments before (dashed) and after (solid), one band at a time
-    bands: set[int] = set()
-    props: list[dict[str, Any]]
-    for key, run, dash, colour, run_label in (("catchmentsBefore", before, "5 5", "#6A6A6A", a_name),
-                                          ("catchmentsAfter", after, None, "#54278F", b_name)):
-        cfr = check_result(run.get("catchments"), "catchments")
-        if not len(cfr):
-            continue
-        bands |= {int(b) for b in cfr["band"]}
-        geoms = _simplified(cfr.geometry.to_numpy(), simplify_m, crs)
-        props = []
-        for row in _records(cfr):
-            cname = names_c.get(str(row["centre"]), str(row["centre"]))
-            style: dict[str, Any] = {"color": colour, "weight": 2, "opacity": 0.9, "fillOpacity": 0.0}
-            if dash:
-                style["dashArray"] = dash
-            props.append({"centre": str(row["centre"]), "band": int(row["band"]), "style": style,
-                          "tooltip": f"{escape_value(cname)} · ≤ {int(row['band'])} min ({escape_value(run_label)})",
-                          "popup": (f'<div class="gp-popup"><h4>{escape_value(cname)}</h4>'
-                                    '<div class="gp-sub">catchment, '
-                                    f"{escape_value(run_label)}</div>"
-                                    + _table([("Travel time", f"≤ {int(row['band'])} min"),
-                                              ("Population", format_int(row.get("population")))]) + "</div>")})
-        m.add_child(_DataLayer(key, f"Catchments {run_label}", _features(geoms, iter(props))))
-    if bands:
-        blist = sorted(bands)
-        default = int(ctx.agglomeration_minutes) if ctx.agglomeration_minutes in bands else blist[len(blist) // 2]
-        pick = sorted(([c, names_c.get(c, c)] for c in names_c), key=lambda p: p[1])
-        m.add_child(_Call("catchmentPicker", ["catchmentsBefore", "catchmentsAfter"], blist, pick, default))
-
-    # centres in the background
-    max_pop = _max_population(centres)
-    only = centres[~centres["id"].astype(str).isin(page.both)]
-    geoms = _simplified(only.geometry.to_numpy(), 0, None)
-    m.add_child(_DataLayer("centres", "Growth centres", _features(geoms, iter([{
-        "id": str(r["id"]), "style": {"radius": _centre_radius(r.get("population"), max_pop), "color": CENTRE_COLOUR,
-                                      "weight": 1.5, "fillColor": "#FFFFFF", "fillOpacity": 0.5},
-        "tooltip": f"<b>{escape_value(r['name_en'])}</b><br>growth centre"} for r in _records(only)])), front=True))
-
-    # towns: the changed ones large with a ring and the list of changes
-    table = town_changes(towns_a, towns)
-    changes: dict[str, list[tuple[str, str, str]]] = dict(zip(table["id"].astype(str), table["changes"], strict=True))
-    geoms = _simplified(towns.geometry.to_numpy(), 0, None)
-    town_props: list[dict[str, Any]] = []
-    n_changed = 0
-    for row in _records(towns):
-        cat = str(row["category"])
-        ch = changes.get(str(row["id"]), [])
-        n_changed += bool(ch)
-        rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(x)} → <b>{html.escape(y)}</b></td></tr>"
-                       for k, x, y in ch)
-        town_style: dict[str, Any] = ({"radius": 9.0, "color": CHANGE_COLOUR, "weight": 4,
-                                  "fillColor": CATEGORY_COLOURS[cat], "fillOpacity": 1.0} if ch else
-                                 {"radius": 5.0, "color": "#1A1A1A", "weight": 1, "fillColor": CATEGORY_COLOURS[cat],
-                                  "fillOpacity": 0.55, "opacity": 0.6})
-        town_props.append({
-            "id": str(row["id"]),
-            "style": town_style,
-            "popup": (f'<div class="gp-popup"><h4>{escape_value(row["name_en"])}</h4>'
-                      + (f'<div class="gp-sub">changes {html.escape(a_name)} → {html.escape(b_name)}</div>'
-                         f"<table>{rows}</table>" if ch else '<div class="gp-sub">no change</div>')
-                      + _table([("Category", html.escape(CATEGORY_LABELS[cat])),
-                                ("Travel time", html.escape(format_minutes(row.get("minutes"))))]) + "</div>"),
-            "tooltip": f"<b>{escape_value(row['name_en'])}</b>" + (f"<br>{len(ch)} change(s)" if ch else ""),
-        })
-    m.add_child(_DataLayer("towns", "Monotowns", _features(geoms, iter(town_props)), front=True))
-    changed_xy = {(round(f["geometry"]["coordinates"][0], 5), round(f["geometry"]["coordinates"][1], 5))
-                  for f in _features(geoms, iter(town_props)) if f["properties"]["style"]["color"] == CHANGE_COLOUR}
-    for cand in page.labels:  # labels of changed towns start beyond their larger ring
-        if cand[4] in ("town", "centre") and (cand[1], cand[2]) in changed_xy:
-            cand[5] = 12.0
-    for entry in page.places:
-        ch = changes.get(entry["id"], []) if entry.get("layer") == "towns" else []
-        if ch:
-            entry["sub"] = "; ".join(f"{k}: {x} → {y}" for k, x, y in ch)[:80]
-            entry["rank"] = float(entry["rank"]) + 1e12  # changed towns first in the search
-
+    changes_r = _add_roads(page, before.get("roads"), after.get("roads"), after_name=b_name, simplify_m=simplify_m)
+    bands = _add_catchments(page, before, after, names=names, simplify_m=simplify_m)
+    _add_centres(page)
+    n_changed = _add_towns(page, towns_a, names=names)
     counts = pd.Series([r["change"] for r in _records(changes_r)] if len(changes_r) else [], dtype=object)
     road_rows = "".join(
         f'<div class="gp-row"><span class="gp-line" style="height:0;border-top:3px '
@@ -306,7 +211,7 @@ def difference_map(
     page.legend += [
         f"<h4>{html.escape(title)}</h4>",
         f'<h5>Monotowns</h5><div class="gp-row"><span class="gp-dot" style="border:3px solid {CHANGE_COLOUR};'
-        f'width:12px;height:12px"></span>changed ({n_changed} of {len(towns)}): click for before → after</div>'
+        f'width:12px;height:12px"></span>changed ({n_changed} of {len(page.towns)}): click for before → after</div>'
         '<div class="gp-row"><span class="gp-dot" style="opacity:.6;width:8px;height:8px"></span>unchanged</div>'
         '<div class="gp-note">Fill = category after.</div>',
         f"<h5>Roads</h5>{road_rows}",
@@ -315,3 +220,115 @@ def difference_map(
          f'border-top:2px solid #54278F"></span>{html.escape(b_name)}</div>') if bands else "",
     ]
     return _finish(page)
+
+
+def _add_roads(page: _Page, roads_a: gpd.GeoDataFrame | None, roads_b: gpd.GeoDataFrame | None, *,
+               after_name: str, simplify_m: float) -> gpd.GeoDataFrame:
+    """Add the after network in the background and the road changes on top; return the changes."""
+    if roads_b is not None and len(roads_b):
+        geoms = _simplified(np.array([shapely.union_all(roads_b.to_crs(4326).geometry.to_numpy())], dtype=object),
+                            simplify_m / 2, page.crs)
+        page.m.add_child(_DataLayer("roads", "Roads (after)", _features(geoms, iter([{"style": {
+            "color": "#8C8C8C", "weight": 1.2, "opacity": 0.8}}])), interactive=False))
+    changes = road_changes(roads_a, roads_b)
+    if len(changes):
+        geoms = _simplified(changes.geometry.to_numpy(), 0, None)
+        props: list[dict[str, Any]] = []
+        for row in _records(changes):
+            label = {"added": f"added in {after_name}", "closed": f"closed in {after_name}",
+                     "changed": "changed"}[row["change"]]
+            props.append({"id": f"road-{row['id']}", "style": dict(_ROAD_STYLE[row["change"]]),
+                          "popup": (f'<div class="gp-popup"><h4>Road {escape_value(row["id"])}: '
+                                    f"{html.escape(label)}</h4><p>{escape_value(row['detail'])}</p></div>"),
+                          "tooltip": f"Road {escape_value(row['id'])}: {html.escape(label)}"})
+        page.m.add_child(_DataLayer("roadChanges", "Road changes", _features(geoms, iter(props))))
+    return changes
+
+
+def _add_catchments(page: _Page, before: Mapping[str, Any], after: Mapping[str, Any], *,
+                    names: tuple[str, str], simplify_m: float) -> set[int]:
+    """Add the catchments before (dashed) and after (solid), one band at a time; return the bands."""
+    bands: set[int] = set()
+    for key, run, dash, colour, run_label in (("catchmentsBefore", before, "5 5", "#6A6A6A", names[0]),
+                                              ("catchmentsAfter", after, None, "#54278F", names[1])):
+        cfr = check_result(run.get("catchments"), "catchments")
+        if not len(cfr):
+            continue
+        bands |= {int(b) for b in cfr["band"]}
+        geoms = _simplified(cfr.geometry.to_numpy(), simplify_m, page.crs)
+        props: list[dict[str, Any]] = []
+        for row in _records(cfr):
+            cname = page.names.get(str(row["centre"]), str(row["centre"]))
+            style: dict[str, Any] = {"color": colour, "weight": 2, "opacity": 0.9, "fillOpacity": 0.0}
+            if dash:
+                style["dashArray"] = dash
+            props.append({"centre": str(row["centre"]), "band": int(row["band"]), "style": style,
+                          "tooltip": f"{escape_value(cname)} · ≤ {int(row['band'])} min ({escape_value(run_label)})",
+                          "popup": (f'<div class="gp-popup"><h4>{escape_value(cname)}</h4><div class="gp-sub">'
+                                    f"catchment, {escape_value(run_label)}</div>"
+                                    + _table([("Travel time", f"≤ {int(row['band'])} min"),
+                                              ("Population", format_int(row.get("population")))]) + "</div>")})
+        page.m.add_child(_DataLayer(key, f"Catchments {run_label}", _features(geoms, iter(props))))
+    if bands:
+        blist = sorted(bands)
+        ctx = page.context
+        default = int(ctx.agglomeration_minutes) if ctx.agglomeration_minutes in bands else blist[len(blist) // 2]
+        pick = sorted(([c, page.names.get(c, c)] for c in page.names), key=lambda p: p[1])
+        page.m.add_child(_Call("catchmentPicker", ["catchmentsBefore", "catchmentsAfter"], blist, pick, default))
+    return bands
+
+
+def _add_centres(page: _Page) -> None:
+    """Add the growth centres that are not towns, in the background."""
+    max_pop = _max_population(page.centres)
+    only = page.centres[~page.centres["id"].astype(str).isin(page.both)]
+    geoms = _simplified(only.geometry.to_numpy(), 0, None)
+    page.m.add_child(_DataLayer("centres", "Growth centres", _features(geoms, iter([{
+        "id": str(r["id"]), "style": {"radius": _centre_radius(r.get("population"), max_pop), "color": CENTRE_COLOUR,
+                                      "weight": 1.5, "fillColor": "#FFFFFF", "fillOpacity": 0.5},
+        "tooltip": f"<b>{escape_value(r['name_en'])}</b><br>growth centre"} for r in _records(only)])), front=True))
+
+
+def _add_towns(page: _Page, towns_a: gpd.GeoDataFrame, *, names: tuple[str, str]) -> int:
+    """Add the towns, the changed ones large with a ring and their changes; return how many changed.
+
+    The labels of changed towns start beyond their ring; changed towns come first in the search.
+    """
+    a_name, b_name = names
+    table = town_changes(towns_a, page.towns)
+    changes: dict[str, list[tuple[str, str, str]]] = dict(zip(table["id"].astype(str), table["changes"], strict=True))
+    geoms = _simplified(page.towns.geometry.to_numpy(), 0, None)
+    props: list[dict[str, Any]] = []
+    n_changed = 0
+    for row in _records(page.towns):
+        cat = str(row["category"])
+        ch = changes.get(str(row["id"]), [])
+        n_changed += bool(ch)
+        rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(x)} → <b>{html.escape(y)}</b></td></tr>"
+                       for k, x, y in ch)
+        style: dict[str, Any] = ({"radius": 9.0, "color": CHANGE_COLOUR, "weight": 4,
+                                  "fillColor": CATEGORY_COLOURS[cat], "fillOpacity": 1.0} if ch else
+                                 {"radius": 5.0, "color": "#1A1A1A", "weight": 1, "fillColor": CATEGORY_COLOURS[cat],
+                                  "fillOpacity": 0.55, "opacity": 0.6})
+        props.append({
+            "id": str(row["id"]),
+            "style": style,
+            "popup": (f'<div class="gp-popup"><h4>{escape_value(row["name_en"])}</h4>'
+                      + (f'<div class="gp-sub">changes {html.escape(a_name)} → {html.escape(b_name)}</div>'
+                         f"<table>{rows}</table>" if ch else '<div class="gp-sub">no change</div>')
+                      + _table([("Category", html.escape(CATEGORY_LABELS[cat])),
+                                ("Travel time", html.escape(format_minutes(row.get("minutes"))))]) + "</div>"),
+            "tooltip": f"<b>{escape_value(row['name_en'])}</b>" + (f"<br>{len(ch)} change(s)" if ch else ""),
+        })
+    page.m.add_child(_DataLayer("towns", "Monotowns", _features(geoms, iter(props)), front=True))
+    changed_xy = {(_coord(f["geometry"]["coordinates"][0]), _coord(f["geometry"]["coordinates"][1]))
+                  for f in _features(geoms, iter(props)) if f["properties"]["style"]["color"] == CHANGE_COLOUR}
+    for cand in page.labels:  # labels of changed towns start beyond their larger ring
+        if cand[4] in ("town", "centre") and (cand[1], cand[2]) in changed_xy:
+            cand[5] = 12.0
+    for entry in page.places:
+        ch = changes.get(entry["id"], []) if entry.get("layer") == "towns" else []
+        if ch:
+            entry["sub"] = "; ".join(f"{k}: {x} → {y}" for k, x, y in ch)[:80]
+            entry["rank"] = float(entry["rank"]) + 1e12  # changed towns first in the search
+    return n_changed

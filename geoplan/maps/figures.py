@@ -10,9 +10,9 @@ renderer's font metrics, overlaps from a grid, so any number of places draws in 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -31,9 +31,19 @@ from geoplan._style import (
 )
 from geoplan.layers import metric_crs
 from geoplan.maps.assets import _PathLike
-from geoplan.maps.web import _bounds, latin
+from geoplan.maps.web import _FALLBACK_BOUNDS, _bounds, latin
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.legend import Legend
 
 __all__ = ["category_png", "place_labels"]
+
+#: Marker area of a town, pt².
+_TOWN_AREA = 46
+#: Dash pattern of a fragile town's ring.
+_FRAGILE_DASH = (0, (2.5, 1.5))
 
 
 def _nice_length(span_m: float) -> float:
@@ -68,7 +78,7 @@ class _Grid:
 
 
 def place_labels(points: np.ndarray, sizes: np.ndarray, radii: np.ndarray,
-                 frame: tuple[float, float, float, float],
+                 frame: tuple[float, float, float, float], *,
                  obstacles: Sequence[tuple[float, float, float, float]] = (),
                  symbols: np.ndarray | None = None, symbol_radii: np.ndarray | None = None,
                  pad: float = 2.0) -> list[tuple[int, float, float, str, bool]]:
@@ -184,36 +194,92 @@ def category_png(
         ``path``.
 
     """
-    from matplotlib import patheffects
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.collections import LineCollection
-    from matplotlib.figure import Figure
-    from matplotlib.font_manager import FontProperties
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
     towns = check_result(towns, "towns")
     centres = check_result(centres, "centres")
     roads_r = check_result(roads, "roads") if roads is not None else None
-    bnd = None
+    bnd = _boundaries_lonlat(boundaries)
+    crs = metric_crs((_bounds(bnd) if bnd is not None else _bounds(towns, centres, roads_r)) or _FALLBACK_BOUNDS)
+    t, c = towns.to_crs(crs), centres.to_crs(crs)
+    frame = _frame(t, c, roads_r, bnd, crs)
+    fig, ax = _figure(frame, title=title, dpi=dpi, width_in=width_in)
+    if bnd is not None:
+        _draw_boundaries(fig, ax, bnd, frame)
+    if roads_r is not None and len(roads_r):
+        _draw_roads(ax, roads_r, frame.crs)
+    sett = _draw_settlements(ax, settlements, frame.crs)
+    marks = _draw_places(ax, t, c)
+    legend = _draw_legend(ax, t, marks.fragile, settlements_shown=bool(len(sett.x)))
+    _draw_scale_and_credits(ax, frame, roads_shown=roads_r is not None, settlements_shown=bool(len(sett.x)),
+                            boundaries_shown=bnd is not None)
+    if labels:
+        _draw_labels(fig, ax, t, c, marks, sett, legend, max_settlement_labels)
+
+    buf = io.BytesIO()
+    # No "Software" chunk: the bytes depend on the drawing, not on the matplotlib build.
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None}, facecolor="white", pad_inches=0.1)
+    return write_bytes_atomic(path, buf.getvalue())
+
+
+class _Frame(NamedTuple):
+    """The metric CRS of a figure and the extent it shows (metres)."""
+
+    crs: Any
+    xmin: float
+    ymin: float
+    xmax: float
+    ymax: float
+    span: float  # the longer side, at least 50 km
+    pad: float  # margin around the extent
+
+
+class _Settlements(NamedTuple):
+    """The settlements drawn (not towns or centres themselves): coordinates, population, names."""
+
+    x: np.ndarray
+    y: np.ndarray
+    population: np.ndarray
+    names: list[str]
+
+
+class _Marks(NamedTuple):
+    """What the labels need to know about the drawn centres and towns."""
+
+    centre_population: np.ndarray
+    centre_area: np.ndarray  # marker area, pt²
+    both: set[str]  # ids that are a town and a centre
+    fragile: np.ndarray  # per town
+
+
+def _boundaries_lonlat(boundaries: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+    """Return the boundaries in lon/lat when they can be drawn (they have a ``level``), else ``None``."""
     if boundaries is not None and len(boundaries) and "level" in boundaries:
-        bnd = boundaries.to_crs(4326) if boundaries.crs is not None else boundaries.set_crs(4326)
-    bounds = (_bounds(bnd) if bnd is not None else _bounds(towns, centres, roads_r)) or (46.0, 40.0, 88.0, 56.0)
-    crs = metric_crs(bounds)
-    t = towns.to_crs(crs)
-    c = centres.to_crs(crs)
+        return boundaries.to_crs(4326) if boundaries.crs is not None else boundaries.set_crs(4326)
+    return None
+
+
+def _frame(t: gpd.GeoDataFrame, c: gpd.GeoDataFrame, roads: gpd.GeoDataFrame | None,
+           bnd: gpd.GeoDataFrame | None, crs: Any) -> _Frame:
+    """Return the extent in ``crs`` (of ``t`` and ``c``): the boundaries', else the places' and roads'."""
     if bnd is not None:
         xmin, ymin, xmax, ymax = bnd.to_crs(crs).total_bounds
     else:
         pts = np.concatenate([shapely.get_coordinates(t.geometry.to_numpy()),
                               shapely.get_coordinates(c.geometry.to_numpy())]) if len(t) + len(c) else np.zeros((1, 2))
-        if roads_r is not None and len(roads_r):
-            rb = roads_r.to_crs(crs).total_bounds
+        if roads is not None and len(roads):
+            rb = roads.to_crs(crs).total_bounds
             pts = np.vstack([pts, rb[:2], rb[2:]])
         xmin, ymin = pts.min(axis=0)
         xmax, ymax = pts.max(axis=0)
     span = max(xmax - xmin, ymax - ymin, 50000.0)
-    pad = 0.04 * span
+    return _Frame(crs, xmin, ymin, xmax, ymax, span, 0.04 * span)
+
+
+def _figure(frame: _Frame, *, title: str | None, dpi: int, width_in: float) -> tuple[Figure, Axes]:
+    """Make the figure (with a renderer for text extents, without pyplot) and its map axes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    xmin, ymin, xmax, ymax, pad = frame.xmin, frame.ymin, frame.xmax, frame.ymax, frame.pad
     aspect = (ymax - ymin + 2 * pad) / max(xmax - xmin + 2 * pad, 1.0)
     fig = Figure(figsize=(width_in, max(3.0, width_in * aspect + 0.6)), dpi=dpi)
     FigureCanvasAgg(fig)  # a renderer for text extents, without pyplot
@@ -224,45 +290,57 @@ def category_png(
     ax.set_ylim(ymin - pad, ymax + pad)
     if title:
         fig.text(0.01, 0.985, title, fontsize=13, ha="left", va="top", fontweight="bold", parse_math=False)
+    return fig, ax
 
-    if bnd is not None:
-        level = pd.to_numeric(bnd["level"], errors="coerce").to_numpy()
-        metric = bnd.to_crs(crs)
-        tol = span / 2000
-        country = metric[level == 0] if (level == 0).any() else metric
-        shape = gpd.GeoSeries([shapely.union_all(shapely.make_valid(country.geometry.to_numpy()))], crs=crs)
-        shape.simplify(tol).plot(ax=ax, facecolor="#FBFAF5", edgecolor="#4D4D4D", linewidth=0.9, zorder=0.5)
-        if (level == 1).any():
-            lines = shapely.union_all(shapely.boundary(shapely.make_valid(metric[level == 1].geometry.to_numpy())))
-            coords, index = shapely.get_coordinates(shapely.get_parts(shapely.simplify(lines, tol)), return_index=True)
-            parts = np.split(coords, np.flatnonzero(np.diff(index)) + 1)
-            ax.add_collection(LineCollection(parts, colors="#9A9A9A", linewidths=0.45, zorder=0.6))
-        ax.set_facecolor("#DFE5EA")
-        fig.set_facecolor("white")
 
-    if roads_r is not None and len(roads_r):
-        coords, index = shapely.get_coordinates(roads_r.to_crs(crs).geometry.to_numpy(), return_index=True)
+def _draw_boundaries(fig: Figure, ax: Axes, bnd: gpd.GeoDataFrame, frame: _Frame) -> None:
+    """Draw the country filled and outlined, the regions as thin lines, the sea around."""
+    from matplotlib.collections import LineCollection
+
+    level = pd.to_numeric(bnd["level"], errors="coerce").to_numpy()
+    metric = bnd.to_crs(frame.crs)
+    tol = frame.span / 2000
+    country = metric[level == 0] if (level == 0).any() else metric
+    shape = gpd.GeoSeries([shapely.union_all(shapely.make_valid(country.geometry.to_numpy()))], crs=frame.crs)
+    shape.simplify(tol).plot(ax=ax, facecolor="#FBFAF5", edgecolor="#4D4D4D", linewidth=0.9, zorder=0.5)
+    if (level == 1).any():
+        lines = shapely.union_all(shapely.boundary(shapely.make_valid(metric[level == 1].geometry.to_numpy())))
+        coords, index = shapely.get_coordinates(shapely.get_parts(shapely.simplify(lines, tol)), return_index=True)
         parts = np.split(coords, np.flatnonzero(np.diff(index)) + 1)
-        ax.add_collection(LineCollection(parts, colors=ROAD_COLOUR, linewidths=0.5, alpha=0.7, zorder=1))
+        ax.add_collection(LineCollection(parts, colors="#9A9A9A", linewidths=0.45, zorder=0.6))
+    ax.set_facecolor("#DFE5EA")
+    fig.set_facecolor("white")
 
-    sx: np.ndarray = np.zeros(0)
-    sy: np.ndarray = np.zeros(0)
-    spop: np.ndarray = np.zeros(0)
-    snames: list[str] = []
-    if settlements is not None and len(settlements):
-        s = settlements.to_crs(crs) if settlements.crs is not None else settlements.set_crs(4326).to_crs(crs)
-        s = s[s.geometry.geom_type == "Point"]
-        linked = np.zeros(len(s), dtype=bool)
-        for col in ("town_id", "centre_id"):
-            if col in s:
-                linked |= s[col].notna().to_numpy()
-        s = s[~linked]
-        spop = (pd.to_numeric(s["population"], errors="coerce").fillna(0).to_numpy(dtype=float)
-                if "population" in s else np.zeros(len(s)))
-        sx, sy = s.geometry.x.to_numpy(), s.geometry.y.to_numpy()
-        snames = [_text(r) for r in s.drop(columns=s.geometry.name).to_dict("records")]
-        ax.scatter(sx, sy, s=np.clip(spop / 20000, 0.3, 6), c="#8A8A8A", linewidths=0, zorder=1.5)
 
+def _draw_roads(ax: Axes, roads: gpd.GeoDataFrame, crs: Any) -> None:
+    """Draw the roads as light grey lines."""
+    from matplotlib.collections import LineCollection
+
+    coords, index = shapely.get_coordinates(roads.to_crs(crs).geometry.to_numpy(), return_index=True)
+    parts = np.split(coords, np.flatnonzero(np.diff(index)) + 1)
+    ax.add_collection(LineCollection(parts, colors=ROAD_COLOUR, linewidths=0.5, alpha=0.7, zorder=1))
+
+
+def _draw_settlements(ax: Axes, settlements: gpd.GeoDataFrame | None, crs: Any) -> _Settlements:
+    """Draw the settlements that are not a town or centre themselves as grey dots sized by population."""
+    if settlements is None or not len(settlements):
+        return _Settlements(np.zeros(0), np.zeros(0), np.zeros(0), [])
+    s = settlements.to_crs(crs) if settlements.crs is not None else settlements.set_crs(4326).to_crs(crs)
+    s = s[s.geometry.geom_type == "Point"]
+    linked = np.zeros(len(s), dtype=bool)
+    for col in ("town_id", "centre_id"):
+        if col in s:
+            linked |= s[col].notna().to_numpy()
+    s = s[~linked]
+    spop = (pd.to_numeric(s["population"], errors="coerce").fillna(0).to_numpy(dtype=float)
+            if "population" in s else np.zeros(len(s)))
+    sx, sy = s.geometry.x.to_numpy(), s.geometry.y.to_numpy()
+    ax.scatter(sx, sy, s=np.clip(spop / 20000, 0.3, 6), c="#8A8A8A", linewidths=0, zorder=1.5)
+    return _Settlements(sx, sy, spop, [_text(r) for r in s.drop(columns=s.geometry.name).to_dict("records")])
+
+
+def _draw_places(ax: Axes, t: gpd.GeoDataFrame, c: gpd.GeoDataFrame) -> _Marks:
+    """Draw the centres (open circles, area = population), the towns by category and the fragile rings."""
     pop_c = (pd.to_numeric(c["population"], errors="coerce").fillna(0).to_numpy(dtype=float)
              if "population" in c and len(c) else np.zeros(len(c)))
     c_area = 20 + 480 * pop_c / max(pop_c.max() if len(pop_c) else 0.0, 1.0)  # marker area (pt²)
@@ -272,12 +350,20 @@ def category_png(
                    linewidths=1.2, alpha=0.9, zorder=2)
     if len(t):
         colours = [CATEGORY_COLOURS[str(k)] for k in t["category"]]
-        ax.scatter(t.geometry.x, t.geometry.y, s=46, c=colours, edgecolors="#1A1A1A", linewidths=0.7, zorder=3)
+        ax.scatter(t.geometry.x, t.geometry.y, s=_TOWN_AREA, c=colours, edgecolors="#1A1A1A", linewidths=0.7,
+                   zorder=3)
     fragile = (t["fragile"].fillna(False).astype(bool).to_numpy() if "fragile" in t and len(t)
                else np.zeros(len(t), dtype=bool))
     if fragile.any():  # a dashed ring: the category changes in many sensitivity runs
         ax.scatter(t.geometry.x[fragile], t.geometry.y[fragile], s=150, facecolors="none", edgecolors="#1A1A1A",
-                   linewidths=0.9, linestyles=(0, (2.5, 1.5)), zorder=2.9)
+                   linewidths=0.9, linestyles=_FRAGILE_DASH, zorder=2.9)
+    return _Marks(pop_c, c_area, both, fragile)
+
+
+def _draw_legend(ax: Axes, t: gpd.GeoDataFrame, fragile: np.ndarray, *, settlements_shown: bool) -> Legend:
+    """Draw the legend: categories with their counts, growth centres, fragile towns, settlements."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     counts = t["category"].astype(object).value_counts() if len(t) else pd.Series(dtype=int)
     handles: list[Any] = [Line2D([], [], marker="o", linestyle="", markersize=7, markerfacecolor=CATEGORY_COLOURS[k],
@@ -286,35 +372,37 @@ def category_png(
     handles.append(Line2D([], [], marker="o", linestyle="", markersize=10, markerfacecolor="white",
                           markeredgecolor=CENTRE_COLOUR, label="Growth centre (area = population)"))
     if fragile.any():
-        handles.append(Patch(facecolor="none", edgecolor="#1A1A1A", linestyle=(0, (2.5, 1.5)),
+        handles.append(Patch(facecolor="none", edgecolor="#1A1A1A", linestyle=_FRAGILE_DASH,
                              label=f"Fragile: category changes in many sensitivity runs ({int(fragile.sum())})"))
-    if len(sx):
+    if settlements_shown:
         handles.append(Line2D([], [], marker="o", linestyle="", markersize=3, markerfacecolor="#8A8A8A",
                               markeredgecolor="none", label="Settlement"))
-    legend = ax.legend(handles=handles, loc="lower left", fontsize=8, frameon=True, framealpha=0.92, labelspacing=0.3,
-                       title="Monotowns", title_fontsize=9)
+    return ax.legend(handles=handles, loc="lower left", fontsize=8, frameon=True, framealpha=0.92, labelspacing=0.3,
+                     title="Monotowns", title_fontsize=9)
 
+
+def _draw_scale_and_credits(ax: Axes, frame: _Frame, *, roads_shown: bool, settlements_shown: bool,
+                            boundaries_shown: bool) -> None:
+    """Draw the scale bar (bottom right) and the data credits under it."""
+    xmin, ymin, xmax, span, pad = frame.xmin, frame.ymin, frame.xmax, frame.span, frame.pad
     bar = _nice_length(xmax - xmin)
     x0, y0 = xmax + pad - bar - 0.02 * span, ymin - pad + 0.03 * span
     ax.plot([x0, x0 + bar], [y0, y0], color="#222222", linewidth=3, solid_capstyle="butt", zorder=5)
     ax.text(x0 + bar / 2, y0 + 0.012 * span, f"{bar / 1000:g} km", ha="center", va="bottom", fontsize=8, zorder=5)
     credits = []
-    if roads_r is not None or len(sx):
+    if roads_shown or settlements_shown:
         credits.append("Roads and places partly " + OSM_ATTRIBUTION_TEXT)
-    if bnd is not None:
+    if boundaries_shown:
         credits.append("Boundaries: OCHA/HDX COD-AB (CC BY-IGO), geokz (CC BY 4.0)")
     if credits:
         ax.text(0.995, 0.005, "; ".join(credits), transform=ax.transAxes, ha="right", va="bottom", fontsize=6,
                 color="#555555")
 
-    if labels:
-        _draw_labels(fig, ax, t, c, both, pop_c, c_area, sx, sy, spop, snames, legend, max_settlement_labels,
-                     patheffects, FontProperties)
 
-    buf = io.BytesIO()
-    # No "Software" chunk: the bytes depend on the drawing, not on the matplotlib build.
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None}, facecolor="white", pad_inches=0.1)
-    return write_bytes_atomic(path, buf.getvalue())
+def _box(extents: Iterable[float]) -> tuple[float, float, float, float]:
+    """``(x0, y0, x1, y1)`` of a matplotlib bounding box's ``extents`` (display pixels)."""
+    x0, y0, x1, y1 = (float(v) for v in extents)
+    return x0, y0, x1, y1
 
 
 def _text(row: Any) -> str:
@@ -326,11 +414,15 @@ def _text(row: Any) -> str:
     return ""
 
 
-def _draw_labels(fig: Any, ax: Any, t: gpd.GeoDataFrame, c: gpd.GeoDataFrame, both: set[str], pop_c: np.ndarray,
-                 c_area: np.ndarray, sx: np.ndarray, sy: np.ndarray, spop: np.ndarray, snames: list[str],
-                 legend: Any, max_settlements: int, patheffects: Any, font_properties: Any) -> None:
+def _draw_labels(fig: Figure, ax: Axes, t: gpd.GeoDataFrame, c: gpd.GeoDataFrame, marks: _Marks,
+                 sett: _Settlements, legend: Legend, max_settlements: int) -> None:
     """Place and draw the labels of centres, towns and the largest settlements."""
-    renderer = fig.canvas.get_renderer()
+    from matplotlib import patheffects
+    from matplotlib.font_manager import FontProperties
+
+    both, pop_c, c_area = marks.both, marks.centre_population, marks.centre_area
+    sx, sy, spop, snames = sett
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]  # the Agg canvas of _figure
     scale = fig.dpi / 72.0
     # candidates in priority order: (x, y, text, fontsize, weight, symbol radius px)
     cands: list[tuple[float, float, str, float, str, float]] = []
@@ -345,7 +437,7 @@ def _draw_labels(fig: Any, ax: Any, t: gpd.GeoDataFrame, c: gpd.GeoDataFrame, bo
     else:
         key = -(pd.to_numeric(t["population"], errors="coerce").fillna(0).to_numpy() if "population" in t
                 else np.zeros(len(t)))
-    town_r = np.sqrt(46 / np.pi) * scale
+    town_r = np.sqrt(_TOWN_AREA / np.pi) * scale
     for i in np.argsort(key, kind="stable"):
         if str(t["id"].iloc[i]) in both:
             continue  # labelled as a centre
@@ -361,15 +453,15 @@ def _draw_labels(fig: Any, ax: Any, t: gpd.GeoDataFrame, c: gpd.GeoDataFrame, bo
     pts = to_px(np.array([(x, y) for x, y, *_ in cands]))
     sizes = []
     for _, _, text, fs, weight, _ in cands:
-        w, h, _ = renderer.get_text_width_height_descent(text, font_properties(size=fs, weight=weight), ismath=False)
+        w, h, _ = renderer.get_text_width_height_descent(text, FontProperties(size=fs, weight=weight), ismath=False)
         sizes.append((w + 3, h + 2))
-    frame = tuple(ax.get_window_extent(renderer).extents)
-    obstacles = [tuple(legend.get_window_extent(renderer).extents)]
+    frame = _box(ax.get_window_extent(renderer).extents)
+    obstacles = [_box(legend.get_window_extent(renderer).extents)]
     all_syms = np.vstack([to_px(np.column_stack([c.geometry.x, c.geometry.y])) if len(c) else np.zeros((0, 2)),
                           to_px(np.column_stack([t.geometry.x, t.geometry.y])) if len(t) else np.zeros((0, 2))])
     all_r = np.concatenate([cr, np.full(len(t), town_r)])
     placed = place_labels(pts, np.array(sizes), np.array([r for *_, r in cands]), frame,
-                          obstacles, all_syms, all_r)
+                          obstacles=obstacles, symbols=all_syms, symbol_radii=all_r)
     halo = [patheffects.withStroke(linewidth=2.2, foreground="white")]
     inv = ax.transData.inverted().transform
     for i, tx, ty, ha, leader in placed:

@@ -19,6 +19,7 @@ from rasterio.warp import Resampling, calculate_default_transform, reproject
 from geoplan._errors import AnalysisError, LayerReadError
 from geoplan._style import surface_breaks, surface_colours
 from geoplan.maps.assets import _PathLike
+from geoplan.settings import CATCHMENT_BANDS
 
 
 def _png_url(rgba: np.ndarray) -> str:
@@ -41,7 +42,7 @@ class _Surface:
 
 
 def _surface_overlay(path: _PathLike, *, max_px: int, vmax: float | None, cmap: str,
-                     bands: list[int] | tuple[int, ...] = (30, 60, 90, 120)) -> _Surface:
+                     bands: list[int] | tuple[int, ...] = CATCHMENT_BANDS) -> _Surface:
     """Reproject a single-band travel-time GeoTIFF to Web Mercator and colour it as a PNG data URL."""
     src_path = Path(path)
     try:

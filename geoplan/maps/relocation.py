@@ -22,6 +22,7 @@ from geoplan.maps.basemap import (
     _centre_radius,
     _finish,
     _legend_categories,
+    _Page,
     _prepare,
     _roads_layer,
     _town_features,
@@ -133,89 +134,20 @@ def relocation_map(
     flows = check_result(flows, "flows")
     page = _prepare(towns, centres, roads, tiles=tiles, assets_url=assets_url, title=title,
                     boundaries=boundaries, settlements=settlements, context=context)
-    m, towns, centres, crs, names = page.m, page.towns, page.centres, page.crs, page.names
-    ctx = page.context
-    town_names = dict(zip(towns["id"].astype(str), towns["name_en"].astype(str), strict=True))
-
+    towns, centres, ctx = page.towns, page.centres, page.context
     if page.roads is not None and len(page.roads):
-        layers, road_legend = _roads_layer(page.roads, crs, simplify_m, ctx.planned_roads, page.extent)
+        layers, road_legend = _roads_layer(page.roads, page.crs, simplify_m, ctx.planned_roads, page.extent)
         for layer in layers:
-            m.add_child(layer)
+            page.m.add_child(layer)
     else:
         road_legend = ""
-
     has_cap = "capacity" in centres.columns
-    size_col = "capacity" if has_cap else "population"
-    size = (pd.to_numeric(centres[size_col], errors="coerce") if size_col in centres
-            else pd.Series(np.nan, index=centres.index))
-    max_size = float(size.max()) if len(size) and size.notna().any() else 0.0
-    radius = {str(i): _centre_radius(s, max_size) for i, s in zip(centres["id"], size, strict=True)}
-
-    flows_out: dict[str, list[tuple[str, int]]] = {}
-    people = pd.to_numeric(flows["people"], errors="coerce").fillna(0).to_numpy(dtype=float)
-    max_people = float(people.max()) if len(people) else 0.0
-    if len(flows):
-        order = np.argsort(-people, kind="mergesort")  # thick lines first, thin ones stay clickable on top
-        ordered = flows.iloc[order]
-        lines = ordered.geometry.to_numpy()
-        geoms = []
-        props = []
-        for row, n, line in zip(_records(ordered), people[order], lines, strict=True):
-            oname = row_value(row, "origin_name") or town_names.get(str(row["origin"]), row["origin"])
-            dname = row_value(row, "destination_name") or names.get(str(row["destination"]), row["destination"])
-            flows_out.setdefault(str(row["origin"]), []).append((str(dname), int(n)))
-            width = _flow_width(n, max_people, max_width_px)
-            coords = shapely.get_coordinates(line)
-            curve, angle = curved_flow(tuple(coords[0]), tuple(coords[-1]))
-            geoms.append(curve)
-            rows = [
-                ("People", format_int(n)),
-                ("Travel time", html.escape(format_minutes(row.get("minutes"))) if "minutes" in row else ""),
-                ("Road distance", f"{float(row['km']):.0f} km" if row_value(row, "km") is not None else ""),
-            ]
-            arrow: dict[str, Any] = {"angle": angle, "size": round(max(9.0, 1.6 * width + 4), 1),
-                                     "gap": round(radius.get(str(row["destination"]), 5.0) + 1.5, 1),
-                                     "colour": FLOW_COLOUR}
-            props.append({
-                "id": str(row.get("id", f"{row['origin']}-{row['destination']}")),
-                "style": {"color": FLOW_COLOUR, "weight": round(width, 2), "opacity": 0.8, "lineCap": "butt"},
-                "arrow": arrow,
-                "popup": (f'<div class="gp-popup"><h4>{escape_value(oname)} → {escape_value(dname)}</h4>{_table(rows)}'
-                          '<div class="gp-note">Drawn as a curve from town to destination; minutes and km are '
-                          "along the fastest road route.</div></div>"),
-                "tooltip": f"{escape_value(oname)} → {escape_value(dname)}: {format_int(n)} people",
-            })
-        m.add_child(_DataLayer("flows", "Relocation flows", _features(np.array(geoms, dtype=object), iter(props)),
-                               arrows=True))
-        samples = sorted({max_people, max_people / 2, max_people / 4}, reverse=True)
-        lines_html = "".join(
-            f'<div class="gp-row"><span class="gp-line" style="height:{_flow_width(s, max_people, max_width_px):.1f}px;'
-            f'background:{FLOW_COLOUR}"></span>{format_int(s)} people</div>' for s in samples)
-        legend_flows = f"<h5>Relocation flows (arrow to destination)</h5>{lines_html}"
-    else:
-        m.add_child(_DataLayer("flows", "Relocation flows", []))
-        legend_flows = '<h5>Relocation flows</h5><div class="gp-note">No relocation flows in this result.</div>'
-
-    used = (pd.to_numeric(centres["capacity_used"], errors="coerce").to_numpy(dtype=float)
-            if "capacity_used" in centres else np.full(len(centres), np.nan))
-    fills = ramp_hex(CAPACITY_CMAP, np.nan_to_num(used, nan=0.0), vmin=-0.15, vmax=1.0)
-    keep = ~centres["id"].astype(str).isin(page.both).to_numpy()
-    geoms_c = _simplified(centres.geometry.to_numpy()[keep], 0, None)
-    props = []
-    for row, u, fill in zip(_records(centres[keep]), used[keep], np.asarray(fills, dtype=object)[keep], strict=True):
-        tip = (f"<b>{escape_value(row['name_en'])}</b>"
-               + (f"<br>{100 * u:.0f} % of capacity used" if math.isfinite(u) else ""))
-        props.append({
-            "id": str(row["id"]),
-            "style": {"radius": radius[str(row["id"])], "color": CENTRE_COLOUR, "weight": 2, "fillColor": fill,
-                      "fillOpacity": 0.85},
-            "popup": _centre_popup(row, capacity=True),
-            "tooltip": tip,
-        })
-    m.add_child(_DataLayer("centres", "Destinations", _features(geoms_c, iter(props)), front=True))
+    radius = _destination_radii(centres, "capacity" if has_cap else "population")
+    flows_out, legend_flows = _add_flows(page, flows, radius, max_width_px=max_width_px)
+    _add_destinations(page, radius)
     stops = ",".join(ramp_hex(CAPACITY_CMAP, np.linspace(0, 1, 6), vmin=-0.15, vmax=1.0))
-    m.add_child(_DataLayer("towns", "Monotowns", _town_features(
-        towns, names, flows_out, centres=centres, emphasise="relocation", profiles_url=ctx.profiles_url,
+    page.m.add_child(_DataLayer("towns", "Monotowns", _town_features(
+        towns, page.names, flows_out, centres=centres, emphasise="relocation", profiles_url=ctx.profiles_url,
         capacity=True), front=True))
     page.legend += [
         f"<h4>{html.escape(title)}</h4>",
@@ -227,3 +159,81 @@ def relocation_map(
         road_legend,
     ]
     return _finish(page)
+
+
+def _destination_radii(centres: gpd.GeoDataFrame, size_col: str) -> dict[str, float]:
+    """Pixel radius of each centre by id, its area proportional to ``size_col`` (capacity or population)."""
+    size = (pd.to_numeric(centres[size_col], errors="coerce") if size_col in centres
+            else pd.Series(np.nan, index=centres.index))
+    max_size = float(size.max()) if len(size) and size.notna().any() else 0.0
+    return {str(i): _centre_radius(s, max_size) for i, s in zip(centres["id"], size, strict=True)}
+
+
+def _add_flows(page: _Page, flows: gpd.GeoDataFrame, radius: dict[str, float], *,
+               max_width_px: float) -> tuple[dict[str, list[tuple[str, int]]], str]:
+    """Add the flows as curved arrows, thickest first; return the flows out of each town and the legend."""
+    town_names = dict(zip(page.towns["id"].astype(str), page.towns["name_en"].astype(str), strict=True))
+    flows_out: dict[str, list[tuple[str, int]]] = {}
+    people = pd.to_numeric(flows["people"], errors="coerce").fillna(0).to_numpy(dtype=float)
+    max_people = float(people.max()) if len(people) else 0.0
+    if not len(flows):
+        page.m.add_child(_DataLayer("flows", "Relocation flows", []))
+        return flows_out, '<h5>Relocation flows</h5><div class="gp-note">No relocation flows in this result.</div>'
+    order = np.argsort(-people, kind="mergesort")  # thick lines first, thin ones stay clickable on top
+    ordered = flows.iloc[order]
+    geoms = []
+    props = []
+    for row, n, line in zip(_records(ordered), people[order], ordered.geometry.to_numpy(), strict=True):
+        oname = row_value(row, "origin_name") or town_names.get(str(row["origin"]), row["origin"])
+        dname = row_value(row, "destination_name") or page.names.get(str(row["destination"]), row["destination"])
+        flows_out.setdefault(str(row["origin"]), []).append((str(dname), int(n)))
+        width = _flow_width(n, max_people, max_width_px)
+        coords = shapely.get_coordinates(line)
+        curve, angle = curved_flow(tuple(coords[0]), tuple(coords[-1]))
+        geoms.append(curve)
+        rows = [
+            ("People", format_int(n)),
+            ("Travel time", html.escape(format_minutes(row.get("minutes"))) if "minutes" in row else ""),
+            ("Road distance", f"{float(row['km']):.0f} km" if row_value(row, "km") is not None else ""),
+        ]
+        arrow: dict[str, Any] = {"angle": angle, "size": round(max(9.0, 1.6 * width + 4), 1),
+                                 "gap": round(radius.get(str(row["destination"]), 5.0) + 1.5, 1),
+                                 "colour": FLOW_COLOUR}
+        props.append({
+            "id": str(row.get("id", f"{row['origin']}-{row['destination']}")),
+            "style": {"color": FLOW_COLOUR, "weight": round(width, 2), "opacity": 0.8, "lineCap": "butt"},
+            "arrow": arrow,
+            "popup": (f'<div class="gp-popup"><h4>{escape_value(oname)} → {escape_value(dname)}</h4>{_table(rows)}'
+                      '<div class="gp-note">Drawn as a curve from town to destination; minutes and km are '
+                      "along the fastest road route.</div></div>"),
+            "tooltip": f"{escape_value(oname)} → {escape_value(dname)}: {format_int(n)} people",
+        })
+    page.m.add_child(_DataLayer("flows", "Relocation flows", _features(np.array(geoms, dtype=object), iter(props)),
+                                arrows=True))
+    samples = sorted({max_people, max_people / 2, max_people / 4}, reverse=True)
+    lines_html = "".join(
+        f'<div class="gp-row"><span class="gp-line" style="height:{_flow_width(s, max_people, max_width_px):.1f}px;'
+        f'background:{FLOW_COLOUR}"></span>{format_int(s)} people</div>' for s in samples)
+    return flows_out, f"<h5>Relocation flows (arrow to destination)</h5>{lines_html}"
+
+
+def _add_destinations(page: _Page, radius: dict[str, float]) -> None:
+    """Add the centres that are not towns, sized by ``radius`` and shaded by the capacity used."""
+    centres = page.centres
+    used = (pd.to_numeric(centres["capacity_used"], errors="coerce").to_numpy(dtype=float)
+            if "capacity_used" in centres else np.full(len(centres), np.nan))
+    fills = ramp_hex(CAPACITY_CMAP, np.nan_to_num(used, nan=0.0), vmin=-0.15, vmax=1.0)
+    keep = ~centres["id"].astype(str).isin(page.both).to_numpy()
+    geoms = _simplified(centres.geometry.to_numpy()[keep], 0, None)
+    props = []
+    for row, u, fill in zip(_records(centres[keep]), used[keep], np.asarray(fills, dtype=object)[keep], strict=True):
+        tip = (f"<b>{escape_value(row['name_en'])}</b>"
+               + (f"<br>{100 * u:.0f} % of capacity used" if math.isfinite(u) else ""))
+        props.append({
+            "id": str(row["id"]),
+            "style": {"radius": radius[str(row["id"])], "color": CENTRE_COLOUR, "weight": 2, "fillColor": fill,
+                      "fillOpacity": 0.85},
+            "popup": _centre_popup(row, capacity=True),
+            "tooltip": tip,
+        })
+    page.m.add_child(_DataLayer("centres", "Destinations", _features(geoms, iter(props)), front=True))

@@ -23,6 +23,11 @@ def _simplified(geoms: np.ndarray, tolerance_m: float, crs: Any) -> np.ndarray:
     return shapely.transform(np.asarray(out, dtype=object), lambda xy: np.round(xy, _MAP_PRECISION))
 
 
+def _coord(value: float) -> float:
+    """Round a longitude or latitude to the maps' precision."""
+    return round(value, _MAP_PRECISION)
+
+
 def _mapping(geom: shapely.Geometry) -> dict[str, Any]:
     return dict(shapely.geometry.mapping(cast(Any, geom)))
 
@@ -35,6 +40,10 @@ def _records(gdf: gpd.GeoDataFrame) -> list[dict[str, Any]]:
     frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
     cols = [str(c) for c in frame.columns]
     return [dict(zip(cols, row, strict=True)) for row in frame.to_numpy(dtype=object)]
+
+
+#: Extent (lon/lat) of a map or figure with nothing in it: Kazakhstan.
+_FALLBACK_BOUNDS = (46.0, 40.0, 88.0, 56.0)
 
 
 def _bounds(*frames: gpd.GeoDataFrame | None) -> tuple[float, float, float, float] | None:
