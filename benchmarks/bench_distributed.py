@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     net, _ = attach_places(build_network(layers.roads), layers.towns)
     net, _ = attach_places(net, layers.centres.loc[~layers.centres["id"].isin(layers.towns["id"])])
     od = od_matrix(net, list(layers.towns["id"]), list(layers.centres["id"]))
-    cat, table = load_inputs(cfg, list(layers.towns["id"]), folder=layer_folder(layers.sources))
+    cat, table = load_inputs(list(layers.towns["id"]), config=cfg, folder=layer_folder(layers.sources))
     model = prepare(layers.towns, layers.centres, od, indicators(layers.towns, layers.centres, od, table=table),
                     config=cfg, catalogue=cat)
     n_runs = [int(r) for r in args.runs.split(",")]
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
         rows.append((f"OD table {args.size:,} x {args.size:,} (Asia)", "one process", w, c, 0.0))
     sens_single = {}
     for n in n_runs:
-        sens_single[n], c, w = timed(lambda n=n: run_sensitivity(model, cfg, runs=n, chunk=max(1, n // 20)))
+        sens_single[n], c, w = timed(lambda n=n: run_sensitivity(model, config=cfg, runs=n, chunk=max(1, n // 20)))
         rows.append((f"{n:,} sensitivity runs", "one process", w, c, 0.0))
 
     t0 = time.perf_counter()
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
         client.wait_for_workers(2)
         start_s = time.perf_counter() - t0
         # Warm the workers (imports, compiled kernel) so the timings are the jobs themselves.
-        _, c, w = timed(lambda: run_sensitivity(model, cfg, runs=4, chunk=2, mapper=chunk_mapper(client)))
+        _, c, w = timed(lambda: run_sensitivity(model, config=cfg, runs=4, chunk=2, mapper=chunk_mapper(client)))
         if big is not None:
             dist_od_matrix(big, o[:2], d[:2], scheduler=client, chunks=2)
         print(f"LocalCluster(2 workers) start {start_s:.1f} s wall; warm-up (imports, kernel) {w:.1f} s wall")
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
             assert np.array_equal(spread.minutes, single.minutes) and np.array_equal(spread.km, single.km)
         for n in n_runs:
             wc0 = _worker_cpu(client)
-            spread_s, c, w = timed(lambda n=n: run_sensitivity(model, cfg, runs=n, chunk=max(1, n // 20),
+            spread_s, c, w = timed(lambda n=n: run_sensitivity(model, config=cfg, runs=n, chunk=max(1, n // 20),
                                                                mapper=chunk_mapper(client)))
             rows.append((f"{n:,} sensitivity runs", "LocalCluster(2)", w, c, _worker_cpu(client) - wc0))
             assert spread_s.towns.equals(sens_single[n].towns)

@@ -36,7 +36,8 @@ _LAZY = {
                         "travel_time_surface", "write_surface"),
     "geoplan.scenario": ("Scenario", "apply_edits", "dump_scenario", "load_scenario", "parse_scenario",
                          "scenario_layers"),
-    "geoplan.classify": ("compare_results",),
+    "geoplan.composite": ("composite_index",),
+    "geoplan.classify": ("classify_towns", "compare_results"),
     "geoplan.relocation": ("RelocationResult", "allocate", "rank_destinations", "relocate"),
     "geoplan.maps": ("MapContext", "agglomeration_map", "category_png", "difference_map", "relocation_map",
                      "render_map", "save_map", "write_maps"),
@@ -46,7 +47,8 @@ _LAZY = {
 }
 if TYPE_CHECKING:
     from geoplan.catchments import catchment_bands, reached_edges
-    from geoplan.classify import compare_results
+    from geoplan.classify import classify_towns, compare_results
+    from geoplan.composite import composite_index
     from geoplan.export import export_results, write_results_gpkg
     from geoplan.layers import (
         SCHEMAS,
@@ -156,6 +158,8 @@ __all__ = [
     "dump_scenario",
     "apply_edits",
     "scenario_layers",
+    "composite_index",
+    "classify_towns",
     "compare_results",
     "RelocationResult",
     "rank_destinations",

@@ -73,7 +73,7 @@ def ranking_png(
     need = {"id", "score", "rank", "category"}
     if not need <= set(towns.columns):
         raise AnalysisError(f"ranking chart: towns lack column(s) {', '.join(sorted(need - set(towns.columns)))}",
-                            fix="pass the towns result of geoplan.classify.classify or of geoplan run")
+                            fix="pass the towns result of geoplan.classify.classify_towns or of geoplan run")
     t = towns[pd.to_numeric(towns["score"], errors="coerce").notna()].copy()
     if t.empty:
         raise AnalysisError("ranking chart: no town has a score", fix="check the composite index settings")

@@ -29,12 +29,12 @@ Examples
 >>> import geoplan, pandas as pd
 >>> from geoplan.network import build_network, attach_places
 >>> from geoplan.traveltime import od_matrix
->>> from geoplan.classify import indicators, classify
+>>> from geoplan.classify import indicators, classify_towns
 >>> layers = geoplan.read_layers(geoplan.embedded_layers_path())
 >>> places = pd.concat([layers.towns[["id", "geometry"]], layers.centres[["id", "geometry"]]])
 >>> net, _ = attach_places(build_network(layers.roads), places)
 >>> od = od_matrix(net, list(layers.towns["id"]), list(layers.centres["id"]))
->>> result = classify(layers.towns, indicators(layers.towns, layers.centres, od)).set_index("id")
+>>> result = classify_towns(layers.towns, indicators(layers.towns, layers.centres, od)).set_index("id")
 >>> result.loc["zhezkazgan", "category"], result.loc["saran", "status"], result.loc["saran", "category"]
 ('diversification', 'exited', 'not_assessed')
 
@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from geoplan._errors import AnalysisError
-from geoplan.composite import composite
+from geoplan.composite import composite_index
 from geoplan.indicators import Catalogue, compute, od_arrays, population_trend, populations
 from geoplan.scenario import Scenario
 from geoplan.scenario.assessment import Rule
@@ -62,7 +62,7 @@ __all__ = [
     "CATEGORIES",
     "CONDITIONS",
     "STATUSES",
-    "classify",
+    "classify_towns",
     "compare_results",
     "decide",
     "indicators",
@@ -140,7 +140,7 @@ class Decision:
     stopped: np.ndarray
 
 
-def decide(facts: Mapping[str, tuple[np.ndarray, np.ndarray]], rules: Sequence[Rule],
+def decide(facts: Mapping[str, tuple[np.ndarray, np.ndarray]], *, rules: Sequence[Rule],
            group_names: Sequence[str]) -> Decision:
     """Apply the decision table to arrays of facts (any shape; vectorised for the sensitivity runs).
 
@@ -194,7 +194,7 @@ def _blank(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or (isinstance(v, str) and not v.strip())
 
 
-def classify(
+def classify_towns(
     towns: gpd.GeoDataFrame,
     indicators: pd.DataFrame,
     *,
@@ -230,99 +230,26 @@ def classify(
     ------
     AnalysisError
         When a town has no indicators, or the index cannot be computed (see
-        :func:`geoplan.composite.composite`).
+        :func:`geoplan.composite.composite_index`).
     """
     cfg = config or Scenario.baseline()
     cc = cfg.categories
     comp = cfg.composite
-    cat = catalogue or Catalogue.builtin()
     towns = towns.sort_values("id", kind="mergesort", key=lambda s: s.astype(str)).reset_index(drop=True)
-    ind = indicators.assign(id=indicators["id"].astype(str)).set_index("id")
-    ids = towns["id"].astype(str)
-    lost = sorted(set(ids) - set(ind.index))
-    if lost:
-        raise AnalysisError(f"no indicators for town(s) {', '.join(lost[:10])}",
-                            fix="compute indicators() for the same towns layer you classify")
-    ind = ind.reindex(ids).reset_index()
-    n = len(towns)
+    ind = _aligned(indicators, towns["id"].astype(str))
     pop = populations(towns, "towns")
     status = list_status(towns)
     assess = (status == "listed") | cc.analyse_exited
     names = list(comp.groups.names)
-    index = composite(ind, cat, normalisation=comp.normalisation, aggregation=comp.aggregation,
-                      weights=comp.weights, group_weights=comp.group_weights, min_coverage=comp.min_coverage,
-                      grouping=comp.groups.method, group_names=names, cutoffs=comp.groups.cutoffs, assess=assess)
-    roles = set(cc.growth_point_roles)
-    role = ind["centre_role"].to_numpy(dtype=object)
-    growth_point = np.array([r in roles for r in role], dtype=bool)
-    minutes = ind["minutes"].to_numpy(dtype=float)
-    g = ind["growth_pct_per_year"].to_numpy(dtype=float)
-    group_idx = np.where(index["group_number"].isna(), -1, index["group_number"].fillna(0).astype(int) - 1)
-    always = np.ones(n, dtype=bool)
-    facts = {
-        "growth_point": (growth_point, always),
-        "within_reach": (np.isfinite(minutes) & (minutes <= cfg.agglomeration.max_minutes), always),
-        "group": (group_idx, group_idx >= 0),
-        "declining": (np.nan_to_num(g, nan=0.0) < cc.decline_pct_per_year, np.isfinite(g)),
-        "small": (pop <= cc.relocation_max_population, always),
-    }
-    dec = decide(facts, cc.rules, names)
+    index = composite_index(ind, catalogue=catalogue or Catalogue.builtin(), normalisation=comp.normalisation,
+                            aggregation=comp.aggregation, weights=comp.weights, group_weights=comp.group_weights,
+                            min_coverage=comp.min_coverage, grouping=comp.groups.method, group_names=names,
+                            cutoffs=comp.groups.cutoffs, assess=assess)
+    facts = _facts(ind, index, pop, cfg)
+    dec = decide(facts, rules=cc.rules, group_names=names)
     category = np.array([cc.rules[r].category if r >= 0 else "monitor" for r in dec.rule], dtype=object)
     category[~assess] = "not_assessed"
-
-    score = index["score"].to_numpy(dtype=float)
-    limits = list(index.attrs.get("cutoffs", []))
-    spread = float(np.nanmax(score) - np.nanmin(score)) if np.isfinite(score).any() else 0.0
-    n_scored = int(np.isfinite(score).sum())
-    share = cfg.sensitivity.borderline_share
-    reasons: list[str] = []
-    border_on: list[str] = []
-    for i in range(n):
-        if not assess[i]:
-            tag = next((t for t in str(towns["on_list"].iloc[i] or "").split("|") if t.startswith("exited")), "exited")
-            reasons.append(f"Left the monotown list ({tag}): not assessed (analyse_exited: true in the "
-                           "scenario's categories section assesses it).")
-            border_on.append("")
-            continue
-        deciding = _deciding(i, dec, cc.rules, facts, names)
-        shown = set(deciding) | {"group"} if facts["group"][1][i] else set(deciding)
-        if not (growth_point[i] and "growth_point" in deciding):
-            shown.add("within_reach")
-        else:
-            shown.discard("within_reach")  # a growth point's distance to another centre decides nothing
-        ctx = _Ctx(row=ind.iloc[i], town=towns.iloc[i], cfg=cfg, index=index.iloc[i], n_scored=n_scored,
-                   limits=limits, spread=spread, share=share, population=float(pop[i]))
-        phrases = [_phrase(name, ctx) for name in CONDITIONS if name in shown]
-        r = int(dec.rule[i])
-        if r >= 0:
-            tail = f"{category[i]} (rule {r + 1})"
-        else:
-            tail = f"monitor, as rule {int(dec.stopped[i]) + 1} cannot be decided"
-        reasons.append("; ".join(p for p in phrases if p) + f": {tail}.")
-        flips = []
-        for name in CONDITIONS:
-            if name not in deciding:
-                continue
-            near = _border(name, ctx)
-            if not near:
-                continue
-            one = {k: (np.array(v[0][i:i + 1]), np.array(v[1][i:i + 1])) for k, v in facts.items()}
-            vals, known = one[name]
-            if not known[0]:
-                continue
-            if name == "group":
-                s_i = float(ctx.index["score"])
-                lim = min(limits, key=lambda x: abs(x - s_i))
-                k = limits.index(lim)
-                vals = np.array([k + 1 if vals[0] == k else k])
-            else:
-                vals = ~vals.astype(bool)
-            one[name] = (vals, known)
-            alt = decide(one, cc.rules, names)
-            alt_cat = cc.rules[int(alt.rule[0])].category if alt.rule[0] >= 0 else "monitor"
-            if alt_cat != category[i]:
-                flips.append(f"{near} (else {alt_cat})")
-        border_on.append("; ".join(flips))
+    reasons, border_on = _explain(towns, ind, index, pop, assess, facts, dec, category, cfg)
 
     keep = [c for c in towns.columns if c not in ind.columns or c in ("id", "population")]
     keep = [c for c in keep if c not in ("category", "reasons", "destination", "status")]
@@ -334,7 +261,7 @@ def classify(
         if col != "id":
             out[col] = index[col].set_axis(out.index)
     out["status"] = status
-    out["growth_point"] = growth_point
+    out["growth_point"] = facts["growth_point"][0]
     out["category"] = category
     out["rule"] = pd.array(np.where(assess, dec.rule + 1, 0), dtype="Int64")
     out["reasons"] = reasons
@@ -348,6 +275,102 @@ def classify(
     cols = [c for c in out.columns if c != geom] + [geom]
     return gpd.GeoDataFrame(out[cols], geometry=geom, crs=towns.crs)
 
+
+def _aligned(indicators: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
+    """Return the indicator rows of the towns ``ids``, in that order; raise naming towns without any."""
+    ind = indicators.assign(id=indicators["id"].astype(str)).set_index("id")
+    lost = sorted(set(ids) - set(ind.index))
+    if lost:
+        raise AnalysisError(f"no indicators for town(s) {', '.join(lost[:10])}",
+                            fix="compute indicators() for the same towns layer you classify")
+    return ind.reindex(ids).reset_index()
+
+
+def _facts(ind: pd.DataFrame, index: pd.DataFrame, pop: np.ndarray,
+           cfg: Scenario) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Return the facts of the decision table, ``(values, known)`` for each of :data:`CONDITIONS`."""
+    cc = cfg.categories
+    roles = set(cc.growth_point_roles)
+    growth_point = np.array([r in roles for r in ind["centre_role"].to_numpy(dtype=object)], dtype=bool)
+    minutes = ind["minutes"].to_numpy(dtype=float)
+    g = ind["growth_pct_per_year"].to_numpy(dtype=float)
+    group_idx = np.where(index["group_number"].isna(), -1, index["group_number"].fillna(0).astype(int) - 1)
+    always = np.ones(len(ind), dtype=bool)
+    return {
+        "growth_point": (growth_point, always),
+        "within_reach": (np.isfinite(minutes) & (minutes <= cfg.agglomeration.max_minutes), always),
+        "group": (group_idx, group_idx >= 0),
+        "declining": (np.nan_to_num(g, nan=0.0) < cc.decline_pct_per_year, np.isfinite(g)),
+        "small": (pop <= cc.relocation_max_population, always),
+    }
+
+
+def _explain(towns: pd.DataFrame, ind: pd.DataFrame, index: pd.DataFrame, pop: np.ndarray, assess: np.ndarray,
+             facts: Mapping[str, tuple[np.ndarray, np.ndarray]], dec: Decision, category: np.ndarray,
+             cfg: Scenario) -> tuple[list[str], list[str]]:
+    """Return each town's reasons (one sentence) and the deciding facts near their threshold (``borderline_on``)."""
+    cc = cfg.categories
+    names = list(cfg.composite.groups.names)
+    growth_point = facts["growth_point"][0]
+    score = index["score"].to_numpy(dtype=float)
+    limits = list(index.attrs.get("cutoffs", []))
+    spread = float(np.nanmax(score) - np.nanmin(score)) if np.isfinite(score).any() else 0.0
+    n_scored = int(np.isfinite(score).sum())
+    reasons: list[str] = []
+    border_on: list[str] = []
+    for i in range(len(towns)):
+        if not assess[i]:
+            tag = next((t for t in str(towns["on_list"].iloc[i] or "").split("|") if t.startswith("exited")), "exited")
+            reasons.append(f"Left the monotown list ({tag}): not assessed (analyse_exited: true in the "
+                           "scenario's categories section assesses it).")
+            border_on.append("")
+            continue
+        deciding = _deciding(i, dec, cc.rules, facts, names)
+        shown = set(deciding) | {"group"} if facts["group"][1][i] else set(deciding)
+        if not (growth_point[i] and "growth_point" in deciding):
+            shown.add("within_reach")
+        else:
+            shown.discard("within_reach")  # a growth point's distance to another centre decides nothing
+        ctx = _Ctx(row=ind.iloc[i], town=towns.iloc[i], cfg=cfg, index=index.iloc[i], n_scored=n_scored,
+                   limits=limits, spread=spread, share=cfg.sensitivity.borderline_share, population=float(pop[i]))
+        phrases = [_phrase(name, ctx) for name in CONDITIONS if name in shown]
+        r = int(dec.rule[i])
+        if r >= 0:
+            tail = f"{category[i]} (rule {r + 1})"
+        else:
+            tail = f"monitor, as rule {int(dec.stopped[i]) + 1} cannot be decided"
+        reasons.append("; ".join(p for p in phrases if p) + f": {tail}.")
+        border_on.append("; ".join(_flips(i, deciding, ctx, facts, str(category[i]), rules=cc.rules, names=names)))
+    return reasons, border_on
+
+
+def _flips(i: int, deciding: set[str], ctx: _Ctx, facts: Mapping[str, tuple[np.ndarray, np.ndarray]],
+           category: str, *, rules: Sequence[Rule], names: Sequence[str]) -> list[str]:
+    """Return the deciding facts of town ``i`` near their threshold whose other side changes its category."""
+    flips = []
+    for name in CONDITIONS:
+        if name not in deciding:
+            continue
+        near = _border(name, ctx)
+        if not near:
+            continue
+        one = {k: (np.array(v[0][i:i + 1]), np.array(v[1][i:i + 1])) for k, v in facts.items()}
+        vals, known = one[name]
+        if not known[0]:
+            continue
+        if name == "group":
+            s_i = float(ctx.index["score"])
+            lim = min(ctx.limits, key=lambda x: abs(x - s_i))
+            k = ctx.limits.index(lim)
+            vals = np.array([k + 1 if vals[0] == k else k])
+        else:
+            vals = ~vals.astype(bool)
+        one[name] = (vals, known)
+        alt = decide(one, rules=rules, group_names=names)
+        alt_cat = rules[int(alt.rule[0])].category if alt.rule[0] >= 0 else "monitor"
+        if alt_cat != category:
+            flips.append(f"{near} (else {alt_cat})")
+    return flips
 
 def _deciding(i: int, dec: Decision, rules: Sequence[Rule], facts: Mapping[str, tuple[np.ndarray, np.ndarray]],
               names: Sequence[str]) -> set[str]:

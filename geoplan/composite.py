@@ -35,9 +35,9 @@ Examples
 --------
 >>> import numpy as np
 >>> x = np.array([[[1.0], [2.0], [3.0]]])
->>> normalise(x, "minmax", np.array([1.0]))[0, :, 0].tolist()
+>>> normalise(x, method="minmax", sign=np.array([1.0]))[0, :, 0].tolist()
 [0.0, 0.5, 1.0]
->>> jenks_classes(np.array([[1.0, 1.1, 5.0, 5.2, 9.0, 9.1]]), 3)[0].tolist()
+>>> jenks_classes(np.array([[1.0, 1.1, 5.0, 5.2, 9.0, 9.1]]), k=3)[0].tolist()
 [2, 2, 1, 1, 0, 0]
 """
 
@@ -58,7 +58,7 @@ __all__ = [
     "GROUPINGS",
     "NORMALISATIONS",
     "aggregate",
-    "composite",
+    "composite_index",
     "groups_of",
     "index_weights",
     "jenks_classes",
@@ -78,7 +78,7 @@ Grouping = Literal["quantiles", "fixed", "jenks"]
 # arrays: (runs, towns, indicators)
 
 
-def normalise(x: np.ndarray, method: str, sign: np.ndarray) -> np.ndarray:
+def normalise(x: np.ndarray, *, method: str, sign: np.ndarray) -> np.ndarray:
     """Normalise indicators over the towns axis, higher = more potential.
 
     Parameters
@@ -123,7 +123,7 @@ def _rescale_positive(v: np.ndarray) -> np.ndarray:
         return np.asarray(1.0 + 99.0 * (v - lo) / (hi - lo), dtype=float)
 
 
-def aggregate(v: np.ndarray, w: np.ndarray, method: str, *, scale: float = 100.0) -> tuple[np.ndarray, np.ndarray]:
+def aggregate(v: np.ndarray, w: np.ndarray, *, method: str, scale: float = 100.0) -> tuple[np.ndarray, np.ndarray]:
     """Aggregate normalised values into a score, leaving missing values out (weights rescaled).
 
     Parameters
@@ -167,7 +167,7 @@ def aggregate(v: np.ndarray, w: np.ndarray, method: str, *, scale: float = 100.0
     return score, terms
 
 
-def jenks_classes(values: np.ndarray, k: int) -> np.ndarray:
+def jenks_classes(values: np.ndarray, *, k: int) -> np.ndarray:
     """Fisher-Jenks natural breaks of each row, computed exactly for all rows at once.
 
     Parameters
@@ -224,7 +224,7 @@ def jenks_classes(values: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def groups_of(score: np.ndarray, method: str, k: int, cutoffs: Sequence[float] | None = None) -> np.ndarray:
+def groups_of(score: np.ndarray, *, method: str, k: int, cutoffs: Sequence[float] | None = None) -> np.ndarray:
     """Potential group of every scored town, 0 = highest potential, -1 = unscored.
 
     Parameters
@@ -268,7 +268,7 @@ def groups_of(score: np.ndarray, method: str, k: int, cutoffs: Sequence[float] |
         g = np.minimum(k - 1, (tie_rank * k) // n)
         del ranks
     elif method == "jenks":
-        g = jenks_classes(sv, min(k, n))
+        g = jenks_classes(sv, k=min(k, n))
     else:
         raise AnalysisError(f"grouping {method!r} is not known", fix=f"use one of {', '.join(GROUPINGS)}")
     out[:, valid] = g
@@ -358,10 +358,10 @@ def index_weights(
 # the index of a table
 
 
-def composite(
+def composite_index(
     table: pd.DataFrame,
-    catalogue: Catalogue,
     *,
+    catalogue: Catalogue,
     normalisation: Normalisation = "minmax",
     aggregation: Aggregation = "arithmetic",
     weights: Mapping[str, float] | None = None,
@@ -406,6 +406,44 @@ def composite(
         than groups, or group limits that leave a group empty; each names the indicator or key
         and the fix.
     """
+    names = _check_methods(normalisation, aggregation, group_names, key=key)
+    w = index_weights(catalogue, weights=weights, group_weights=group_weights, available=list(table.columns),
+                      key=key)
+    cols = list(w.index)
+    use = np.ones(len(table), bool) if assess is None else np.asarray(assess, dtype=bool)
+    x = _index_values(table, cols, use, catalogue=catalogue, key=key)
+    known = np.isfinite(x)
+    coverage = np.where(use, (known * w.to_numpy()[None, :]).sum(axis=1), np.nan)
+    scored = use & (coverage >= min_coverage - 1e-12)
+    xs = np.where(scored[:, None], x, np.nan)
+    sign = np.array([catalogue[c].sign for c in cols])
+    v = normalise(xs[None], method=normalisation, sign=sign)
+    scale = 1.0 if normalisation == "zscore" else 100.0
+    score, terms = aggregate(v, w.to_numpy(), method=aggregation, scale=scale)
+    score = score[0]
+    terms = terms[0]
+    g = _score_groups(score, names, grouping=grouping, cutoffs=cutoffs, min_coverage=min_coverage, key=key)
+    finite = np.isfinite(score)
+    rank = pd.Series(score).rank(ascending=False, method="min")
+    out = pd.DataFrame({"id": table["id"].astype(str).to_numpy(), "score": score,
+                        "rank": pd.array(np.where(finite, rank, np.nan), dtype="Int64")})
+    out["group"] = pd.Series([names[i] if i >= 0 else None for i in g], dtype=object)
+    out["group_number"] = pd.array([int(i) + 1 if i >= 0 else None for i in g], dtype="Int64")
+    out["coverage"] = coverage
+    out["missing_in_index"] = [", ".join(c for c, ok in zip(cols, known[r], strict=True) if not ok) if use[r] else ""
+                               for r in range(len(table))]
+    groups = list(dict.fromkeys(catalogue[c].group for c in cols))
+    for grp in groups:
+        mask = np.array([catalogue[c].group == grp for c in cols])
+        out[f"contribution_{grp}"] = np.where(finite, terms[:, mask].sum(axis=1), np.nan)
+    out.attrs["weights"] = w.to_dict()
+    out.attrs["cutoffs"] = _group_limits(score, g, len(names), grouping=grouping, cutoffs=cutoffs)
+    out.attrs["groups"] = groups
+    return out
+
+
+def _check_methods(normalisation: str, aggregation: str, group_names: Sequence[str], *, key: str) -> list[str]:
+    """Check the normalisation and aggregation are known and there is a group; return the group names."""
     if normalisation not in NORMALISATIONS:
         raise AnalysisError(f"{key}.normalisation: {normalisation!r} is not allowed",
                             fix=f"use one of {', '.join(NORMALISATIONS)}")
@@ -413,15 +451,17 @@ def composite(
         raise AnalysisError(f"{key}.aggregation: {aggregation!r} is not allowed",
                             fix=f"use one of {', '.join(AGGREGATIONS)}")
     names = list(group_names)
-    k = len(names)
-    if k < 1:
+    if len(names) < 1:
         raise AnalysisError(f"{key}.groups.names: give at least one group", fix="e.g. [high, medium, low]")
-    w = index_weights(catalogue, weights=weights, group_weights=group_weights, available=list(table.columns),
-                      key=key)
-    cols = list(w.index)
-    n = len(table)
-    use = np.ones(n, bool) if assess is None else np.asarray(assess, dtype=bool)
-    ids = table["id"].astype(str).to_numpy()
+    return names
+
+
+def _index_values(table: pd.DataFrame, cols: list[str], use: np.ndarray, *, catalogue: Catalogue,
+                  key: str) -> np.ndarray:
+    """Return the values of the index indicators (NaN for missing and for towns not assessed), checked.
+
+    Every indicator must be known for two assessed towns at least and tell them apart.
+    """
     x = table[cols].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     x = np.where(np.isfinite(x), x, np.nan)
     x[~use] = np.nan
@@ -436,16 +476,13 @@ def composite(
             raise AnalysisError(f"{where} has the same value ({known[0]:g}) for every assessed town (zero variance),"
                                 " so it cannot tell towns apart", fix=f"check its values, or leave it out of the index "
                                 f"({key}.weights.{name}: 0)")
-    known = np.isfinite(x)
-    coverage = np.where(use, (known * w.to_numpy()[None, :]).sum(axis=1), np.nan)
-    scored = use & (coverage >= min_coverage - 1e-12)
-    xs = np.where(scored[:, None], x, np.nan)
-    sign = np.array([catalogue[c].sign for c in cols])
-    v = normalise(xs[None], normalisation, sign)
-    scale = 1.0 if normalisation == "zscore" else 100.0
-    score, terms = aggregate(v, w.to_numpy(), aggregation, scale=scale)
-    score = score[0]
-    terms = terms[0]
+    return np.asarray(x)
+
+
+def _score_groups(score: np.ndarray, names: list[str], *, grouping: str, cutoffs: Sequence[float] | None,
+                  min_coverage: float, key: str) -> np.ndarray:
+    """Return the potential group of each score (0 = highest, -1 = unscored); every group must have a town."""
+    k = len(names)
     n_scored = int(np.isfinite(score).sum())
     if n_scored < k:
         raise AnalysisError(f"{n_scored} town(s) have a score, fewer than the {k} groups of {key}.groups.names",
@@ -456,7 +493,7 @@ def composite(
         if len(cuts) != k - 1 or any(b >= a for a, b in itertools.pairwise(cuts)):
             raise AnalysisError(f"{key}.groups.cutoffs: need {k - 1} decreasing score limits for the groups "
                                 f"{', '.join(names)} (got {cuts})", fix="e.g. cutoffs: [60, 40] for high/medium/low")
-    g = groups_of(score[None], grouping, k, cutoffs)[0]
+    g = groups_of(score[None], method=grouping, k=k, cutoffs=cutoffs)[0]
     counts = np.bincount(g[g >= 0], minlength=k)
     if (counts == 0).any():
         empty = [names[i] for i in np.flatnonzero(counts == 0)]
@@ -465,30 +502,16 @@ def composite(
                             f"(scores {np.nanmin(score):.1f}..{np.nanmax(score):.1f})",
                             fix="move the cut-offs inside the range of the scores, use fewer groups, "
                                 "or group by quantiles")
-    # limits between groups, for the borderline test: midway between the groups' extremes.
+    return np.asarray(g)
+
+
+def _group_limits(score: np.ndarray, g: np.ndarray, k: int, *, grouping: str,
+                  cutoffs: Sequence[float] | None) -> list[float]:
+    """Return the limits between groups, for the borderline test: the cut-offs, else midway between the groups."""
     limits = []
     for c in range(k - 1):
         lower_of_upper = np.nanmin(score[g == c])
         upper_of_lower = np.nanmax(score[g == c + 1])
         limits.append(float(cutoffs[c]) if grouping == "fixed" and cutoffs
                       else (lower_of_upper + upper_of_lower) / 2.0)
-    finite = np.isfinite(score)
-    rank = pd.Series(score).rank(ascending=False, method="min")
-    out = pd.DataFrame({"id": ids, "score": score,
-                        "rank": pd.array(np.where(finite, rank, np.nan), dtype="Int64")})
-    out["group"] = pd.Series([names[i] if i >= 0 else None for i in g], dtype=object)
-    out["group_number"] = pd.array([int(i) + 1 if i >= 0 else None for i in g], dtype="Int64")
-    out["coverage"] = coverage
-    miss = []
-    for r in range(n):
-        lost = [c for c, ok in zip(cols, known[r], strict=True) if not ok] if use[r] else []
-        miss.append(", ".join(lost))
-    out["missing_in_index"] = miss
-    groups = list(dict.fromkeys(catalogue[c].group for c in cols))
-    for grp in groups:
-        mask = np.array([catalogue[c].group == grp for c in cols])
-        out[f"contribution_{grp}"] = np.where(finite, terms[:, mask].sum(axis=1), np.nan)
-    out.attrs["weights"] = w.to_dict()
-    out.attrs["cutoffs"] = limits
-    out.attrs["groups"] = groups
-    return out
+    return limits

@@ -44,8 +44,7 @@ from geoplan.agglomeration import COMPARISON_COLUMNS, Agglomerations, layer_decr
 from geoplan.agglomeration import agglomerations as _agglomerations
 from geoplan.catchments import catchment_bands
 from geoplan.charts import ranking_png
-from geoplan.classify import classify as _classify
-from geoplan.classify import compare_results, indicators
+from geoplan.classify import classify_towns, compare_results, indicators
 from geoplan.distributed import check_scheduler
 from geoplan.distributed import od_matrix as distributed_od_matrix
 from geoplan.export import export_results, surface_qml
@@ -307,7 +306,7 @@ def _analyse(sc: Scenario, lset: LayerSet, warnings: list[Problem], stage: _Stag
     if sc.sensitivity.in_run:
         def _sensitivity() -> SensitivityResult:
             model = prepare(towns, centres, od, ind, config=sc, catalogue=catalogue)
-            return run_sensitivity(model, sc, progress=progress)
+            return run_sensitivity(model, config=sc, progress=progress)
 
         sens = stage(f"sensitivity ({sc.sensitivity.runs:,} runs)", _sensitivity)
         classified = mark_robustness(classified, sens)
@@ -356,7 +355,7 @@ def _classify_towns(sc: Scenario, lset: LayerSet, net: RoadNetwork, od: ODMatrix
                     s_od_holder: list[Any]) -> tuple[gpd.GeoDataFrame, pd.DataFrame, Catalogue]:
     """Compute the towns' indicators and categories; the settlements' travel times go to ``s_od_holder``."""
     towns, centres = lset.towns, lset.centres
-    catalogue, table = load_inputs(sc, list(towns["id"].astype(str)), folder=layer_folder(lset.sources))
+    catalogue, table = load_inputs(list(towns["id"].astype(str)), config=sc, folder=layer_folder(lset.sources))
     settlements = lset.layers.get("settlements")
     s_od = None
     if settlements is not None and len(settlements):
@@ -367,7 +366,7 @@ def _classify_towns(sc: Scenario, lset: LayerSet, net: RoadNetwork, od: ODMatrix
     ind = indicators(towns, centres, od, config=sc, snaps=snaps, table=table, settlements=settlements,
                      settlements_od=s_od)
     s_od_holder.append(s_od)
-    return _classify(towns, ind, config=sc, catalogue=catalogue), ind, catalogue
+    return classify_towns(towns, ind, config=sc, catalogue=catalogue), ind, catalogue
 
 
 def _write_database(result: RunResult, db_out: str, layer_source: str) -> str:
@@ -407,7 +406,7 @@ def _relocation(sc: Scenario, lset: LayerSet, classified: gpd.GeoDataFrame, cent
     except AnalysisError as exc:
         cities = exc
     policy = None
-    qpath = quota_table_path(sc, layer_folder(lset.sources))
+    qpath = quota_table_path(layer_folder(lset.sources), config=sc)
     settlements = lset.layers.get("settlements")
     monotowns = set(classified["id"].astype(str))
     if qpath is not None:
@@ -570,7 +569,8 @@ def _write(result: RunResult, plan: OutputSet, out_dir: str | os.PathLike[str] |
             targets.update({"relocation_comparison": out / "relocation_comparison.csv",
                             "relocation_years": out / "relocation_years.csv"})
             if result.sensitivity is not None:
-                write_csv(sensitivity_table(result.sensitivity, result.towns), staging.path(out / "sensitivity.csv"))
+                write_csv(sensitivity_table(result.sensitivity, towns=result.towns),
+                          staging.path(out / "sensitivity.csv"))
                 ranking_png(result.towns, staging.path(out / "ranking.png"))
                 targets.update({"sensitivity": out / "sensitivity.csv", "ranking_png": out / "ranking.png"})
         mdir = Path(maps_dir) if maps_dir is not None else (Path(out_dir) if out_dir is not None else None)

@@ -32,7 +32,7 @@ Examples
 --------
 >>> from geoplan.sensitivity import design
 >>> from geoplan.scenario import Scenario
->>> d = design(Scenario.baseline(), groups=["demography", "economy"], runs=4)
+>>> d = design(config=Scenario.baseline(), groups=["demography", "economy"], runs=4)
 >>> list(d.columns)[:3]
 ['reach_minutes', 'min_centre_population', 'decline_pct_per_year']
 """
@@ -173,12 +173,13 @@ def prepare(
         normalisations=tuple(cfg.sensitivity.normalisations), aggregations=tuple(cfg.sensitivity.aggregations))
 
 
-def design(cfg: Scenario, *, groups: Sequence[str], runs: int | None = None, seed: int | None = None) -> pd.DataFrame:
+def design(*, config: Scenario, groups: Sequence[str], runs: int | None = None,
+           seed: int | None = None) -> pd.DataFrame:
     """Draw the parameter matrix: one row per run, one column per assumption.
 
     Parameters
     ----------
-    cfg
+    config
         The scenario (``sensitivity`` section: ranges, runs, seed).
     groups
         The index's groups (one weight factor column each, ``weight_<group>``).
@@ -191,7 +192,7 @@ def design(cfg: Scenario, *, groups: Sequence[str], runs: int | None = None, see
         Continuous columns in their units; ``normalisation`` and ``aggregation`` as codes into
         the scenario's lists; ``weight_<group>`` as factors.
     """
-    s = cfg.sensitivity
+    s = config.sensitivity
     n = runs if runs is not None else s.runs
     names = [*CONTINUOUS, "normalisation", "aggregation", *[f"weight_{g}" for g in groups]]
     u = qmc.LatinHypercube(d=len(names), seed=np.random.default_rng(seed if seed is not None else s.seed)).random(n)
@@ -210,16 +211,19 @@ def design(cfg: Scenario, *, groups: Sequence[str], runs: int | None = None, see
     return pd.DataFrame(out, columns=names)
 
 
-def base_row(cfg: Scenario, *, groups: Sequence[str]) -> pd.DataFrame:
-    """Return the scenario's own assumptions as one parameter row (reproduces :func:`geoplan.classify.classify`)."""
-    s = cfg.sensitivity
-    row: dict[str, float] = dict(_base_params(cfg))
+def base_row(*, config: Scenario, groups: Sequence[str]) -> pd.DataFrame:
+    """Return the scenario's own assumptions as one parameter row.
+
+    The row reproduces :func:`geoplan.classify.classify_towns` (tested).
+    """
+    s = config.sensitivity
+    row: dict[str, float] = dict(_base_params(config))
     norms, aggs = list(s.normalisations), list(s.aggregations)
-    if cfg.composite.normalisation not in norms or cfg.composite.aggregation not in aggs:
+    if config.composite.normalisation not in norms or config.composite.aggregation not in aggs:
         raise AnalysisError("the scenario's own normalisation/aggregation is not among sensitivity.normalisations/"
                             "aggregations", fix="list it there")
-    row["normalisation"] = float(norms.index(cfg.composite.normalisation))
-    row["aggregation"] = float(aggs.index(cfg.composite.aggregation))
+    row["normalisation"] = float(norms.index(config.composite.normalisation))
+    row["aggregation"] = float(aggs.index(config.composite.aggregation))
     for g in groups:
         row[f"weight_{g}"] = 1.0
     return pd.DataFrame([row])
@@ -273,11 +277,11 @@ def evaluate(model: Model, params: np.ndarray) -> dict[str, np.ndarray]:
             sel = (norm_code == ni) & (agg_code == ai)
             if not sel.any():
                 continue
-            v = normalise(x[sel], norm, model.sign)
-            s, _ = aggregate(v, w[sel], agg, scale=1.0 if norm == "zscore" else 100.0)
+            v = normalise(x[sel], method=norm, sign=model.sign)
+            s, _ = aggregate(v, w[sel], method=agg, scale=1.0 if norm == "zscore" else 100.0)
             score[sel] = s
     score[:, ~model.scored] = np.nan
-    group = groups_of(score, model.grouping, len(model.group_names), model.cutoffs)
+    group = groups_of(score, method=model.grouping, k=len(model.group_names), cutoffs=model.cutoffs)
     always = np.ones((r, len(model.ids)), dtype=bool)
     facts = {
         "growth_point": (np.broadcast_to(model.growth_point, always.shape), always),
@@ -288,7 +292,7 @@ def evaluate(model: Model, params: np.ndarray) -> dict[str, np.ndarray]:
         "small": (np.broadcast_to(model.town_pop <= model.max_population, always.shape), always),
     }
     assert set(facts) == set(CONDITIONS)
-    dec = decide(facts, list(model.rules), list(model.group_names))
+    dec = decide(facts, rules=list(model.rules), group_names=list(model.group_names))
     codes = np.array([CATEGORY_VALUES.index(rule.category) for rule in model.rules] + [3], dtype=np.int8)
     category = codes[np.where(dec.rule >= 0, dec.rule, -1)]
     # rank 1 = best; ties share the best rank; unscored 0.
@@ -417,8 +421,8 @@ def summarise(model: Model, params: pd.DataFrame, outcomes: dict[str, np.ndarray
 
 def run_sensitivity(
     model: Model,
-    cfg: Scenario,
     *,
+    config: Scenario,
     runs: int | None = None,
     seed: int | None = None,
     chunk: int = 500,
@@ -432,7 +436,7 @@ def run_sensitivity(
     ----------
     model
         From :func:`prepare`.
-    cfg
+    config
         The scenario (ranges, runs, seed, fragile share).
     runs, seed
         Override the scenario's.
@@ -452,8 +456,8 @@ def run_sensitivity(
     import time
 
     groups = list(model.group_labels)
-    params = design(cfg, groups=groups, runs=runs, seed=seed)
-    base = evaluate(model, base_row(cfg, groups=groups).to_numpy())
+    params = design(config=config, groups=groups, runs=runs, seed=seed)
+    base = evaluate(model, base_row(config=config, groups=groups).to_numpy())
     blocks = [params.to_numpy()[i:i + chunk] for i in range(0, len(params), chunk)]
     t0 = time.perf_counter()
     if mapper is not None:
@@ -463,7 +467,7 @@ def run_sensitivity(
         results = [evaluate(model, b) for b in progress_bar(blocks, desc="sensitivity", unit="chunk", enabled=show)]
     seconds = time.perf_counter() - t0
     outcomes = {k: np.concatenate([res[k] for res in results], axis=0) for k in results[0]}
-    towns = summarise(model, params, outcomes, base, fragile_share=cfg.sensitivity.fragile_share)
+    towns = summarise(model, params, outcomes, base, fragile_share=config.sensitivity.fragile_share)
     return SensitivityResult(towns=towns, params=params, outcomes=outcomes, base=base, seconds=seconds)
 
 
@@ -478,7 +482,7 @@ def mark_robustness(towns: pd.DataFrame, result: SensitivityResult) -> pd.DataFr
     Parameters
     ----------
     towns
-        The result of :func:`geoplan.classify.classify`.
+        The result of :func:`geoplan.classify.classify_towns`.
     result
         From :func:`run_sensitivity` on the same towns.
 
@@ -504,7 +508,7 @@ def mark_robustness(towns: pd.DataFrame, result: SensitivityResult) -> pd.DataFr
     return out
 
 
-def sensitivity_table(result: SensitivityResult, towns: pd.DataFrame | None = None) -> pd.DataFrame:
+def sensitivity_table(result: SensitivityResult, *, towns: pd.DataFrame | None = None) -> pd.DataFrame:
     """Return the per-town summary as written to ``sensitivity.csv`` (rounded for stable text).
 
     Parameters

@@ -570,8 +570,8 @@ def test_run_refuses_exactly_what_layers_check_rejects(
     def no_analysis(*args: object, **kwargs: object) -> None:
         raise AssertionError("analysis ran on a layer set with errors")
 
-    for stage in ("build_network", "attach_places", "od_matrix", "catchment_bands", "nearest_centre_surface", "_classify",
-                  "relocate"):
+    for stage in ("build_network", "attach_places", "od_matrix", "catchment_bands", "nearest_centre_surface",
+                  "classify_towns", "relocate"):
         monkeypatch.setattr(geoplan.pipeline, stage, no_analysis)
     with pytest.raises(case.error) as info:
         geoplan.run(layers=layers, progress=False)

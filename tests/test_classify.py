@@ -13,7 +13,7 @@ import pytest
 import shapely
 
 import geoplan
-from geoplan.classify import CATEGORIES, classify, compare_results, growth_rate, indicators, od_arrays
+from geoplan.classify import CATEGORIES, classify_towns, compare_results, growth_rate, indicators, od_arrays
 from geoplan.indicators import layer_folder, load_inputs
 from geoplan.network import attach_places, build_network
 from geoplan.relocation import relocate
@@ -29,9 +29,9 @@ def _run(layers: geoplan.LayerSet, cfg: Scenario):
                               crs=4326)
     net, snaps = attach_places(net, places, access_kph=cfg.network.access_kph, max_snap_km=cfg.network.max_snap_km)
     od = od_matrix(net, list(layers.towns["id"]), list(layers.centres["id"]))
-    catalogue, table = load_inputs(cfg, list(layers.towns["id"]), folder=layer_folder(layers.sources))
+    catalogue, table = load_inputs(list(layers.towns["id"]), config=cfg, folder=layer_folder(layers.sources))
     ind = indicators(layers.towns, layers.centres, od, config=cfg, snaps=snaps, table=table)
-    return net, od, ind, classify(layers.towns, ind, config=cfg, catalogue=catalogue)
+    return net, od, ind, classify_towns(layers.towns, ind, config=cfg, catalogue=catalogue)
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +72,8 @@ def test_towns_that_left_the_list_are_not_assessed(towns, base, kz_layers):
     assert (towns.drop(index=["saran", "tekeli"])["status"] == "listed").all()
     # On request they are assessed, keep their status, and take part in the ranking.
     cfg = parse_scenario("categories:\n  analyse_exited: true\n")
-    catalogue, _ = load_inputs(cfg, list(kz_layers.towns["id"]), folder=layer_folder(kz_layers.sources))
-    res = classify(kz_layers.towns, base[2], config=cfg, catalogue=catalogue).set_index("id")
+    catalogue, _ = load_inputs(list(kz_layers.towns["id"]), config=cfg, folder=layer_folder(kz_layers.sources))
+    res = classify_towns(kz_layers.towns, base[2], config=cfg, catalogue=catalogue).set_index("id")
     assert res.loc["saran", "status"] == "exited" and res.loc["saran", "category"] == "agglomeration"
     assert res["rank"].max() == 29
 
@@ -222,7 +222,7 @@ def test_baseline_categories(base):
 
 def test_thresholds_are_configurable(kz_layers, base):
     tight = parse_scenario("agglomeration:\n  max_minutes: 30\n")
-    res = classify(kz_layers.towns, base[2], config=tight).set_index("id")
+    res = classify_towns(kz_layers.towns, base[2], config=tight).set_index("id")
     # Shakhtinsk is about 45 min from Karaganda: no longer within reach.
     assert res.loc["shakhtinsk", "category"] != "agglomeration"
     assert res.loc["abai", "category"] == "agglomeration"
@@ -263,7 +263,7 @@ def _od(minutes: dict[str, float]) -> pd.DataFrame:
 
 
 def _classified(towns, od, cfg=None) -> pd.DataFrame:
-    return classify(towns, indicators(towns, _CENTRES, od, config=cfg), config=cfg).set_index("id")
+    return classify_towns(towns, indicators(towns, _CENTRES, od, config=cfg), config=cfg).set_index("id")
 
 
 _FAR = {f"t{i}": 200.0 + 20 * i for i in range(6)}

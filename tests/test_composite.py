@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import geoplan
-from geoplan.composite import composite, groups_of, index_weights, jenks_classes, normalise
+from geoplan.composite import composite_index, groups_of, index_weights, jenks_classes, normalise
 from geoplan.indicators import Catalogue, Indicator
 
 CAT = Catalogue((
@@ -29,12 +29,12 @@ def _table(**cols) -> pd.DataFrame:
 def test_normalisations_by_hand():
     x = np.array([[[1.0, 10.0], [2.0, 20.0], [4.0, np.nan]]])
     sign = np.array([1.0, -1.0])
-    mm = normalise(x, "minmax", sign)[0]
+    mm = normalise(x, method="minmax", sign=sign)[0]
     assert mm[:, 0].tolist() == pytest.approx([0, 1 / 3, 1]) and mm[:2, 1].tolist() == [1.0, 0.0]
     assert np.isnan(mm[2, 1])
-    z = normalise(x, "zscore", sign)[0]
+    z = normalise(x, method="zscore", sign=sign)[0]
     assert z[:, 0] == pytest.approx((x[0, :, 0] - x[0, :, 0].mean()) / x[0, :, 0].std())
-    r = normalise(x, "rank", sign)[0]
+    r = normalise(x, method="rank", sign=sign)[0]
     assert r[:, 0].tolist() == [0.0, 0.5, 1.0] and r[:2, 1].tolist() == [1.0, 0.0]
 
 
@@ -46,7 +46,7 @@ def test_equal_weights_per_group_then_per_indicator():
 
 
 def test_arithmetic_score_is_the_weighted_mean_and_contributions_add_up():
-    out = composite(_table(), CAT, group_names=("high", "medium", "low"))
+    out = composite_index(_table(), catalogue=CAT, group_names=("high", "medium", "low"))
     # Every indicator rises from a to f: min-max gives 0, 0.2, ... 1 for each, so scores 0..100.
     assert out["score"].tolist() == pytest.approx([0, 20, 40, 60, 80, 100])
     assert out["rank"].tolist() == [6, 5, 4, 3, 2, 1]
@@ -56,8 +56,8 @@ def test_arithmetic_score_is_the_weighted_mean_and_contributions_add_up():
 
 def test_geometric_aggregation_penalises_imbalance():
     t = _table(trend=[3.0, -1, 0, 1, 2, -2], minutes=[300.0, 250, 200, 150, 100, 50])
-    ari = composite(t, CAT, aggregation="arithmetic").set_index("id")["score"]
-    geo = composite(t, CAT, aggregation="geometric").set_index("id")["score"]
+    ari = composite_index(t, catalogue=CAT, aggregation="arithmetic").set_index("id")["score"]
+    geo = composite_index(t, catalogue=CAT, aggregation="geometric").set_index("id")["score"]
     assert ((geo >= 1) & (geo <= 100)).all()
     # Town a (best trend, worst everything else) loses more under geometric aggregation than f.
     assert geo.rank()["a"] <= ari.rank()["a"]
@@ -65,32 +65,32 @@ def test_geometric_aggregation_penalises_imbalance():
 
 def test_missing_values_are_reported_and_reweighted_not_imputed():
     t = _table(trend=[np.nan, -1, 0, 1, 2, 3])
-    out = composite(t, CAT, min_coverage=0.7).set_index("id")
+    out = composite_index(t, catalogue=CAT, min_coverage=0.7).set_index("id")
     assert out.loc["a", "missing_in_index"] == "trend" and out.loc["a", "coverage"] == pytest.approx(0.75)
     assert out.loc["a", "score"] == pytest.approx(0.0)  # pop 0 and minutes 0 with weights rescaled to 1
-    out = composite(t, CAT, min_coverage=0.8, group_names=("high", "low")).set_index("id")
+    out = composite_index(t, catalogue=CAT, min_coverage=0.8, group_names=("high", "low")).set_index("id")
     assert np.isnan(out.loc["a", "score"]) and pd.isna(out.loc["a", "rank"]) and out.loc["a", "group"] is None
     assert out["rank"].max() == 5
 
 
 def test_towns_not_assessed_do_not_shape_the_index():
     t = _table(pop=[10.0, 20, 30, 40, 50, 10_000])
-    out = composite(t, CAT, assess=[True] * 5 + [False], group_names=("high", "low"))
+    out = composite_index(t, catalogue=CAT, assess=[True] * 5 + [False], group_names=("high", "low"))
     assert np.isnan(out["score"].iloc[5])
     assert out["score"].iloc[4] == pytest.approx(100)  # e is the best of the assessed towns
 
 
 def test_group_methods():
     s = np.array([[90.0, 85, 80, 40, 35, 10, np.nan]])
-    assert groups_of(s, "quantiles", 3)[0].tolist() == [0, 0, 1, 1, 2, 2, -1]
-    assert groups_of(s, "fixed", 3, [60, 20])[0].tolist() == [0, 0, 0, 1, 1, 2, -1]
-    assert groups_of(s, "jenks", 3)[0].tolist() == [0, 0, 0, 1, 1, 2, -1]
+    assert groups_of(s, method="quantiles", k=3)[0].tolist() == [0, 0, 1, 1, 2, 2, -1]
+    assert groups_of(s, method="fixed", k=3, cutoffs=[60, 20])[0].tolist() == [0, 0, 0, 1, 1, 2, -1]
+    assert groups_of(s, method="jenks", k=3)[0].tolist() == [0, 0, 0, 1, 1, 2, -1]
 
 
 def test_jenks_is_the_exact_optimum():
     rng = np.random.default_rng(7)
     x = rng.gamma(2.0, size=(50, 9))
-    got = jenks_classes(x, 3)
+    got = jenks_classes(x, k=3)
 
     def ssd(v, g):
         return sum(((v[g == c] - v[g == c].mean()) ** 2).sum() for c in np.unique(g))
@@ -116,6 +116,6 @@ def test_jenks_is_the_exact_optimum():
 ])
 def test_bad_input_names_the_key_and_the_fix(kwargs, table, needle):
     with pytest.raises(geoplan.AnalysisError) as info:
-        composite(_table(**(table or {})), CAT, **kwargs)
+        composite_index(_table(**(table or {})), catalogue=CAT, **kwargs)
     assert needle in str(info.value)
     assert "fix:" in str(info.value)

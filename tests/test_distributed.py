@@ -96,11 +96,11 @@ def test_sensitivity_runs_on_the_cluster_give_the_same_result(client, kz_layers)
     places = pd.concat([kz_layers.towns[["id", "geometry"]], kz_layers.centres[["id", "geometry"]]])
     net, _ = attach_places(build_network(kz_layers.roads), places)
     od = od_matrix(net, list(kz_layers.towns["id"]), list(kz_layers.centres["id"]))
-    cat, table = load_inputs(cfg, list(kz_layers.towns["id"]), folder=layer_folder(kz_layers.sources))
+    cat, table = load_inputs(list(kz_layers.towns["id"]), config=cfg, folder=layer_folder(kz_layers.sources))
     model = prepare(kz_layers.towns, kz_layers.centres, od, indicators(kz_layers.towns, kz_layers.centres, od,
                                                                       table=table), config=cfg, catalogue=cat)
-    here = run_sensitivity(model, cfg, runs=120, chunk=25)
-    there = run_sensitivity(model, cfg, runs=120, chunk=25, mapper=chunk_mapper(client))
+    here = run_sensitivity(model, config=cfg, runs=120, chunk=25)
+    there = run_sensitivity(model, config=cfg, runs=120, chunk=25, mapper=chunk_mapper(client))
     pd.testing.assert_frame_equal(here.towns, there.towns)
     for key, value in here.outcomes.items():
         assert np.array_equal(value, there.outcomes[key], equal_nan=True), key

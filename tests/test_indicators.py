@@ -36,7 +36,8 @@ def od(kz_layers):
 
 @pytest.fixture(scope="module")
 def table(kz_layers, od):
-    cat, user = load_inputs(Scenario.baseline(), list(kz_layers.towns["id"]), folder=layer_folder(kz_layers.sources))
+    cat, user = load_inputs(list(kz_layers.towns["id"]), config=Scenario.baseline(),
+                            folder=layer_folder(kz_layers.sources))
     return compute(kz_layers.towns, kz_layers.centres, od, table=user).set_index("id"), cat
 
 
@@ -104,13 +105,13 @@ def test_user_catalogue_and_table(tmp_path, kz_layers):
     ids = list(kz_layers.towns["id"])
     wide = tmp_path / "wide.csv"
     wide.write_text("id,jobs_per_100,unused\nabai,31.5,x\nridder,,y\n", encoding="utf-8")
-    got = read_table(wide, cat, ids).set_index("id")
+    got = read_table(wide, ids, catalogue=cat).set_index("id")
     assert got.loc["abai", "jobs_per_100"] == 31.5
     assert np.isnan(got.loc["ridder", "jobs_per_100"]) and np.isnan(got.loc["arkalyk", "jobs_per_100"])
     assert "unused" not in got.columns  # undeclared columns are not used
     long = tmp_path / "long.csv"
     long.write_text("id,indicator,value\nabai,jobs_per_100,31.5\nabai,other,1\n", encoding="utf-8")
-    assert read_table(long, cat, ids).set_index("id").loc["abai", "jobs_per_100"] == 31.5
+    assert read_table(long, ids, catalogue=cat).set_index("id").loc["abai", "jobs_per_100"] == 31.5
 
 
 def test_table_errors_name_file_column_and_fix(tmp_path, kz_layers):
@@ -119,21 +120,21 @@ def test_table_errors_name_file_column_and_fix(tmp_path, kz_layers):
     bad = tmp_path / "t.csv"
     bad.write_text("id,jobs\nabai,1\n", encoding="utf-8")
     with pytest.raises(geoplan.AnalysisError, match=r"t\.csv has no column\(s\) jobs_per_100, declared in .*cat\.csv"):
-        read_table(bad, cat, ids)
+        read_table(bad, ids, catalogue=cat)
     bad.write_text("id,jobs_per_100\nabai,1 200\nridder,n/a\n", encoding="utf-8")
     with pytest.raises(geoplan.AnalysisError) as info:
-        read_table(bad, cat, ids)
+        read_table(bad, ids, catalogue=cat)
     assert "column jobs_per_100 holds non-numeric values (abai: '1 200', ridder: 'n/a')" in str(info.value)
     assert "leave a cell empty" in str(info.value)
     bad.write_text("id,jobs_per_100\nnowhere,1\n", encoding="utf-8")
     with pytest.raises(geoplan.AnalysisError, match="nowhere are not in the towns layer"):
-        read_table(bad, cat, ids)
+        read_table(bad, ids, catalogue=cat)
     bad.write_text("id,jobs_per_100\nabai,1\nabai,2\n", encoding="utf-8")
     with pytest.raises(geoplan.AnalysisError, match="abai listed more than once"):
-        read_table(bad, cat, ids)
+        read_table(bad, ids, catalogue=cat)
     bad.write_text("town,jobs_per_100\nabai,1\n", encoding="utf-8")
     with pytest.raises(geoplan.AnalysisError, match="no 'id' column"):
-        read_table(bad, cat, ids)
+        read_table(bad, ids, catalogue=cat)
 
 
 def test_catalogue_errors(tmp_path):
@@ -156,9 +157,9 @@ def _write(tmp_path: Path, row: str) -> Path:
 def test_declared_indicator_without_table_is_an_error(tmp_path, kz_layers):
     cfg = parse_scenario(f"indicators:\n  catalogue: {_catalogue(tmp_path)}\n")
     with pytest.raises(geoplan.AnalysisError, match=r"declares indicator\(s\) jobs_per_100 but there is no"):
-        load_inputs(cfg, list(kz_layers.towns["id"]), folder=tmp_path)
+        load_inputs(list(kz_layers.towns["id"]), config=cfg, folder=tmp_path)
 
 
 def test_builtin_catalogue_when_the_folder_has_none(tmp_path, kz_layers):
-    cat, table = load_inputs(Scenario.baseline(), list(kz_layers.towns["id"]), folder=tmp_path)
+    cat, table = load_inputs(list(kz_layers.towns["id"]), config=Scenario.baseline(), folder=tmp_path)
     assert cat == Catalogue.builtin() and table is None

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import geoplan
-from geoplan.classify import classify, indicators
+from geoplan.classify import classify_towns, indicators
 from geoplan.network import attach_places, build_network
 from geoplan.relocation import allocate, capacities, people_to_move, rank_destinations, relocate
 from geoplan.scenario import Scenario, parse_scenario
@@ -160,7 +160,7 @@ def kz(kz_layers):
                               crs=4326)
     net, snaps = attach_places(net, places)
     od = od_matrix(net, list(kz_layers.towns["id"]), list(kz_layers.centres["id"]))
-    towns = classify(kz_layers.towns, indicators(kz_layers.towns, kz_layers.centres, od, snaps=snaps))
+    towns = classify_towns(kz_layers.towns, indicators(kz_layers.towns, kz_layers.centres, od, snaps=snaps))
     return net, od, towns
 
 
@@ -288,15 +288,17 @@ def test_quota_errors_name_file_row_and_fix(tmp_path, kz_layers):
 
 
 def _policy_inputs(kz_layers):
-    from geoplan.classify import classify, indicators
+    from geoplan.classify import classify_towns, indicators
     from geoplan.indicators import layer_folder, load_inputs
 
     places = gpd.GeoDataFrame(pd.concat([kz_layers.towns[["id", "geometry"]], kz_layers.centres[["id", "geometry"]]]),
                               crs=4326)
     net, _ = attach_places(build_network(kz_layers.roads), places)
     od = od_matrix(net, list(kz_layers.towns["id"]), list(kz_layers.centres["id"]))
-    cat, table = load_inputs(Scenario.baseline(), list(kz_layers.towns["id"]), folder=layer_folder(kz_layers.sources))
-    towns = classify(kz_layers.towns, indicators(kz_layers.towns, kz_layers.centres, od, table=table), catalogue=cat)
+    ids = list(kz_layers.towns["id"])
+    cat, table = load_inputs(ids, config=Scenario.baseline(), folder=layer_folder(kz_layers.sources))
+    towns = classify_towns(kz_layers.towns, indicators(kz_layers.towns, kz_layers.centres, od, table=table),
+                           catalogue=cat)
     dest = kz_layers.centres[~kz_layers.centres["id"].isin(kz_layers.towns["id"])]
     return towns, dest, od
 

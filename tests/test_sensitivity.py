@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geoplan.classify import classify, indicators
+from geoplan.classify import classify_towns, indicators
 from geoplan.indicators import layer_folder, load_inputs
 from geoplan.network import attach_places, build_network
 from geoplan.scenario import Scenario, parse_scenario
@@ -22,9 +22,9 @@ def setup(kz_layers):
     places = pd.concat([kz_layers.towns[["id", "geometry"]], kz_layers.centres[["id", "geometry"]]])
     net, _ = attach_places(build_network(kz_layers.roads), places)
     od = od_matrix(net, list(kz_layers.towns["id"]), list(kz_layers.centres["id"]))
-    cat, table = load_inputs(cfg, list(kz_layers.towns["id"]), folder=layer_folder(kz_layers.sources))
+    cat, table = load_inputs(list(kz_layers.towns["id"]), config=cfg, folder=layer_folder(kz_layers.sources))
     ind = indicators(kz_layers.towns, kz_layers.centres, od, table=table)
-    towns = classify(kz_layers.towns, ind, catalogue=cat).set_index("id")
+    towns = classify_towns(kz_layers.towns, ind, catalogue=cat).set_index("id")
     model = prepare(kz_layers.towns, kz_layers.centres, od, ind, config=cfg, catalogue=cat)
     return cfg, model, towns
 
@@ -32,7 +32,7 @@ def setup(kz_layers):
 @pytest.fixture(scope="module")
 def result(setup):
     cfg, model, _ = setup
-    return run_sensitivity(model, cfg, runs=1000)
+    return run_sensitivity(model, config=cfg, runs=1000)
 
 
 def test_the_scenarios_own_run_reproduces_classify(setup, result):
@@ -65,16 +65,16 @@ def test_per_town_shares_intervals_and_flips(result):
 
 def test_seed_reproducible(setup):
     cfg, model, _ = setup
-    a = run_sensitivity(model, cfg, runs=200, seed=3)
-    b = run_sensitivity(model, cfg, runs=200, seed=3)
-    c = run_sensitivity(model, cfg, runs=200, seed=4)
+    a = run_sensitivity(model, config=cfg, runs=200, seed=3)
+    b = run_sensitivity(model, config=cfg, runs=200, seed=3)
+    c = run_sensitivity(model, config=cfg, runs=200, seed=4)
     pd.testing.assert_frame_equal(a.towns, b.towns)
     assert a.params.equals(b.params) and not a.params.equals(c.params)
 
 
 def test_latin_hypercube_covers_every_range(setup):
     cfg, model, _ = setup
-    d = design(cfg, groups=list(model.group_labels), runs=100)
+    d = design(config=cfg, groups=list(model.group_labels), runs=100)
     lo, hi = cfg.sensitivity.reach_minutes
     strata = np.floor((d["reach_minutes"] - lo) / (hi - lo) * 100).astype(int)
     assert sorted(strata) == list(range(100))  # one draw per stratum
@@ -85,7 +85,7 @@ def test_latin_hypercube_covers_every_range(setup):
 
 def test_chunks_are_pure_and_picklable(setup):
     cfg, model, _ = setup
-    d = design(cfg, groups=list(model.group_labels), runs=60).to_numpy()
+    d = design(config=cfg, groups=list(model.group_labels), runs=60).to_numpy()
     whole = evaluate(model, d)
     again = pickle.loads(pickle.dumps(model))
     parts = [evaluate(again, d[i:i + 7]) for i in range(0, 60, 7)]
@@ -98,7 +98,7 @@ def test_chunks_are_pure_and_picklable(setup):
         calls.append(len(blocks))
         return [fn(pickle.loads(pickle.dumps(m)), b) for b in blocks]
 
-    res = run_sensitivity(model, cfg, runs=60, chunk=7, mapper=mapper)
+    res = run_sensitivity(model, config=cfg, runs=60, chunk=7, mapper=mapper)
     assert calls == [9] and np.array_equal(res.outcomes["category"], whole["category"])
 
 
@@ -113,7 +113,7 @@ def test_first_order_index():
 def test_fixed_methods_can_be_held(setup, kz_layers):
     _, _, _ = setup
     cfg = parse_scenario("sensitivity:\n  normalisations: [minmax]\n  aggregations: [arithmetic]\n")
-    d = design(cfg, groups=["a"], runs=20)
+    d = design(config=cfg, groups=["a"], runs=20)
     assert set(d["normalisation"]) == {0.0} and set(d["aggregation"]) == {0.0}
 
 

@@ -40,7 +40,7 @@ def sensitivity_cmd(
     sc = sc.with_values(values)
     result = run(sc, layers=layers, with_surface=False, with_maps=False, progress=not quiet)
     assert result.sensitivity is not None
-    table = sensitivity_table(result.sensitivity, result.towns)
+    table = sensitivity_table(result.sensitivity, towns=result.towns)
     if not quiet:
         shown = table[["id", "category", "stability", "fragile", "rank", "rank_p05", "rank_p95", "flipped_by"]]
         with pd_display():

@@ -293,9 +293,9 @@ def read_catalogue(path: str | os.PathLike[str], *, with_builtin: bool = True) -
 
 def read_table(
     path: str | os.PathLike[str] | pd.DataFrame,
-    catalogue: Catalogue,
     town_ids: Sequence[str],
     *,
+    catalogue: Catalogue,
     label: str | None = None,
 ) -> pd.DataFrame:
     """Read the user's indicator values for the declared user indicators.
@@ -305,11 +305,11 @@ def read_table(
     path
         A CSV file (or a DataFrame): wide (``id`` and one column per indicator) or long
         (``id``, ``indicator``, ``value``; other columns ignored).
+    town_ids
+        The towns of the run; the result has one row per town, in this order.
     catalogue
         The declarations; only :meth:`Catalogue.user` indicators are read, other columns are
         ignored.
-    town_ids
-        The towns of the run; the result has one row per town, in this order.
     label
         Name of the source for messages (default: the path).
 
@@ -389,7 +389,7 @@ def read_table(
     return out
 
 
-def catalogue_for(frame: pd.DataFrame, catalogue: Catalogue | None = None) -> Catalogue:
+def catalogue_for(frame: pd.DataFrame, *, catalogue: Catalogue | None = None) -> Catalogue:
     """Return ``catalogue`` (default :meth:`Catalogue.builtin`) after checking ``frame`` has its columns.
 
     Parameters
@@ -437,19 +437,19 @@ def layer_folder(sources: Mapping[str, str]) -> Path | None:
 
 
 def load_inputs(
-    config: Any,
     town_ids: Sequence[str],
     *,
+    config: Any,
     folder: Path | None = None,
 ) -> tuple[Catalogue, pd.DataFrame | None]:
     """Read the catalogue and the user's table named by a scenario, or found beside the layers.
 
     Parameters
     ----------
-    config
-        The scenario (its ``indicators`` section; paths resolve against the scenario file).
     town_ids
         The towns of the run.
+    config
+        The scenario (its ``indicators`` section; paths resolve against the scenario file).
     folder
         The layer folder: ``indicator_catalogue.csv`` and ``indicators.csv`` there are used
         when the scenario names no files.
@@ -479,4 +479,4 @@ def load_inputs(
         raise AnalysisError(f"{catalogue.source} declares indicator(s) {', '.join(i.name for i in catalogue.user())} "
                             f"but there is no indicator table ({tab_path or 'indicators.table not set'})",
                             fix="set indicators.table in the scenario to the CSV holding their values")
-    return catalogue, read_table(tab_path, catalogue, town_ids)
+    return catalogue, read_table(tab_path, town_ids, catalogue=catalogue)

@@ -381,7 +381,7 @@ def relocate(
     Parameters
     ----------
     towns
-        Classified towns (:func:`geoplan.classify.classify`); rows with category
+        Classified towns (:func:`geoplan.classify.classify_towns`); rows with category
         ``relocation`` are the origins.
     centres
         The centres layer.
@@ -409,7 +409,7 @@ def relocate(
     rc = cfg.relocation
     if "category" not in towns.columns:
         raise AnalysisError("towns have no 'category' column",
-                            fix="classify the towns first (geoplan.classify.classify)")
+                            fix="classify the towns first (geoplan.classify.classify_towns)")
     towns = towns.sort_values("id", kind="mergesort", key=lambda s: s.astype(str)).reset_index(drop=True)
     centres = centres.sort_values("id", kind="mergesort", key=lambda s: s.astype(str)).reset_index(drop=True)
     origins = towns[towns["category"] == "relocation"]

@@ -223,7 +223,34 @@ def relocate_policy(
     people = people_to_move(origins, share=rc.share_to_move) if len(origins) else pd.Series(dtype=np.int64)
     q = yearly_quotas(quotas, start_year=pc.start_year, years=pc.years, share=pc.quota_share,
                       later_years=pc.later_years)
-    plan_years = list(q.columns)
+    pairs = _usable_pairs(people, destinations, od, q, config=cfg)
+    xm = _phase(pairs, q, max_minutes=rc.max_minutes)
+    flows = _policy_flows(pairs, xm)
+    by_origin = _origin_table(pairs, xm, list(q.columns))
+    return PolicyResult(flows=flows, years=_year_table(pairs, xm, q, quotas), by_origin=by_origin,
+                        summary=_policy_summary(pairs, xm, q, flows, by_origin))
+
+
+@dataclass
+class _Pairs:
+    """The (origin, destination) pairs a policy plan may use, with what the program needs of them."""
+
+    people: np.ndarray  # people to move per origin
+    o_id: list[str]
+    d: pd.DataFrame  # the destinations kept: in a region with a quota and large enough
+    d_id: list[str]
+    minutes: np.ndarray  # origins x destinations
+    km: np.ndarray
+    cap: np.ndarray  # people each destination can take over the plan
+    oi: np.ndarray  # origin index of each usable pair
+    di: np.ndarray  # destination index of each usable pair
+    region_of: np.ndarray  # region key of each destination
+
+
+def _usable_pairs(people: pd.Series, destinations: pd.DataFrame, od: Any, q: pd.DataFrame, *,
+                  config: Scenario) -> _Pairs:
+    """Keep the destinations in a quota region and large enough; pair them with the origins within reach."""
+    rc, pc = config.relocation, config.relocation.policy
     d = destinations.copy()
     d["region_key"] = d["region"].map(region_key)
     d_pop = pd.to_numeric(d["population"], errors="coerce").fillna(0).to_numpy(dtype=float)
@@ -236,75 +263,105 @@ def relocate_policy(
     cap = np.floor(d_pop * rc.capacity_share + 1e-9).astype(np.int64)
     allowed = np.isfinite(minutes) & (minutes <= rc.max_minutes) & (cap[None, :] > 0)
     oi, di = np.nonzero(allowed)
-    ny = len(plan_years)
-    n_pairs = len(oi)
-    p = people.to_numpy(dtype=np.int64)
-    total = int(p.sum())
-    region_of = d["region_key"].to_numpy(dtype=object)
+    return _Pairs(people=people.to_numpy(dtype=np.int64), o_id=o_id, d=d, d_id=d_id, minutes=minutes, km=km,
+                  cap=cap, oi=oi, di=di, region_of=d["region_key"].to_numpy(dtype=object))
+
+
+def _phase(pairs: _Pairs, q: pd.DataFrame, *, max_minutes: float) -> np.ndarray:
+    """Solve the integer program: people per usable pair (rows) and plan year (columns)."""
+    ny = q.shape[1]
+    n_pairs = len(pairs.oi)
+    if not (n_pairs and int(pairs.people.sum())):
+        return np.zeros((n_pairs, ny))
+    oi, di = pairs.oi, pairs.di
     regions = list(q.index)
-    x = np.zeros(n_pairs * ny)
-    if n_pairs and total:
-        var_pair = np.repeat(np.arange(n_pairs), ny)
-        var_year = np.tile(np.arange(ny), n_pairs)
-        cols = np.arange(n_pairs * ny)
-        big = float(rc.max_minutes) + ny + 1.0
-        cost = minutes[oi[var_pair], di[var_pair]] + var_year.astype(float) - big
-        a_o = csr_matrix((np.ones(len(cols)), (oi[var_pair], cols)), shape=(len(o_id), len(cols)))
-        reg_idx = np.array([regions.index(region_of[j]) for j in di[var_pair]])
-        a_q = csr_matrix((np.ones(len(cols)), (reg_idx * ny + var_year, cols)), shape=(len(regions) * ny, len(cols)))
-        a_d = csr_matrix((np.ones(len(cols)), (di[var_pair], cols)), shape=(len(d_id), len(cols)))
-        quota_vec = q.to_numpy(dtype=float).reshape(-1)
-        sol = milp(cost, constraints=[LinearConstraint(a_o, 0, p), LinearConstraint(a_q, 0, quota_vec),
-                                      LinearConstraint(a_d, 0, cap)],
-                   integrality=np.ones(len(cols)), bounds=Bounds(0, np.inf))
-        if sol.status != 0 or sol.x is None:
-            raise AnalysisError(f"the phased relocation could not be solved: {sol.message}",
-                                fix="report this with the scenario file")
-        x = np.round(sol.x)
-    xm = x.reshape(n_pairs, ny) if n_pairs else np.zeros((0, ny))
+    var_pair = np.repeat(np.arange(n_pairs), ny)
+    var_year = np.tile(np.arange(ny), n_pairs)
+    cols = np.arange(n_pairs * ny)
+    # Placing a person always pays (-big); among placements, earlier years and shorter trips cost less.
+    big = float(max_minutes) + ny + 1.0
+    cost = pairs.minutes[oi[var_pair], di[var_pair]] + var_year.astype(float) - big
+    a_o = csr_matrix((np.ones(len(cols)), (oi[var_pair], cols)), shape=(len(pairs.o_id), len(cols)))
+    reg_idx = np.array([regions.index(pairs.region_of[j]) for j in di[var_pair]])
+    a_q = csr_matrix((np.ones(len(cols)), (reg_idx * ny + var_year, cols)), shape=(len(regions) * ny, len(cols)))
+    a_d = csr_matrix((np.ones(len(cols)), (di[var_pair], cols)), shape=(len(pairs.d_id), len(cols)))
+    quota_vec = q.to_numpy(dtype=float).reshape(-1)
+    sol = milp(cost, constraints=[LinearConstraint(a_o, 0, pairs.people), LinearConstraint(a_q, 0, quota_vec),
+                                  LinearConstraint(a_d, 0, pairs.cap)],
+               integrality=np.ones(len(cols)), bounds=Bounds(0, np.inf))
+    if sol.status != 0 or sol.x is None:
+        raise AnalysisError(f"the phased relocation could not be solved: {sol.message}",
+                            fix="report this with the scenario file")
+    return np.asarray(np.round(sol.x).reshape(n_pairs, ny))
+
+
+def _policy_flows(pairs: _Pairs, xm: np.ndarray) -> pd.DataFrame:
+    """One row per pair with people over the whole plan, sorted by origin and destination."""
+    n_pairs = len(pairs.oi)
     per_pair = xm.sum(axis=1)
     used = per_pair > 0
+    oi, di, d = pairs.oi[used], pairs.di[used], pairs.d
     d_name = d.get("name_en", d["id"]).astype(str).to_numpy(dtype=object)
-    flows = pd.DataFrame({
-        "origin": np.asarray(o_id, dtype=object)[oi[used]] if n_pairs else [],
-        "destination": np.asarray(d_id, dtype=object)[di[used]] if n_pairs else [],
-        "destination_name": d_name[di[used]] if n_pairs else [],
-        "region": d["region"].to_numpy(dtype=object)[di[used]] if n_pairs else [],
+    return pd.DataFrame({
+        "origin": np.asarray(pairs.o_id, dtype=object)[oi] if n_pairs else [],
+        "destination": np.asarray(pairs.d_id, dtype=object)[di] if n_pairs else [],
+        "destination_name": d_name[di] if n_pairs else [],
+        "region": d["region"].to_numpy(dtype=object)[di] if n_pairs else [],
         "people": per_pair[used].astype(np.int64),
-        "minutes": minutes[oi[used], di[used]] if n_pairs else [],
-        "km": km[oi[used], di[used]] if n_pairs else [],
+        "minutes": pairs.minutes[oi, di] if n_pairs else [],
+        "km": pairs.km[oi, di] if n_pairs else [],
     }).sort_values(["origin", "destination"], kind="mergesort").reset_index(drop=True)
+
+
+def _year_table(pairs: _Pairs, xm: np.ndarray, q: pd.DataFrame, quotas: pd.DataFrame) -> pd.DataFrame:
+    """Quota, people placed and the share used, per plan year and receiving region."""
+    n_pairs = len(pairs.oi)
     region_name = {region_key(r): str(r) for r in quotas["region"]}
     rows = []
-    for g, key in enumerate(regions):
-        sel = np.array([region_of[j] == key for j in di], dtype=bool) if n_pairs else np.zeros(0, bool)
-        for k, y in enumerate(plan_years):
+    for g, key in enumerate(q.index):
+        sel = np.array([pairs.region_of[j] == key for j in pairs.di], dtype=bool) if n_pairs else np.zeros(0, bool)
+        for k, y in enumerate(q.columns):
             placed = int(xm[sel, k].sum()) if n_pairs else 0
             quota = int(q.to_numpy()[g, k])
             rows.append({"year": y, "region": region_name.get(key, key), "quota": quota, "placed": placed,
                          "used": round(placed / quota, 4) if quota else np.nan})
-    years_table = pd.DataFrame(rows, columns=["year", "region", "quota", "placed", "used"])
-    placed_o = np.zeros(len(o_id), dtype=np.int64)
-    first = np.full(len(o_id), -1)
-    last = np.full(len(o_id), -1)
-    for r in range(len(o_id)):
-        sel = oi == r
+    return pd.DataFrame(rows, columns=["year", "region", "quota", "placed", "used"])
+
+
+def _origin_table(pairs: _Pairs, xm: np.ndarray, plan_years: list[Any]) -> pd.DataFrame:
+    """People to move, placed and left over, and the first and last year of placement, per origin."""
+    n_pairs = len(pairs.oi)
+    n = len(pairs.o_id)
+    placed_o = np.zeros(n, dtype=np.int64)
+    first = np.full(n, -1)
+    last = np.full(n, -1)
+    for r in range(n):
+        sel = pairs.oi == r
         if n_pairs and sel.any():
             by_year = xm[sel].sum(axis=0)
             placed_o[r] = int(by_year.sum())
             nz = np.flatnonzero(by_year > 0)
             if len(nz):
                 first[r], last[r] = plan_years[nz[0]], plan_years[nz[-1]]
-    by_origin = pd.DataFrame({"origin": o_id, "people_to_move": p, "placed": placed_o, "unplaced": p - placed_o,
-                              "first_year": pd.array(np.where(first >= 0, first, np.nan), dtype="Int64"),
-                              "last_year": pd.array(np.where(last >= 0, last, np.nan), dtype="Int64")})
-    placed = int(placed_o.sum())
+    p = pairs.people
+    return pd.DataFrame({"origin": pairs.o_id, "people_to_move": p, "placed": placed_o, "unplaced": p - placed_o,
+                         "first_year": pd.array(np.where(first >= 0, first, np.nan), dtype="Int64"),
+                         "last_year": pd.array(np.where(last >= 0, last, np.nan), dtype="Int64")})
+
+
+def _policy_summary(pairs: _Pairs, xm: np.ndarray, q: pd.DataFrame, flows: pd.DataFrame,
+                    by_origin: pd.DataFrame) -> dict[str, Any]:
+    """Totals of a plan, and what a plan that does not fit would need."""
+    n_pairs = len(pairs.oi)
+    plan_years = list(q.columns)
+    total = int(pairs.people.sum())
+    placed = int(by_origin["placed"].sum())
     # What a plan that does not fit would need: the yearly quota of the regions it can reach.
-    reach_regions = sorted({region_of[j] for j in set(di.tolist())}) if n_pairs else []
+    reach_regions = sorted({pairs.region_of[j] for j in set(pairs.di.tolist())}) if n_pairs else []
     annual = int(q.loc[reach_regions, plan_years[-1]].sum()) if reach_regions else 0
-    dest_cap = int(cap[sorted(set(di.tolist()))].sum()) if n_pairs else 0
+    dest_cap = int(pairs.cap[sorted(set(pairs.di.tolist()))].sum()) if n_pairs else 0
     pm = float((flows["people"] * flows["minutes"]).sum()) if len(flows) else 0.0
-    summary = {
+    return {
         "mode": "policy", "people_to_move": total, "placed": placed, "unplaced": total - placed,
         "feasible": placed == total, "person_minutes": pm, "mean_minutes": pm / placed if placed else float("nan"),
         "destinations": int(flows["destination"].nunique()), "regions": int(flows["region"].nunique()),
@@ -314,10 +371,8 @@ def relocate_policy(
         "quota_needed_per_year": math.ceil(total / len(plan_years)) if plan_years else None,
         "reachable_quota_per_year": annual, "destination_capacity": dest_cap,
     }
-    return PolicyResult(flows=flows, years=years_table, by_origin=by_origin, summary=summary)
 
-
-def quota_table_path(config: Scenario, folder: Path | None) -> Path | None:
+def quota_table_path(folder: Path | None, *, config: Scenario) -> Path | None:
     """Return the scenario's quota table: ``relocation.policy.quota_table``, else the one beside the layers."""
     pc = config.relocation.policy
     if pc.quota_table:
