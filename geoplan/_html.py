@@ -25,6 +25,7 @@ import pandas as pd
 from geoplan.settings import CENSUS_YEARS
 
 __all__ = [
+    "decree_text",
     "escape_value",
     "format_int",
     "format_minutes",
@@ -205,3 +206,33 @@ def ranking_rows(row: Mapping[str, Any]) -> list[tuple[str, str]]:
     if on is not None and "borderline" in flags:
         rows.append(("Borderline on", escape_value(on)))
     return rows
+
+
+def decree_text(row: Mapping[str, Any], names: Mapping[str, str]) -> str:
+    """Return the decree agglomeration a town lies in as escaped text, ``''`` outside every one.
+
+    Parameters
+    ----------
+    row
+        A towns row with ``decree_agglomeration`` (a centre id) and ``decree_level``.
+    names
+        Centre id -> English name.
+
+    Returns
+    -------
+    str
+        E.g. ``"Karaganda agglomeration (level 2)"``.
+
+    Examples
+    --------
+    >>> decree_text({"decree_agglomeration": "karaganda", "decree_level": 2}, {"karaganda": "Karaganda"})
+    'Karaganda agglomeration (level 2)'
+    >>> decree_text({"decree_agglomeration": ""}, {})
+    ''
+    """
+    centre = row_value(row, "decree_agglomeration")
+    if not centre:
+        return ""
+    level = row_value(row, "decree_level")
+    return escape_value(names.get(str(centre), centre)) + " agglomeration" + (
+        f" (level {format_int(level)})" if level is not None else "")

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geoplan._html import escape_value, format_minutes, population_series, ranking_rows, row_value
+from geoplan._html import decree_text, escape_value, format_minutes, population_series, ranking_rows, row_value
 from geoplan._io import write_text_atomic
 from geoplan._results import check_result
 from geoplan._style import CATEGORY_COLOURS, CATEGORY_LABELS
@@ -230,8 +230,12 @@ def profile_html(town: Mapping[str, Any] | pd.Series, towns: gpd.GeoDataFrame, *
     cat = str(row["category"])
     names = " · ".join(escape_value(row.get(k)) for k in ("name_kk", "name_ru") if row_value(row, k) is not None)
     where = ", ".join(escape_value(row.get(k)) for k in ("district", "region") if row_value(row, k) is not None)
+    cnames = (dict(zip(centres["id"].astype(str), centres["name_en"].astype(str), strict=True))
+              if centres is not None else {})
+    decree = decree_text(row, cnames)
     head = (f"<h1>{escape_value(row['name_en'])}</h1>" + (f'<div class="sub">{names}</div>' if names else "")
             + (f'<div class="sub">{where}</div>' if where else "")
+            + (f'<div class="sub">In the 2023 agglomeration decree: {decree}</div>' if decree else "")
             + (f'<div class="sub">Scenario: {escape_value(scenario)}</div>' if scenario else ""))
     category = (f'<h2>Category</h2><p><span class="cat" style="background:{CATEGORY_COLOURS[cat]}">'
                 f"{html.escape(CATEGORY_LABELS[cat])}</span></p>")
@@ -264,8 +268,6 @@ def profile_html(town: Mapping[str, Any] | pd.Series, towns: gpd.GeoDataFrame, *
                   "<th class=\"n\">Town</th><th class=\"n\">Median of all towns</th><th></th><th>Range "
                   "(bar: town, tick: median)</th></tr>" + "".join(rows) + "</table>")
 
-    cnames = (dict(zip(centres["id"].astype(str), centres["name_en"].astype(str), strict=True))
-              if centres is not None else {})
     near: list[tuple[str, Any, Any]] = []
     if od is not None and len(od):
         mine = od[(od["origin"].astype(str) == str(row["id"])) & (od["destination"].astype(str) != str(row["id"]))]

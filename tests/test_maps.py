@@ -247,6 +247,16 @@ def test_fragile_and_borderline_towns_are_marked(res: Results) -> None:
     assert all("dashArray" not in f["properties"]["style"] for f in _layer_data(plain, "towns"))
 
 
+def test_popup_names_the_decree_agglomeration(res: Results) -> None:
+    towns = res.towns.assign(decree_agglomeration=np.where(res.towns["id"] == "khromtau", "aktobe", ""),
+                             decree_level=pd.array([2 if t == "khromtau" else None for t in res.towns["id"]],
+                                                   dtype="Int64"))
+    props = {f["properties"]["id"]: f["properties"]
+             for f in _layer_data(render_map(agglomeration_map(towns, res.centres, None)), "towns")}
+    assert "2023 decree</th><td>Aktobe agglomeration (level 2)" in props["khromtau"]["popup"]
+    assert "2023 decree" not in props["ridder"]["popup"]
+
+
 def test_unreachable_town_says_so(res: Results) -> None:
     towns = res.towns.copy()
     towns.loc[towns["id"] == "aksai", ["minutes", "km"]] = np.nan

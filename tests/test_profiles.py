@@ -57,6 +57,18 @@ def test_profile_has_every_section(res: Results, boundaries: gpd.GeoDataFrame) -
     assert "@media print" in page and "size:A4 portrait" in page
 
 
+def test_profile_names_the_decree_agglomeration(res: Results, kz_layers: geoplan.LayerSet) -> None:
+    from geoplan.agglomeration import DECREE_FILE, decree_membership, read_decree
+
+    bounds = kz_layers.layers["boundaries"]
+    decree = read_decree(geoplan.embedded_layers_path() / DECREE_FILE, boundaries=bounds, centres=res.centres)
+    towns = res.towns.join(decree_membership(res.towns, decree, boundaries=bounds))
+    by_id = towns.set_index("id", drop=False)
+    page = profile_html(by_id.loc["khromtau"], towns, centres=res.centres)
+    assert "In the 2023 agglomeration decree: Aktobe agglomeration (level 2)" in page
+    assert "2023 agglomeration decree" not in profile_html(by_id.loc["ridder"], towns, centres=res.centres)
+
+
 def test_profile_escapes_text(res: Results) -> None:
     hostile = with_hostile_text(res)
     page = profile_html(hostile.towns.iloc[0], hostile.towns)

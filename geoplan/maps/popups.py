@@ -6,7 +6,15 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from geoplan._html import escape_value, format_int, format_minutes, population_series, ranking_rows, row_value
+from geoplan._html import (
+    decree_text,
+    escape_value,
+    format_int,
+    format_minutes,
+    population_series,
+    ranking_rows,
+    row_value,
+)
 from geoplan._style import (
     CATEGORY_COLOURS,
     CATEGORY_LABELS,
@@ -81,6 +89,7 @@ def _town_popup(row: Mapping[str, Any], names: Mapping[str, str],
         ("Population", _pop_text(row)),
         ("Region", escape_value(row.get("region"))),
         ("District", escape_value(row.get("district"))),
+        ("2023 decree", decree_text(row, names)),
         ("Industry", escape_value(row.get("main_industry"))),
         ("Enterprise", enterprise),
         ("Resource base", escape_value(row.get("resource_status")).replace("_", " ")),
