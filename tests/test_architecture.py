@@ -111,6 +111,35 @@ def test_imports_go_one_way(path: Path) -> None:
     assert not wrong, f"{path.relative_to(PACKAGE.parent)} imports against the data flow:\n" + "\n".join(wrong)
 
 
+#: The same rule one level down, inside the assessment packages: the relocation policy mode builds on
+#: the cities mode; the indicator catalogue and the computed indicators do not import each other.
+WITHIN: dict[str, tuple[tuple[str, ...], ...]] = {
+    "indicators": (("catalogue", "computed"),),
+    "relocation": (("cities",), ("policy",)),
+}
+
+
+@pytest.mark.parametrize("package", sorted(WITHIN))
+def test_imports_go_one_way_inside_packages(package: str) -> None:
+    rank = {name: i for i, names in enumerate(WITHIN[package]) for name in names}
+    wrong = []
+    for path in sorted((PACKAGE / package).glob("*.py")):
+        me = path.stem
+        if me == "__init__":
+            continue
+        if me not in rank:
+            wrong.append(f"{me}: no place in WITHIN[{package!r}]")
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[:2] == ["geoplan", package]:
+                sub = (node.module or "").split(".")[2:3]
+                if not sub:
+                    wrong.append(f"{me} line {node.lineno}: imports the package geoplan.{package} from inside it")
+                elif rank.get(sub[0], len(rank)) > rank[me]:
+                    wrong.append(f"{me} line {node.lineno}: imports geoplan.{package}.{sub[0]}, above it")
+    assert not wrong, f"geoplan/{package}/ imports against its order:\n" + "\n".join(wrong)
+
+
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_no_private_names_from_other_modules(path: Path) -> None:
     me = _top(path)
