@@ -68,8 +68,8 @@ def test_spatial_indicators_on_the_embedded_layers(table):
     assert frame.loc["abai", "population_90"] == 515_632 + 171_893
     assert frame.loc["arkalyk", "population_90"] == 0
     # Ordinal scores from the layer's statuses.
-    assert frame.loc["arkalyk", "resource_outlook"] == 0 and frame.loc["arkalyk", "enterprise"] == 0
-    assert frame.loc["balkhash", "resource_outlook"] == 3 and frame.loc["aksu", "resource_outlook"] == 2
+    assert frame.loc["arkalyk", "resource_score"] == 0 and frame.loc["arkalyk", "enterprise_score"] == 0
+    assert frame.loc["balkhash", "resource_score"] == 3 and frame.loc["aksu", "resource_score"] == 2
 
 
 def test_population_trend_picks_the_best_pair():

@@ -314,6 +314,10 @@ def test_assessment_outputs(baseline: dict) -> None:
     listed = {k: t for k, t in towns.items() if t["status"] == "listed"}
     assert sorted(t["rank"] for t in listed.values()) == list(range(1, 28))
     assert all(t["fragile"] == (t["stability"] < 0.8) for t in listed.values())
+    # The layer's text columns survive next to the scores computed from the statuses.
+    arkalyk = towns["arkalyk"]
+    assert arkalyk["enterprise"].startswith("Torgai bauxite mine") and arkalyk["enterprise_score"] == 0
+    assert arkalyk["resource_outlook"].startswith("bauxite reserves") and arkalyk["resource_score"] == 0
     # Ridder: 94 min from Oskemen, borderline on the reach, and fragile.
     assert towns["ridder"]["borderline"] and towns["ridder"]["fragile"]
     with (baseline["api"] / "sensitivity.csv").open(encoding="utf-8", newline="") as f:

@@ -31,7 +31,7 @@ Examples
 >>> cat["minutes"].direction, cat["minutes"].group
 ('lower_better', 'accessibility')
 >>> [i.name for i in cat.in_index()][:3]
-['population', 'growth_pct_per_year', 'resource_outlook']
+['population', 'growth_pct_per_year', 'resource_score']
 """
 
 from geoplan.indicators.catalogue import (

@@ -31,10 +31,10 @@ Computed indicators
     (``"2009 census to 2024 estimate"``) and ``trend_years`` the interval.
 ``population``
     Size: the latest population figure (people).
-``resource_outlook``
+``resource_score``
     The resource base as an ordinal score: depleted 0, declining 1, stable 2, growing 3;
     ``not_resource`` (the town does not live from extraction) counts as stable, 2.
-``enterprise``
+``enterprise_score``
     The town-forming enterprise: closed 0, partly operating 1, operating 2.
 
 Missing values are never filled in: an indicator that cannot be computed (no census pair, no
@@ -348,8 +348,8 @@ def compute(
         "id": t_id,
         "population": t_pop,
         "growth_pct_per_year": trend["growth_pct_per_year"].to_numpy(),
-        "resource_outlook": _scores(towns, "resource_status", RESOURCE_SCORES),
-        "enterprise": _scores(towns, "enterprise_status", ENTERPRISE_SCORES),
+        "resource_score": _scores(towns, "resource_status", RESOURCE_SCORES),
+        "enterprise_score": _scores(towns, "enterprise_status", ENTERPRISE_SCORES),
         "minutes": m_best,
         "km": k_best,
         "minutes_regional_centre": m_reg,

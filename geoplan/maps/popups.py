@@ -76,7 +76,7 @@ def _town_popup(row: Mapping[str, Any], names: Mapping[str, str],
     nearest = row_value(row, "nearest_centre_name") or names.get(str(row_value(row, "nearest_centre") or ""), "")
     growth = row_value(row, "growth_pct_per_year")
     status = escape_value(row.get("enterprise_status")).replace("_", " ")
-    name = row.get("enterprise")  # text; a numeric indicator of the same name is not a name
+    name = row.get("enterprise")  # the layer's text (a user's layer may hold a number there)
     enterprise = (escape_value(name) if isinstance(name, str) else "") + (f" ({status})" if status else "")
     dest = row_value(row, "destination")
     moves = flows_out.get(str(row["id"]), [])
