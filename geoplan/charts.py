@@ -28,6 +28,7 @@ import pandas as pd
 from geoplan._errors import AnalysisError
 from geoplan._io import write_bytes_atomic
 from geoplan._style import CATEGORY_COLOURS, CATEGORY_LABELS
+from geoplan.settings import FRAGILE_SHARE
 
 __all__ = ["ranking_png"]
 
@@ -38,6 +39,7 @@ def ranking_png(
     *,
     title: str | None = "Monotowns by potential score, with rank intervals",
     dpi: int = 150,
+    fragile_share: float = FRAGILE_SHARE,
 ) -> Path:
     """Draw the towns ordered by score, coloured by category, with their rank intervals.
 
@@ -53,6 +55,8 @@ def ranking_png(
         Figure title, or ``None``.
     dpi
         Resolution.
+    fragile_share
+        The run's ``sensitivity.fragile_share``, for the legend of the fragile marks.
 
     Returns
     -------
@@ -63,9 +67,6 @@ def ranking_png(
     AnalysisError
         When no town has a score or a column is missing.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -112,7 +113,7 @@ def ranking_png(
                                            label=CATEGORY_LABELS.get(c, c)) for c in present]
     if fragile.any():
         handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor="white", markeredgecolor="#333333",
-                              label="fragile: category holds in < 80 % of runs"))
+                              label=f"fragile: category holds in < {100 * fragile_share:.0f} % of runs"))
     ax1.legend(handles=handles, loc="lower right", fontsize=7, framealpha=0.9)
     if title:
         fig.suptitle(title, fontsize=12)

@@ -56,7 +56,7 @@ from geoplan.composite import composite_index
 from geoplan.indicators import Catalogue, compute, od_arrays, population_trend, populations
 from geoplan.scenario import Scenario
 from geoplan.scenario.assessment import Rule
-from geoplan.settings import CATEGORIES
+from geoplan.settings import CATEGORIES, MIN_MINUTES_CHANGE
 
 __all__ = [
     "CATEGORIES",
@@ -485,7 +485,7 @@ def compare_results(
     a: pd.DataFrame,
     b: pd.DataFrame,
     *,
-    min_minutes_change: float = 0.5,
+    min_minutes_change: float = MIN_MINUTES_CHANGE,
     names: tuple[str, str] = ("a", "b"),
 ) -> pd.DataFrame:
     """Towns whose category, potential group, rank, nearest centre, travel time or destination differ.

@@ -571,7 +571,8 @@ def _write(result: RunResult, plan: OutputSet, out_dir: str | os.PathLike[str] |
             if result.sensitivity is not None:
                 write_csv(sensitivity_table(result.sensitivity, towns=result.towns),
                           staging.path(out / "sensitivity.csv"))
-                ranking_png(result.towns, staging.path(out / "ranking.png"))
+                ranking_png(result.towns, staging.path(out / "ranking.png"),
+                            fragile_share=sc.sensitivity.fragile_share)
                 targets.update({"sensitivity": out / "sensitivity.csv", "ranking_png": out / "ranking.png"})
         mdir = Path(maps_dir) if maps_dir is not None else (Path(out_dir) if out_dir is not None else None)
         if with_maps and mdir is not None:

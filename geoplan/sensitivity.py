@@ -55,6 +55,7 @@ from geoplan.composite import aggregate, groups_of, index_weights, normalise
 from geoplan.indicators import Catalogue, od_arrays, populations
 from geoplan.scenario import Scenario
 from geoplan.scenario.assessment import CATEGORY_VALUES
+from geoplan.settings import FRAGILE_SHARE
 
 __all__ = [
     "Model",
@@ -373,7 +374,7 @@ def first_order(y: np.ndarray, x: np.ndarray, *, bins: int = 10) -> float:
 
 
 def summarise(model: Model, params: pd.DataFrame, outcomes: dict[str, np.ndarray], base: dict[str, np.ndarray],
-              *, fragile_share: float = 0.8) -> pd.DataFrame:
+              *, fragile_share: float = FRAGILE_SHARE) -> pd.DataFrame:
     """Per town: shares of each category, stability, rank interval, the assumption that flips it most.
 
     Returns

@@ -69,6 +69,8 @@ __all__ = [
     "RELOCATION_MAX_MINUTES",
     "MIN_DESTINATION_POPULATION",
     "N_CANDIDATES",
+    "FRAGILE_SHARE",
+    "MIN_MINUTES_CHANGE",
     "CATCHMENT_BANDS",
     "CATCHMENT_BUFFER_M",
     "SURFACE_RESOLUTION_M",
@@ -251,6 +253,12 @@ RELOCATION_MAX_MINUTES: Final = 720.0
 MIN_DESTINATION_POPULATION: Final = 100_000
 #: ``relocation.n_candidates``: destinations ranked per town that the allocation may use.
 N_CANDIDATES: Final = 3
+#: ``sensitivity.fragile_share``: a town whose category holds in fewer than 80 % of the
+#: sensitivity runs is marked fragile (maps, ranking chart, tables).
+FRAGILE_SHARE: Final = 0.8
+#: Two runs' travel times that differ by less than this are the same (rounding noise, not a
+#: change), minutes: ``geoplan compare`` and the difference map.
+MIN_MINUTES_CHANGE: Final = 0.5
 #: ``catchments.bands``: half-hour bands up to the 2 h commuting limit, minutes.
 CATCHMENT_BANDS: Final[tuple[int, ...]] = (30, 60, 90, 120)
 #: Corridor half-width around the roads a catchment reaches, metres (``geoplan catchments``).

@@ -36,3 +36,24 @@ def test_ranking_png_refuses_unscored_input(tmp_path):
         ranking_png(_towns().assign(score=None), tmp_path / "x.png")
     with pytest.raises(geoplan.AnalysisError, match="lack column"):
         ranking_png(_towns().drop(columns="rank"), tmp_path / "x.png")
+
+
+def test_ranking_png_legend_follows_the_fragile_share(tmp_path):
+    # The fragile marks come from the towns' column; only the legend's "< N %" depends on the share.
+    a = ranking_png(_towns(), tmp_path / "a.png")
+    b = ranking_png(_towns(), tmp_path / "b.png", fragile_share=0.6)
+    assert a.read_bytes() != b.read_bytes()
+    c = ranking_png(_towns().assign(fragile=False), tmp_path / "c.png", fragile_share=0.6)
+    assert c.read_bytes() == ranking_png(_towns().assign(fragile=False), tmp_path / "d.png").read_bytes()
+
+
+def test_ranking_png_leaves_the_matplotlib_backend_alone(tmp_path):
+    import matplotlib
+
+    before = matplotlib.get_backend()
+    try:
+        matplotlib.use("pdf")  # e.g. a notebook's backend: drawing a chart must not switch it
+        ranking_png(_towns(), tmp_path / "a.png")
+        assert matplotlib.get_backend() == "pdf"
+    finally:
+        matplotlib.use(before)

@@ -34,6 +34,7 @@ from geoplan.maps.basemap import (
 from geoplan.maps.elements import _Call, _DataLayer
 from geoplan.maps.popups import _table
 from geoplan.maps.web import _coord, _features, _records, _simplified
+from geoplan.settings import MIN_MINUTES_CHANGE
 
 __all__ = ["CHANGE_COLOUR", "difference_map", "road_changes", "town_changes"]
 
@@ -79,7 +80,7 @@ def town_changes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
                 if va != vb and not (va is None and vb is None):
                     changes.append((label, _show(col, va, a), _show(col, vb, b)))
             ma, mb = row_value(a, "minutes"), row_value(b, "minutes")
-            moved = ma is not None and mb is not None and abs(float(ma) - float(mb)) >= 0.5
+            moved = ma is not None and mb is not None and abs(float(ma) - float(mb)) >= MIN_MINUTES_CHANGE
             if (ma is None) != (mb is None) or moved:
                 changes.append(("Travel time", format_minutes(ma), format_minutes(mb)))
         out.append({"id": tid, "changes": changes})

@@ -204,7 +204,8 @@ class SensitivityConfig(_Section):
     runs: int = Field(2000, ge=10, le=1_000_000, description="number of model runs")
     seed: int = Field(20251, ge=0, description="random seed (same seed, same results)")
     in_run: bool = Field(True, description="geoplan run also runs the sensitivity to mark fragile towns")
-    fragile_share: float = Field(0.8, gt=0, le=1, description="fragile: the category holds in fewer runs than this")
+    fragile_share: float = Field(S.FRAGILE_SHARE, gt=0, le=1,
+                                 description="fragile: the category holds in fewer runs than this")
     borderline_share: float = Field(0.1, ge=0, le=1, description="borderline: within this share of a threshold")
     weight_factor: tuple[float, float] = Field((0.5, 2.0), description="each group's weight times a factor in range")
     reach_minutes: tuple[float, float] = Field((60.0, 120.0), description="agglomeration.max_minutes range")
