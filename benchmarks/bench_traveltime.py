@@ -166,7 +166,7 @@ def osm_places(real: Path) -> gpd.GeoDataFrame | None:
 
 def scipy_table(net: RoadNetwork, sources: np.ndarray, targets: np.ndarray, *, transpose: bool = False) -> np.ndarray:
     """Raw scipy csgraph: minutes from each source, the target columns kept (chunked)."""
-    mat = net.csr("minutes")
+    mat = net.csr(weight="minutes")
     if transpose:
         mat = mat.T.tocsr()
     out = np.empty((len(sources), len(targets)))
@@ -180,7 +180,7 @@ def pandana_network(net: RoadNetwork) -> Any:
     """pandana Network (contraction hierarchies built here) on the same reduced edges and minutes."""
     import pandana
 
-    mat = net.csr("minutes").tocoo()
+    mat = net.csr(weight="minutes").tocoo()
     nodes = pd.DataFrame({"x": net.node_x, "y": net.node_y}, index=np.arange(net.n_nodes))
     edges = pd.DataFrame({"from": mat.row.astype(np.int64), "to": mat.col.astype(np.int64), "minutes": mat.data})
     return pandana.Network(nodes["x"], nodes["y"], edges["from"], edges["to"], edges[["minutes"]], twoway=False)
@@ -197,7 +197,7 @@ def pandana_table(pnet: Any, sources: np.ndarray, targets: np.ndarray) -> np.nda
 def igraph_graph(net: RoadNetwork) -> Any:
     import igraph as ig
 
-    mat = net.csr("minutes").tocoo()
+    mat = net.csr(weight="minutes").tocoo()
     g = ig.Graph(n=net.n_nodes, edges=np.column_stack([mat.row, mat.col]).tolist(), directed=True)
     g.es["minutes"] = mat.data.tolist()
     return g

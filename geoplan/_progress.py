@@ -10,7 +10,7 @@ configures logging. The ``geoplan`` command does both for the duration of a comm
 Examples
 --------
 >>> from geoplan._progress import progress_bar, progress_enabled
->>> progress_enabled()                      # a library call that was not told: quiet
+>>> progress_enabled(None)                  # a library call that was not told: quiet
 False
 >>> sum(progress_bar(range(4), desc="adding"))  # no bar: iterates as the plain iterable
 6
@@ -51,7 +51,7 @@ def set_progress(enabled: bool | None) -> None:
     _default = enabled
 
 
-def progress_enabled(enabled: bool | None = None) -> bool:
+def progress_enabled(enabled: bool | None) -> bool:
     """Return whether to show progress: ``enabled`` if given, else the process-wide setting.
 
     Parameters
@@ -96,6 +96,7 @@ class Progress(Generic[T]):
         finally:
             self.close()
 
+    # ``n`` stays positional, as in tqdm's own ``update(n=1)``: ``bar.update(len(batch))``.
     def update(self, n: float = 1) -> None:
         """Advance the bar by ``n`` steps."""
         if self._bar is not None:
@@ -125,6 +126,8 @@ class Progress(Generic[T]):
         self.close()
 
 
+# ``iterable`` stays positional although it has a default, as in ``tqdm(iterable=None, ...)``:
+# ``for c in progress_bar(centres, ...)`` reads like the tqdm call it replaces.
 @overload
 def progress_bar(iterable: Iterable[T], *, total: float | None = None, desc: str = "", unit: str = "it",
                  enabled: bool | None = None, leave: bool = False, unit_scale: bool = False) -> Progress[T]: ...

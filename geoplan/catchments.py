@@ -305,7 +305,7 @@ class _Corridors:
         # Access legs are straight lines off the roads: they count at the off-road speed.
         minutes = np.where(access, net.edge_km / offroad_kph * 60.0, net.edge_minutes)
         timed = replace(net, edge_minutes=minutes, _csr_cache={}, _index_cache={})
-        reverse = timed.csr("minutes").T.tocsr()
+        reverse = timed.csr(weight="minutes").T.tocsr()
         edges = np.flatnonzero(~access)
         lines = shapely.transform(shapely.reverse(net.edge_geometry[edges]),
                                   lambda xy: np.column_stack(to_m.transform(*xy.T)))

@@ -285,7 +285,7 @@ def chunk_mapper(
 
 def _od_chunk(sources: np.ndarray, *, graph: SearchGraph, targets: np.ndarray,
               limit: float) -> tuple[np.ndarray, np.ndarray]:
-    return od_block(graph, sources, targets, limit)
+    return od_block(graph, sources, targets, limit=limit)
 
 
 def od_matrix(

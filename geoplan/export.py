@@ -325,7 +325,7 @@ def write_results_gpkg(path: _PathLike, layers: Mapping[str, gpd.GeoDataFrame], 
                                         crs=4326)
 
     def add_styles(tmp: Path) -> None:
-        _write_layer_styles(tmp, {name: qgis_style(name, gdf) for name, gdf in checked.items()})
+        _write_layer_styles(tmp, {name: qgis_style(name, gdf=gdf) for name, gdf in checked.items()})
 
     # GeoPackage 1.2 opens without warnings in older GDAL/QGIS (3.22 LTR).
     return write_gpkg(target, frames, geometry_types=types, version="1.2", metadata=metadata,
@@ -554,7 +554,7 @@ def _sld(layer: str, rules: list[ET.Element]) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def qgis_style(kind: str, gdf: gpd.GeoDataFrame | None = None) -> tuple[str, str]:
+def qgis_style(kind: str, *, gdf: gpd.GeoDataFrame | None = None) -> tuple[str, str]:
     """Return the default QGIS style of a result layer as ``(QML, SLD)`` text.
 
     Towns get a categorized renderer on ``category`` (the web maps' colours) with name labels;
@@ -622,7 +622,7 @@ def qgis_style(kind: str, gdf: gpd.GeoDataFrame | None = None) -> tuple[str, str
     raise AnalysisError(f"no QGIS style for layer '{kind}'", fix=f"use one of {', '.join(_DESCRIPTIONS)}")
 
 
-def surface_qml(bands: Sequence[int] = (30, 60, 90, 120), *, vmax: float = 480.0) -> str:
+def surface_qml(*, bands: Sequence[int] = (30, 60, 90, 120), vmax: float = 480.0) -> str:
     """QGIS style (``.qml``) of the travel-time GeoTIFF: the maps' classes, broken at the bands.
 
     Written as ``surface.qml`` beside ``surface.tif``, QGIS opens the raster in the same
@@ -642,7 +642,7 @@ def surface_qml(bands: Sequence[int] = (30, 60, 90, 120), *, vmax: float = 480.0
 
     Examples
     --------
-    >>> 'value="30"' in surface_qml([30, 60])
+    >>> 'value="30"' in surface_qml(bands=[30, 60])
     True
     """
     breaks = surface_breaks(list(bands), vmax)

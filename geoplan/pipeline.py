@@ -178,8 +178,8 @@ def _scenario(scenario: Scenario | str | os.PathLike[str] | None) -> Scenario:
 
 
 def run(
-    scenario: Scenario | str | os.PathLike[str] | None = None,
     *,
+    scenario: Scenario | str | os.PathLike[str] | None = None,
     layers: LayerSet | str | os.PathLike[str] | None = None,
     roads: str | os.PathLike[str] | None = None,
     out_dir: str | os.PathLike[str] | None = None,
@@ -297,7 +297,7 @@ def _analyse(sc: Scenario, lset: LayerSet, warnings: list[Problem], stage: _Stag
     surf = None
     if with_surface:
         surf = stage("travel-time surface", lambda: nearest_centre_surface(
-            lset, centres, resolution_m=sc.surface.resolution_m, offroad_kph=sc.surface.offroad_kph,
+            lset, centres=centres, resolution_m=sc.surface.resolution_m, offroad_kph=sc.surface.offroad_kph,
             speeds=sc.speeds, progress=progress))
     s_od_holder: list[Any] = []
     classified, ind, catalogue = stage("classify towns",
@@ -559,7 +559,7 @@ def _write(result: RunResult, plan: OutputSet, out_dir: str | os.PathLike[str] |
             if result.surface is not None:
                 surface_path = write_surface(staging.path(out / "surface.tif"), result.surface)
                 targets["surface"] = out / "surface.tif"
-                write_text_atomic(staging.path(out / "surface.qml"), surface_qml(sc.catchments.bands))
+                write_text_atomic(staging.path(out / "surface.qml"), surface_qml(bands=sc.catchments.bands))
                 targets["surface_style"] = out / "surface.qml"
             write_csv(result.relocation_modes if result.relocation_modes is not None else pd.DataFrame(),
                       staging.path(out / "relocation_comparison.csv"))
@@ -660,8 +660,8 @@ def compare(
         See :func:`geoplan.classify.compare_results`; the columns carry the scenarios' names.
     """
     sa, sb = _scenario(a), _scenario(b)
-    ra = run(sa, layers=layers, with_surface=False, progress=progress)
-    rb = run(sb, layers=layers, with_surface=False, progress=progress)
+    ra = run(scenario=sa, layers=layers, with_surface=False, progress=progress)
+    rb = run(scenario=sb, layers=layers, with_surface=False, progress=progress)
     if maps_dir is not None:
         from geoplan.maps import difference_map, save_map
 

@@ -81,8 +81,8 @@ __all__ = [
     "SurfaceResult",
     "country_area",
     "friction_raster",
+    "nearest_centre_surface",
     "sample_surface",
-    "surface",
     "travel_time_surface",
     "write_surface",
 ]
@@ -530,8 +530,8 @@ def write_surface(
 
 def nearest_centre_surface(
     layers_or_roads: LayerSet | gpd.GeoDataFrame,
-    centres: gpd.GeoDataFrame | None = None,
     *,
+    centres: gpd.GeoDataFrame | None = None,
     resolution_m: float = DEFAULT_RESOLUTION_M,
     offroad_kph: float = DEFAULT_OFFROAD_KPH,
     speeds: Mapping[str, float] | None = None,

@@ -89,7 +89,7 @@ class ODMatrix:
         })
         return df.sort_values(["origin", "destination"], kind="stable").reset_index(drop=True)
 
-    def frame(self, value: str = "minutes") -> pd.DataFrame:
+    def frame(self, *, value: str = "minutes") -> pd.DataFrame:
         """Return the matrix as a wide table: origins as rows, destinations as columns (``inf`` = unreachable).
 
         Parameters
@@ -173,7 +173,7 @@ def travel_times_from(
     _check_weight(weight)
     limit = check_cutoff(cutoff, unit=weight)
     idx = _indices(net, sources)
-    return np.asarray(dijkstra(net.csr(weight), directed=True, indices=idx, limit=limit), dtype=float)
+    return np.asarray(dijkstra(net.csr(weight=weight), directed=True, indices=idx, limit=limit), dtype=float)
 
 
 def path_sums(pred: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -427,7 +427,7 @@ def _compiled_kernel() -> Callable[..., tuple[np.ndarray, np.ndarray]]:
     return _KERNEL[0]
 
 
-def od_block(graph: SearchGraph, sources: np.ndarray, targets: np.ndarray,
+def od_block(graph: SearchGraph, sources: np.ndarray, targets: np.ndarray, *,
              limit: float = math.inf) -> tuple[np.ndarray, np.ndarray]:
     """Primary and secondary sums from each source to each target (the compiled core of :func:`od_matrix`).
 
@@ -587,7 +587,7 @@ def od_matrix(
         show = progress_enabled(progress) and len(starts) > 1
         for s in progress_bar(starts, desc="travel times", unit="batch", enabled=show):
             rows = slice(s, s + _CHUNK)
-            first[rows], second[rows] = od_block(graph, plan.sources[rows], plan.targets, plan.limit)
+            first[rows], second[rows] = od_block(graph, plan.sources[rows], plan.targets, limit=plan.limit)
     return plan.assemble(first, second)
 
 
@@ -618,7 +618,7 @@ def routes(net: RoadNetwork, pairs: Sequence[tuple[str, str]]) -> list[shapely.L
     by_origin: dict[str, list[int]] = {}
     for k, (o, _) in enumerate(pairs):
         by_origin.setdefault(str(o), []).append(k)
-    mat = net.csr("minutes")
+    mat = net.csr(weight="minutes")
     for o, ks in sorted(by_origin.items()):
         src = int(net.index_of(o)[0])
         _, pred = dijkstra(mat, directed=True, indices=src, return_predecessors=True)

@@ -50,7 +50,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     # A stricter agglomeration reach changes categories, hence the towns outputs and the maps.
     whatif.write_text(f"extends: {BASELINE}\nname: whatif\nagglomeration:\n  max_minutes: 40\n", encoding="utf-8")
     geoplan.run(out_dir=base / "previous", with_surface=False, progress=False)
-    geoplan.run(whatif, out_dir=base / "new", with_surface=False, progress=False)
+    geoplan.run(scenario=whatif, out_dir=base / "new", with_surface=False, progress=False)
     old, new = snapshot(base / "previous"), snapshot(base / "new")
     assert set(old) == set(new)
     changed = {n for n in old if old[n] != new[n]}
@@ -159,7 +159,7 @@ def test_killed_run_leaves_outputs_whole(runs: dict[str, Path], tmp_path: Path) 
 
     # The next run removes the leftovers and replaces everything.
     for out in (tmp_path / "staging_folder_created", tmp_path / "staging_half_full"):
-        geoplan.run(runs["whatif"], out_dir=out, with_surface=False, progress=False)
+        geoplan.run(scenario=runs["whatif"], out_dir=out, with_surface=False, progress=False)
         assert _stagings(out) == [] and not (out / LOCK).exists()
         assert snapshot(out) == new
 
@@ -171,10 +171,10 @@ def test_failed_analysis_leaves_outputs_untouched(runs: dict[str, Path], tmp_pat
     infeasible = tmp_path / "infeasible.yaml"
     infeasible.write_text("relocation:\n  capacity_share: 0.0001\n", encoding="utf-8")
     with pytest.raises(AnalysisError, match="cannot place everyone"):
-        geoplan.run(infeasible, out_dir=out, with_surface=False, progress=False)
+        geoplan.run(scenario=infeasible, out_dir=out, with_surface=False, progress=False)
     assert snapshot(out) == before and _stagings(out) == []
     with pytest.raises(AnalysisError):
-        geoplan.run(infeasible, out_dir=tmp_path / "fresh", with_surface=False, progress=False)
+        geoplan.run(scenario=infeasible, out_dir=tmp_path / "fresh", with_surface=False, progress=False)
     assert not (tmp_path / "fresh").exists()
 
 
@@ -192,7 +192,7 @@ def test_failed_write_leaves_outputs_untouched(runs: dict[str, Path], tmp_path: 
     shutil.copytree(runs["previous"], out)
     before = snapshot(out)
     with pytest.raises(GeoplanError, match=r"cannot write outputs: .*No space left on device") as info:
-        geoplan.run(runs["whatif"], out_dir=out, with_surface=False, progress=False)
+        geoplan.run(scenario=runs["whatif"], out_dir=out, with_surface=False, progress=False)
     assert info.value.fix
     assert {p.name for p in written} >= {"towns.geojson", "towns.csv", "results.gpkg"}
     assert snapshot(out) == before and _stagings(out) == []
@@ -200,5 +200,5 @@ def test_failed_write_leaves_outputs_untouched(runs: dict[str, Path], tmp_path: 
     # A folder the failed run had to create is removed again, with its missing parents.
     fresh = tmp_path / "new" / "out"
     with pytest.raises(GeoplanError, match="cannot write outputs"):
-        geoplan.run(runs["whatif"], out_dir=fresh, with_surface=False, progress=False)
+        geoplan.run(scenario=runs["whatif"], out_dir=fresh, with_surface=False, progress=False)
     assert not (tmp_path / "new").exists()

@@ -139,7 +139,7 @@ def test_agrees_with_the_surface(kz_layers, kz_net, centre):
     cell_min = res_m / 1000.0 / off * 60.0
     cen = kz_layers.centres[kz_layers.centres["id"] == centre]
     area = shapely.box(45.0, 39.0, 89.0, 57.0)  # the same area for both
-    surf = nearest_centre_surface(kz_layers.roads, cen, resolution_m=res_m, offroad_kph=off, study_area=area)
+    surf = nearest_centre_surface(kz_layers.roads, centres=cen, resolution_m=res_m, offroad_kph=off, study_area=area)
     bands = catchment_bands(kz_net, cen, offroad_kph=off, area=area)
     rng = np.random.default_rng(7)
     for row in bands.itertuples():

@@ -479,7 +479,7 @@ def test_surface_qml_matches_the_map_classes() -> None:
     from geoplan._style import SURFACE_CMAP, surface_breaks, surface_colours
     from geoplan.export import surface_qml
 
-    root = ET.fromstring(surface_qml([30, 60, 90, 120]).split("\n", 1)[1])
+    root = ET.fromstring(surface_qml(bands=[30, 60, 90, 120]).split("\n", 1)[1])
     items = root.findall(".//colorrampshader/item")
     breaks = surface_breaks([30, 60, 90, 120], 480)
     assert [i.get("value") for i in items] == [f"{b:g}" for b in breaks] + ["inf"]

@@ -75,8 +75,8 @@ def test_embedded_nodes_are_the_road_node_ids(kz_layers, kz_net):
 
 
 def test_embedded_network_is_one_component(kz_net):
-    n_weak, _ = connected_components(kz_net.csr("km"), directed=True, connection="weak")
-    n_strong, _ = connected_components(kz_net.csr("km"), directed=True, connection="strong")
+    n_weak, _ = connected_components(kz_net.csr(weight="km"), directed=True, connection="weak")
+    n_strong, _ = connected_components(kz_net.csr(weight="km"), directed=True, connection="strong")
     assert n_weak == 1
     assert n_strong == 1  # every road is two-way
     assert (kz_net.components() == 0).all()

@@ -58,7 +58,7 @@ def baseline(tmp_path_factory: pytest.TempPathFactory) -> dict:
     scenario = tmp / "coarse.yaml"
     scenario.write_text(f"extends: {SCENARIOS / 'baseline.yaml'}\nname: coarse\nsurface:\n  resolution_m: 5000\n",
                         encoding="utf-8")
-    result = geoplan.run(scenario, out_dir=tmp / "api", with_surface=True, progress=False)
+    result = geoplan.run(scenario=scenario, out_dir=tmp / "api", with_surface=True, progress=False)
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONHASHSEED": "4321"}
     proc = subprocess.run([sys.executable, "-m", "geoplan.cli", "run", "--scenario", str(scenario),
                            "--out", str(tmp / "cli")], cwd=tmp, env=env, capture_output=True, text=True, timeout=300)
@@ -225,8 +225,8 @@ def _minutes(result: RunResult) -> dict[str, float]:
 
 def test_adding_roads_never_makes_a_town_slower(baseline: dict, tmp_path: Path) -> None:
     before = _minutes(baseline["result"])
-    corridor = geoplan.run(SCENARIOS / "center_west.yaml", with_surface=False, progress=False)
-    shortcut = geoplan.run(_shortcut(tmp_path), with_surface=False, progress=False)
+    corridor = geoplan.run(scenario=SCENARIOS / "center_west.yaml", with_surface=False, progress=False)
+    shortcut = geoplan.run(scenario=_shortcut(tmp_path), with_surface=False, progress=False)
     for result in (corridor, shortcut):
         after = _minutes(result)
         assert after.keys() == before.keys()

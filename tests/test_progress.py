@@ -48,23 +48,23 @@ def test_reporting_attaches_and_removes_its_handler(roads: gpd.GeoDataFrame) -> 
     before = list(logger.handlers), logger.level
     out = io.StringIO()
     with reporting(stream=out):
-        assert progress_enabled()
+        assert progress_enabled(None)
         build_network(roads)  # progress follows the switch reporting() turned on
     assert out.getvalue().splitlines() == ["network: 2 road segments", "network: 3 nodes, 4 directed edges"]
     assert (list(logger.handlers), logger.level) == before
-    assert not progress_enabled()
+    assert not progress_enabled(None)
     build_network(roads)
     assert len(out.getvalue().splitlines()) == 2
 
 
 def test_switches_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GEOPLAN_PROGRESS", raising=False)
-    assert not progress_enabled() and progress_enabled(True) and not progress_enabled(False)
+    assert not progress_enabled(None) and progress_enabled(True) and not progress_enabled(False)
     monkeypatch.setenv("GEOPLAN_PROGRESS", "1")
-    assert progress_enabled() and not progress_enabled(False)
+    assert progress_enabled(None) and not progress_enabled(False)
     set_progress(False)
     try:
-        assert not progress_enabled() and progress_enabled(True)
+        assert not progress_enabled(None) and progress_enabled(True)
     finally:
         set_progress(None)
     assert _progress._default is None

@@ -225,7 +225,7 @@ def test_places_reach_their_stations(served: tuple[geoplan.RoadNetwork, pd.DataF
     cut_off = {t for t in towns if np.isinf(minutes.loc[t].drop(t, errors="ignore")).all()}
     assert cut_off == NO_PASSENGER_TOWNS | {"saran"}
     # Ekibastuz-Pavlodar: 131.6 km station to station in the facts, plus the two access legs.
-    km = od.frame("km").loc["ekibastuz", "pavlodar"]
+    km = od.frame(value="km").loc["ekibastuz", "pavlodar"]
     rep = report.set_index("id")
     assert km == pytest.approx(131.6 + rep.loc["ekibastuz", "access_km"] + rep.loc["pavlodar", "access_km"], abs=0.05)
     # Karaganda is served by its passenger station and by Karaganda-Sortirovochnaya.

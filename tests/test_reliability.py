@@ -96,10 +96,10 @@ def file_size_limit(nbytes: int) -> Callable[[], None]:
 def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """Two runs with a (coarse) surface and maps: 'previous' written to a folder, 'new' in memory."""
     base = tmp_path_factory.mktemp("reliability")
-    coarse = Scenario.baseline().with_values({"surface.resolution_m": 25_000})
-    whatif = coarse.with_values({"agglomeration.max_minutes": 40})
-    geoplan.run(coarse, out_dir=base / "previous", progress=False)
-    new = geoplan.run(whatif, progress=False)
+    coarse = Scenario.baseline().with_values(values={"surface.resolution_m": 25_000})
+    whatif = coarse.with_values(values={"agglomeration.max_minutes": 40})
+    geoplan.run(scenario=coarse, out_dir=base / "previous", progress=False)
+    new = geoplan.run(scenario=whatif, progress=False)
     return {"previous": base / "previous", "new": new}
 
 

@@ -41,7 +41,7 @@ def tm_run(tm_roads_file: Path, tmp_path_factory: pytest.TempPathFactory):
     sc_file.write_text("name: real_roads\nroads: roads.gpkg\n", encoding="utf-8")
     sc = load_scenario(sc_file)
     assert sc.roads_path() == (folder / "roads.gpkg").resolve()
-    return run(sc, with_surface=False, progress=False)
+    return run(scenario=sc, with_surface=False, progress=False)
 
 
 def test_run_on_other_roads(tm_run) -> None:

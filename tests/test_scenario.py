@@ -78,7 +78,7 @@ def test_partial_speeds_keep_the_other_defaults():
 def test_dump_round_trips(tmp_path):
     s = load_scenario(SCENARIOS / "center_west.yaml")
     out = tmp_path / "deep" / "copy.yaml"
-    text = dump_scenario(s, out)
+    text = dump_scenario(s, path=out)
     again = load_scenario(out)
     assert again.model_dump(exclude={"edits", "extends"}) == s.model_dump(exclude={"edits", "extends"})
     # The relative path was rewritten so that it still names the same file.
@@ -451,13 +451,13 @@ def test_cli_scenario_show_and_check(capsys, tmp_path):
 
 def test_with_values_validates_dotted_keys() -> None:
     base = geoplan.Scenario.baseline()
-    changed = base.with_values({"relocation.capacity_share": 0.02}, **{"agglomeration.max_minutes": 60})
+    changed = base.with_values(values={"relocation.capacity_share": 0.02}, **{"agglomeration.max_minutes": 60})
     assert changed.relocation.capacity_share == 0.02
     assert changed.agglomeration.max_minutes == 60
     assert base.relocation.capacity_share == 0.05  # the original is untouched
     with pytest.raises(geoplan.ScenarioError, match=r"relocation\.capacity_share"):
-        base.with_values({"relocation.capacity_share": -1})
+        base.with_values(values={"relocation.capacity_share": -1})
     with pytest.raises(geoplan.ScenarioError, match=r"relocation\.capacity_shar\b.*unknown key"):
-        base.with_values({"relocation.capacity_shar": 0.1})
+        base.with_values(values={"relocation.capacity_shar": 0.1})
     with pytest.raises(geoplan.ScenarioError, match="unknown key path"):
-        base.with_values({"nosuchsection.x": 1})
+        base.with_values(values={"nosuchsection.x": 1})

@@ -53,8 +53,9 @@ def test_straight_road_time_is_length_over_speed():
     # 100 km east-west at 60 km/h: one minute per km. Cells of 1 km cost 1 minute each on
     # the road, so the raster time is exact up to where a point falls in its cell.
     line = shapely.LineString([(X0, Y0 + 500), (X0 + 100_000, Y0 + 500)])
-    res = nearest_centre_surface(_roads([line], [60.0]), _points([(X0 + 100, Y0 + 500)]), resolution_m=1000,
-                                 study_area=_box(), crs=UTM)
+    res = nearest_centre_surface(_roads([line], [60.0]),
+                                 centres=_points([(X0 + 100, Y0 + 500)]), resolution_m=1000, study_area=_box(),
+                                 crs=UTM)
     km = np.array([10, 25, 50, 75, 99.5])
     got = sample_surface(res, np.column_stack([X0 + 100 + km * 1000, np.full(len(km), Y0 + 500)]))
     assert np.all(np.abs(got - km) <= 1.0), got
@@ -65,7 +66,9 @@ def test_road_time_follows_length_km():
     # The same 100 km line, but the road is 150 km long: 150 minutes at 60 km/h, as in the network.
     line = shapely.LineString([(X0, Y0 + 500), (X0 + 100_000, Y0 + 500)])
     roads = _roads([line], [60.0]).assign(length_km=[150.0])
-    res = nearest_centre_surface(roads, _points([(X0 + 100, Y0 + 500)]), resolution_m=1000, study_area=_box(), crs=UTM)
+    res = nearest_centre_surface(roads,
+                                 centres=_points([(X0 + 100, Y0 + 500)]), resolution_m=1000, study_area=_box(),
+                                 crs=UTM)
     got = sample_surface(res, np.array([[X0 + 50_100, Y0 + 500], [X0 + 99_600, Y0 + 500]]))
     assert got == pytest.approx([75.0, 149.25], abs=1.5)
 
@@ -73,8 +76,9 @@ def test_road_time_follows_length_km():
 def test_offroad_speed_applies_away_from_roads():
     # Source 30 km from a point in open country, no road between: 30 km at 20 km/h = 90 min.
     far_road = shapely.LineString([(X0, Y0 + 40_000), (X0 + 100_000, Y0 + 40_000)])
-    res = nearest_centre_surface(_roads([far_road], [80.0]), _points([(X0 + 500, Y0 + 500)]), resolution_m=1000,
-                                 offroad_kph=20, study_area=_box(), crs=UTM)
+    res = nearest_centre_surface(_roads([far_road], [80.0]),
+                                 centres=_points([(X0 + 500, Y0 + 500)]), resolution_m=1000, offroad_kph=20,
+                                 study_area=_box(), crs=UTM)
     got = sample_surface(res, np.array([[X0 + 30_500, Y0 + 500]]))[0]
     assert got == pytest.approx(90.0, abs=3.0)  # one off-road cell is 3 minutes
 
@@ -83,8 +87,9 @@ def test_diagonal_road_within_8_connected_bound():
     # A road at atan(1/2) to the grid axes: the worst case of 8-connected moves, whose path
     # is (1 + (sqrt(2) - 1) / 2) / sqrt(1.25) = 1.0798 times the straight line.
     line = shapely.LineString([(X0, Y0), (X0 + 100_000, Y0 + 50_000)])
-    res = nearest_centre_surface(_roads([line], [60.0]), _points([(X0 + 500, Y0 + 500)]), resolution_m=1000,
-                                 study_area=_box(), crs=UTM)
+    res = nearest_centre_surface(_roads([line], [60.0]),
+                                 centres=_points([(X0 + 500, Y0 + 500)]), resolution_m=1000, study_area=_box(),
+                                 crs=UTM)
     true_min = line.length / 1000.0  # 60 km/h: minutes = km
     got = sample_surface(res, np.array([[X0 + 99_500, Y0 + 49_500]]))[0]
     ratio = got / true_min
@@ -94,7 +99,9 @@ def test_diagonal_road_within_8_connected_bound():
 def test_fastest_road_wins_in_shared_cells():
     line = shapely.LineString([(X0, Y0 + 500), (X0 + 100_000, Y0 + 500)])
     roads = _roads([line, line, line], [120.0, 60.0, 30.0])  # fastest first: order must not matter
-    res = nearest_centre_surface(roads, _points([(X0 + 100, Y0 + 500)]), resolution_m=1000, study_area=_box(), crs=UTM)
+    res = nearest_centre_surface(roads,
+                                 centres=_points([(X0 + 100, Y0 + 500)]), resolution_m=1000, study_area=_box(),
+                                 crs=UTM)
     got = sample_surface(res, np.array([[X0 + 80_100, Y0 + 500]]))[0]
     assert got == pytest.approx(40.0, abs=0.5)  # 80 km at 120 km/h
 
@@ -118,8 +125,9 @@ def test_nodata_outside_study_area_and_zero_at_sources():
     area = shapely.Polygon([(X0 - 20_000, Y0 - 20_000), (X0 + 120_000, Y0 - 20_000), (X0 + 120_000, Y0 + 20_000),
                             (X0 + 40_000, Y0 + 20_000), (X0 + 40_000, Y0 + 80_000), (X0 - 20_000, Y0 + 80_000)])
     src = [(X0 + 100, Y0 + 500), (X0 + 90_300, Y0 + 500)]
-    res = nearest_centre_surface(_roads([line], [60.0]), _points(src), resolution_m=2000,
-                                 study_area=gpd.GeoSeries([area], crs=UTM), crs=UTM)
+    res = nearest_centre_surface(_roads([line], [60.0]),
+                                 centres=_points(src), resolution_m=2000, study_area=gpd.GeoSeries([area], crs=UTM),
+                                 crs=UTM)
     assert res.nodata == NODATA
     notch = sample_surface(res, np.array([[X0 + 80_000, Y0 + 60_000], [X0 + 110_000, Y0 + 70_000]]))
     assert np.isnan(notch).all()
@@ -148,7 +156,7 @@ def test_bad_inputs():
     with pytest.raises(AnalysisError, match="far_away"):
         travel_time_surface(fr, np.array([[X0, Y0], [X0 + 10_000_000, Y0]]), source_ids=["ok", "far_away"])
     with pytest.raises(AnalysisError, match="centres"):
-        nearest_centre_surface(roads, None)
+        nearest_centre_surface(roads, centres=None)
 
 
 # --------------------------------------------------------------------------------------

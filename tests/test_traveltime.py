@@ -285,7 +285,7 @@ def test_frame_is_the_matrix_with_ids(kz_layers) -> None:
     wide = od.frame()
     assert list(wide.index) == ["saran", "balkhash"] and list(wide.columns) == ["karaganda", "astana"]
     assert wide.loc["balkhash", "karaganda"] == od.minutes[1, 0]
-    assert od.frame("km").loc["saran", "astana"] == od.km[0, 1]
+    assert od.frame(value="km").loc["saran", "astana"] == od.km[0, 1]
 
 
 # --------------------------------------------------------------------------------------
@@ -293,7 +293,7 @@ def test_frame_is_the_matrix_with_ids(kz_layers) -> None:
 
 
 def _scipy(net: RoadNetwork, weight: str = "minutes") -> np.ndarray:
-    return dijkstra(net.csr(weight), directed=True, indices=np.arange(net.n_nodes))
+    return dijkstra(net.csr(weight=weight), directed=True, indices=np.arange(net.n_nodes))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

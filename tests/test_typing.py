@@ -81,3 +81,18 @@ def test_no_public_function_is_named_like_its_module() -> None:
             clashes.append(f"{path.relative_to(ROOT)}: {module}")
     assert set(clashes) <= pending, clashes
     assert {"catchment_bands", "nearest_centre_surface", "scenario_layers"} <= set(geoplan.__all__)
+
+
+def test_every_module_all_resolves() -> None:
+    """Each module's ``__all__`` names only what it defines (a renamed function leaves no stale name)."""
+    import importlib
+
+    stale = []
+    for path in sorted((ROOT / "geoplan").rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        if name.endswith("__main__"):
+            continue
+        module = importlib.import_module(name)
+        stale += [f"{name}.{n}" for n in getattr(module, "__all__", ()) if not hasattr(module, n)]
+    assert not stale, stale

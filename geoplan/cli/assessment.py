@@ -37,8 +37,8 @@ def sensitivity_cmd(
         values["sensitivity.runs"] = runs
     if seed is not None:
         values["sensitivity.seed"] = seed
-    sc = sc.with_values(values)
-    result = run(sc, layers=layers, with_surface=False, with_maps=False, progress=not quiet)
+    sc = sc.with_values(values=values)
+    result = run(scenario=sc, layers=layers, with_surface=False, with_maps=False, progress=not quiet)
     assert result.sensitivity is not None
     table = sensitivity_table(result.sensitivity, towns=result.towns)
     if not quiet:

@@ -62,7 +62,7 @@ def run_cmd(
     """Run the whole analysis: validate, network, travel times, catchments, categories, relocation, maps, exports."""
     from geoplan.pipeline import run, summary_table
 
-    result = run(scenario, layers=layers, roads=roads, out_dir=out, maps_dir=maps, with_surface=surface,
+    result = run(scenario=scenario, layers=layers, roads=roads, out_dir=out, maps_dir=maps, with_surface=surface,
                  progress=not quiet, scheduler=scheduler, export_formats=_formats(formats), excel=excel)
     for w in result.warnings:  # shown even with --quiet: they may explain odd results
         _echo_err(f"geoplan: warning: {str(w).removeprefix('WARNING: ')}")
@@ -101,7 +101,7 @@ def export_cmd(
     """Write the results (GeoJSON, styled GeoPackage, CSV) without maps or surface."""
     from geoplan.pipeline import run
 
-    result = run(scenario, layers=layers, out_dir=out, with_surface=False, with_maps=False, progress=True,
+    result = run(scenario=scenario, layers=layers, out_dir=out, with_surface=False, with_maps=False, progress=True,
                  export_formats=_formats(formats), excel=excel)
     typer.echo("wrote: " + ", ".join(str(p) for p in result.outputs.values()))
 

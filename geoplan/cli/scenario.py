@@ -33,7 +33,7 @@ def scenario_show(
 
         plan_outputs([out], inputs=[scenario])
     s = load_scenario(scenario) if scenario is not None else Scenario.baseline()
-    typer.echo(dump_scenario(s, out), nl=False)
+    typer.echo(dump_scenario(s, path=out), nl=False)
     if out is not None:
         _echo_err(f"wrote {out}")
 

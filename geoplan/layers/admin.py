@@ -175,7 +175,7 @@ def normalise_names(values: pd.Series) -> pd.Series:
     return text
 
 
-def name_keys(gdf: pd.DataFrame, columns: tuple[str, ...] = _NAME_COLUMNS) -> pd.DataFrame:
+def name_keys(gdf: pd.DataFrame, *, columns: tuple[str, ...] = _NAME_COLUMNS) -> pd.DataFrame:
     """Return a long table ``row, key``: each row's normalised names and ``|``-separated alternatives.
 
     ``row`` is the position of the row in ``gdf``.
@@ -197,7 +197,7 @@ def name_keys(gdf: pd.DataFrame, columns: tuple[str, ...] = _NAME_COLUMNS) -> pd
 def _region_keys(boundaries: gpd.GeoDataFrame) -> pd.DataFrame:
     regions = level(boundaries, 1)
     extra = regions.assign(kato_key=_column(regions, "kato"), id_key=_column(regions, "id"))
-    keys = name_keys(extra, (*_NAME_COLUMNS, "kato_key", "id_key"))
+    keys = name_keys(extra, columns=(*_NAME_COLUMNS, "kato_key", "id_key"))
     keys["region_id"] = _column(regions, "id")[keys["row"].to_numpy()]
     return keys[["key", "region_id"]]
 

@@ -394,7 +394,7 @@ class LayerSet:
         )
 
 
-def embedded_layers_path(name: str = "kazakhstan") -> Path:
+def embedded_layers_path(*, name: str = "kazakhstan") -> Path:
     """Return the folder of an embedded layer set shipped with geoplan.
 
     Looks in the source tree's ``layers/`` first, then in the copy packaged into the wheel.

@@ -87,7 +87,7 @@ class RoadNetwork:
             )
         return np.array([lookup[k] for k in keys], dtype=np.int64)
 
-    def csr(self, weight: Weight = "minutes") -> csr_matrix:
+    def csr(self, *, weight: Weight = "minutes") -> csr_matrix:
         """Return the network as a sparse adjacency matrix for :mod:`scipy.sparse.csgraph`.
 
         Parallel edges are reduced to the one with the smallest weight. Also available after
@@ -110,16 +110,16 @@ class RoadNetwork:
             self._csr_cache[weight] = (mat, keep)
         return self._csr_cache[weight][0]
 
-    def csr_edge(self, weight: Weight = "minutes") -> np.ndarray:
+    def csr_edge(self, *, weight: Weight = "minutes") -> np.ndarray:
         """Edge index of each stored entry of :meth:`csr` (same order as its ``data``)."""
-        self.csr(weight)
+        self.csr(weight=weight)
         edges: np.ndarray = self._csr_cache[weight][1]
         return edges
 
-    def edge_between(self, u: np.ndarray, v: np.ndarray, weight: Weight = "minutes") -> np.ndarray:
+    def edge_between(self, u: np.ndarray, v: np.ndarray, *, weight: Weight = "minutes") -> np.ndarray:
         """Index of the best edge from ``u[i]`` to ``v[i]`` (-1 where there is none)."""
-        mat = self.csr(weight)
-        edges = self.csr_edge(weight)
+        mat = self.csr(weight=weight)
+        edges = self.csr_edge(weight=weight)
         u = np.asarray(u, dtype=np.int64)
         v = np.asarray(v, dtype=np.int64)
         # CSR entries are sorted by (row, column), so row * n + column is a sorted key array.
@@ -136,7 +136,7 @@ class RoadNetwork:
 
     def components(self) -> np.ndarray:
         """Weakly connected component label of each node (0 = the largest)."""
-        _, labels = connected_components(self.csr("km"), directed=True, connection="weak")
+        _, labels = connected_components(self.csr(weight="km"), directed=True, connection="weak")
         sizes = np.bincount(labels)
         rank = np.empty_like(sizes)
         rank[np.argsort(-sizes, kind="stable")] = np.arange(len(sizes))

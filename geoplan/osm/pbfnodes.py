@@ -159,7 +159,7 @@ def _block_nodes(block: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.concatenate(ids), lon, lat
 
 
-def node_locations(path: str | Path, need: np.ndarray, on_bytes: Callable[[int], None] | None = None
+def node_locations(path: str | Path, need: np.ndarray, *, on_bytes: Callable[[int], None] | None = None
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return the ids (sorted), fixed-point lon and lat (1e-7 degrees) of the nodes ``need``.
 

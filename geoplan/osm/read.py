@@ -195,7 +195,7 @@ def _node_locations(path: Path, need: np.ndarray, progress: bool | None) -> tupl
             bar.update(n)
 
         try:
-            return node_locations(path, need, on_bytes)
+            return node_locations(path, need, on_bytes=on_bytes)
         except UnsupportedPBF:
             pass
     return _node_locations_filtered(path, need, progress)

@@ -382,7 +382,7 @@ def _load(p: Path, chain: tuple[Path, ...]) -> Scenario:
     return _parse(text, str(p), p.parent, chain)
 
 
-def dump_scenario(scenario: Scenario, path: str | os.PathLike[str] | None = None) -> str:
+def dump_scenario(scenario: Scenario, *, path: str | os.PathLike[str] | None = None) -> str:
     """Write the scenario as YAML, with every default filled in.
 
     Parameters

@@ -213,7 +213,7 @@ class Scenario(_Section):
         """Return the path of the roads layer that replaces the layer set's roads, or ``None``."""
         return None if self.roads is None else self.resolve(self.roads)
 
-    def with_values(self, values: Mapping[str, Any] | None = None, /, **dotted: Any) -> Scenario:
+    def with_values(self, *, values: Mapping[str, Any] | None = None, **dotted: Any) -> Scenario:
         """Return a validated copy with some keys changed, named by dotted key paths.
 
         Parameters
@@ -230,7 +230,7 @@ class Scenario(_Section):
 
         Examples
         --------
-        >>> Scenario.baseline().with_values({"relocation.capacity_share": 0.02}).relocation.capacity_share
+        >>> Scenario.baseline().with_values(values={"relocation.capacity_share": 0.02}).relocation.capacity_share
         0.02
         """
         data = self.model_dump(mode="python", exclude={"extends"})
