@@ -301,7 +301,7 @@ def _analyse(sc: Scenario, lset: LayerSet, warnings: list[Problem], stage: _Stag
             speeds=sc.speeds, progress=progress))
     s_od_holder: list[Any] = []
     classified, ind, catalogue = stage("classify towns",
-                                       lambda: _classify_towns(sc, lset, net, od, snaps, s_od_holder))
+                                       lambda: _towns_assessed(sc, lset, net, od, snaps, s_od_holder))
     sens = None
     if sc.sensitivity.in_run:
         def _sensitivity() -> SensitivityResult:
@@ -351,7 +351,7 @@ def _agglomerate(sc: Scenario, lset: LayerSet, net: RoadNetwork, catch: gpd.GeoD
     return agg.with_decree(layer_decree(lset), centres=lset.centres, boundaries=lset.layers.get("boundaries"))
 
 
-def _classify_towns(sc: Scenario, lset: LayerSet, net: RoadNetwork, od: ODMatrix, snaps: pd.DataFrame,
+def _towns_assessed(sc: Scenario, lset: LayerSet, net: RoadNetwork, od: ODMatrix, snaps: pd.DataFrame,
                     s_od_holder: list[Any]) -> tuple[gpd.GeoDataFrame, pd.DataFrame, Catalogue]:
     """Compute the towns' indicators and categories; the settlements' travel times go to ``s_od_holder``."""
     towns, centres = lset.towns, lset.centres
