@@ -24,6 +24,7 @@ __all__ = [
     "CENTRE_COLOUR",
     "FLOW_COLOUR",
     "OSM_ATTRIBUTION_HTML",
+    "OUTLINE_COLOUR",
     "OSM_ATTRIBUTION_TEXT",
     "ROAD_COLOUR",
     "SURFACE_CMAP",
@@ -53,6 +54,8 @@ CATEGORY_COLOURS: dict[str, str] = {
 }
 
 CENTRE_COLOUR = "#333333"
+#: Outline of the town symbols (and of their fragile rings) on every map and figure.
+OUTLINE_COLOUR = "#1A1A1A"
 FLOW_COLOUR = CATEGORY_COLOURS["relocation"]
 ROAD_COLOUR = "#8C8C8C"
 

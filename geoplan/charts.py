@@ -27,8 +27,8 @@ import pandas as pd
 
 from geoplan._errors import AnalysisError
 from geoplan._io import write_bytes_atomic
-from geoplan._style import CATEGORY_COLOURS, CATEGORY_LABELS
-from geoplan.settings import FRAGILE_SHARE
+from geoplan._style import CATEGORY_COLOURS, CATEGORY_LABELS, OUTLINE_COLOUR
+from geoplan.settings import FIGURE_DPI, FIGURE_WIDTH_IN, FRAGILE_SHARE
 
 __all__ = ["ranking_png"]
 
@@ -38,7 +38,7 @@ def ranking_png(
     path: str | os.PathLike[str],
     *,
     title: str | None = "Monotowns by potential score, with rank intervals",
-    dpi: int = 150,
+    dpi: int = FIGURE_DPI,
     fragile_share: float = FRAGILE_SHARE,
 ) -> Path:
     """Draw the towns ordered by score, coloured by category, with their rank intervals.
@@ -84,7 +84,7 @@ def ranking_png(
     names = (t["name_en"] if "name_en" in t.columns else t["id"]).astype(str).str.replace(r"\s*\(.*\)", "", regex=True)
     colours = [CATEGORY_COLOURS.get(str(c), "#999999") for c in t["category"]]
     y = np.arange(n)[::-1]
-    fig = Figure(figsize=(10, 0.28 * n + 1.6), layout="constrained")
+    fig = Figure(figsize=(FIGURE_WIDTH_IN, 0.28 * n + 1.6), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [3, 2]})
     ax1.barh(y, t["score"], color=colours, edgecolor="#333333", linewidth=0.4)
     ax1.set_yticks(y, names, fontsize=8)
@@ -100,7 +100,7 @@ def ranking_png(
                 ax2.plot([a, b], [yi, yi], color=c, linewidth=2.5, solid_capstyle="round", alpha=0.7)
     fragile = t["fragile"].fillna(False).astype(bool).to_numpy() if "fragile" in t.columns else np.zeros(n, bool)
     ax2.scatter(rank[~fragile], y[~fragile], s=22, c=np.array(colours, dtype=object)[~fragile].tolist(),
-                edgecolors="#1A1A1A", linewidths=0.6, zorder=3)
+                edgecolors=OUTLINE_COLOUR, linewidths=0.6, zorder=3)
     if fragile.any():
         ax2.scatter(rank[fragile], y[fragile], s=30, facecolors="white",
                     edgecolors=np.array(colours, dtype=object)[fragile].tolist(), linewidths=1.5, zorder=3)

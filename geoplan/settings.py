@@ -7,8 +7,8 @@ defaults from here, and keyword defaults of the public functions name these cons
 number is typed once, here, with the reason for it.
 
 Sections: vocabularies; speeds; network building; layer validation; the analysis defaults
-that a scenario file can change; coordinate reference systems and output formats; logging
-and progress.
+that a scenario file can change; coordinate reference systems and output formats; maps and
+figures; logging and progress.
 
 Examples
 --------
@@ -80,6 +80,10 @@ __all__ = [
     "UTM_MAX_SPAN_DEG",
     "GEOJSON_PRECISION",
     "GPKG_TIMESTAMP",
+    # maps and figures
+    "MAP_SIMPLIFY_M",
+    "FIGURE_DPI",
+    "FIGURE_WIDTH_IN",
     # logging and progress
     "LOGGER_NAME",
     "LOG_FORMAT",
@@ -281,6 +285,17 @@ GEOJSON_PRECISION: Final = 6
 #: The date written into a GeoPackage's ``gpkg_contents.last_change``: fixed, so that the
 #: same layers always give the same bytes (GDAL writes the current time otherwise).
 GPKG_TIMESTAMP: Final = "2000-01-01T00:00:00.000Z"
+
+# --------------------------------------------------------------------------------------
+# maps and figures
+
+#: Tolerance for simplifying catchment polygons on the web maps, metres; road lines get half of
+#: it. Invisible at the zoom levels of a country map and keeps the pages small.
+MAP_SIMPLIFY_M: Final = 500.0
+#: Resolution of the PNG figures (categories map, ranking chart), dots per inch.
+FIGURE_DPI: Final = 150
+#: Width of the PNG figures, inches (an A4 page less its margins at full width).
+FIGURE_WIDTH_IN: Final = 10.0
 
 # --------------------------------------------------------------------------------------
 # logging and progress

@@ -27,7 +27,7 @@ from geoplan.maps.elements import _Call, _DataLayer
 from geoplan.maps.overlay import _surface_overlay
 from geoplan.maps.popups import _centre_popup, _table
 from geoplan.maps.web import _features, _records, _simplified
-from geoplan.settings import CATCHMENT_BANDS
+from geoplan.settings import CATCHMENT_BANDS, MAP_SIMPLIFY_M
 
 __all__ = ["agglomeration_map", "surface_legend"]
 
@@ -72,7 +72,7 @@ def agglomeration_map(
     tiles: bool = True,
     assets_url: str | None = None,
     title: str = "Monotowns, growth centres and catchments",
-    simplify_m: float = 500.0,
+    simplify_m: float = MAP_SIMPLIFY_M,
     surface_max_minutes: float | None = None,
     surface_max_px: int = 1024,
 ) -> folium.Map:

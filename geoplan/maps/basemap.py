@@ -34,6 +34,7 @@ from geoplan._style import (
     CATEGORY_LABELS,
     CENTRE_COLOUR,
     OSM_ATTRIBUTION_HTML,
+    OUTLINE_COLOUR,
 )
 from geoplan.layers import metric_crs
 from geoplan.maps.assets import LEAFLET_VERSION, OSM_TILES
@@ -342,7 +343,7 @@ def _town_features(towns: gpd.GeoDataFrame, names: Mapping[str, str],
         cat = str(row["category"])
         tid = str(row["id"])
         centre = by_centre.get(tid)
-        style: dict[str, Any] = {"radius": 8.0 if emphasise == cat else 6.5, "color": "#1A1A1A", "weight": 1.2,
+        style: dict[str, Any] = {"radius": 8.0 if emphasise == cat else 6.5, "color": OUTLINE_COLOUR, "weight": 1.2,
                                  "fillColor": CATEGORY_COLOURS[cat], "fillOpacity": 0.95}
         if centre is not None:
             style.update(radius=max(8.0, _centre_radius(centre.get("population"), max_pop)), color=CENTRE_COLOUR,

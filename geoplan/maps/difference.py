@@ -21,7 +21,7 @@ import shapely
 
 from geoplan._html import escape_value, format_int, format_minutes, row_value
 from geoplan._results import check_result
-from geoplan._style import CATEGORY_COLOURS, CATEGORY_LABELS, CENTRE_COLOUR
+from geoplan._style import CATEGORY_COLOURS, CATEGORY_LABELS, CENTRE_COLOUR, OUTLINE_COLOUR
 from geoplan.maps.basemap import (
     PLANNED_COLOUR,
     MapContext,
@@ -34,7 +34,7 @@ from geoplan.maps.basemap import (
 from geoplan.maps.elements import _Call, _DataLayer
 from geoplan.maps.popups import _table
 from geoplan.maps.web import _coord, _features, _records, _simplified
-from geoplan.settings import MIN_MINUTES_CHANGE
+from geoplan.settings import MAP_SIMPLIFY_M, MIN_MINUTES_CHANGE
 
 __all__ = ["CHANGE_COLOUR", "difference_map", "road_changes", "town_changes"]
 
@@ -170,7 +170,7 @@ def difference_map(
     context: MapContext | None = None,
     tiles: bool = True,
     title: str | None = None,
-    simplify_m: float = 500.0,
+    simplify_m: float = MAP_SIMPLIFY_M,
 ) -> folium.Map:
     """Interactive map of what changes between two runs of the same towns.
 
@@ -309,8 +309,8 @@ def _add_towns(page: _Page, towns_a: gpd.GeoDataFrame, *, names: tuple[str, str]
                        for k, x, y in ch)
         style: dict[str, Any] = ({"radius": 9.0, "color": CHANGE_COLOUR, "weight": 4,
                                   "fillColor": CATEGORY_COLOURS[cat], "fillOpacity": 1.0} if ch else
-                                 {"radius": 5.0, "color": "#1A1A1A", "weight": 1, "fillColor": CATEGORY_COLOURS[cat],
-                                  "fillOpacity": 0.55, "opacity": 0.6})
+                                 {"radius": 5.0, "color": OUTLINE_COLOUR, "weight": 1,
+                                  "fillColor": CATEGORY_COLOURS[cat], "fillOpacity": 0.55, "opacity": 0.6})
         props.append({
             "id": str(row["id"]),
             "style": style,

@@ -27,11 +27,13 @@ from geoplan._style import (
     CATEGORY_LABELS,
     CENTRE_COLOUR,
     OSM_ATTRIBUTION_TEXT,
+    OUTLINE_COLOUR,
     ROAD_COLOUR,
 )
 from geoplan.layers import metric_crs
 from geoplan.maps.assets import _PathLike
 from geoplan.maps.web import _FALLBACK_BOUNDS, _bounds, latin
+from geoplan.settings import FIGURE_DPI, FIGURE_WIDTH_IN
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -156,8 +158,8 @@ def category_png(
     boundaries: gpd.GeoDataFrame | None = None,
     settlements: gpd.GeoDataFrame | None = None,
     title: str | None = "Monotowns by category",
-    dpi: int = 150,
-    width_in: float = 10.0,
+    dpi: int = FIGURE_DPI,
+    width_in: float = FIGURE_WIDTH_IN,
     labels: bool = True,
     max_settlement_labels: int = 25,
 ) -> Path:
@@ -350,12 +352,12 @@ def _draw_places(ax: Axes, t: gpd.GeoDataFrame, c: gpd.GeoDataFrame) -> _Marks:
                    linewidths=1.2, alpha=0.9, zorder=2)
     if len(t):
         colours = [CATEGORY_COLOURS[str(k)] for k in t["category"]]
-        ax.scatter(t.geometry.x, t.geometry.y, s=_TOWN_AREA, c=colours, edgecolors="#1A1A1A", linewidths=0.7,
+        ax.scatter(t.geometry.x, t.geometry.y, s=_TOWN_AREA, c=colours, edgecolors=OUTLINE_COLOUR, linewidths=0.7,
                    zorder=3)
     fragile = (t["fragile"].fillna(False).astype(bool).to_numpy() if "fragile" in t and len(t)
                else np.zeros(len(t), dtype=bool))
     if fragile.any():  # a dashed ring: the category changes in many sensitivity runs
-        ax.scatter(t.geometry.x[fragile], t.geometry.y[fragile], s=150, facecolors="none", edgecolors="#1A1A1A",
+        ax.scatter(t.geometry.x[fragile], t.geometry.y[fragile], s=150, facecolors="none", edgecolors=OUTLINE_COLOUR,
                    linewidths=0.9, linestyles=_FRAGILE_DASH, zorder=2.9)
     return _Marks(pop_c, c_area, both, fragile)
 
@@ -367,12 +369,12 @@ def _draw_legend(ax: Axes, t: gpd.GeoDataFrame, fragile: np.ndarray, *, settleme
 
     counts = t["category"].astype(object).value_counts() if len(t) else pd.Series(dtype=int)
     handles: list[Any] = [Line2D([], [], marker="o", linestyle="", markersize=7, markerfacecolor=CATEGORY_COLOURS[k],
-                      markeredgecolor="#1A1A1A", label=f"{CATEGORY_LABELS[k]} ({int(counts.get(k, 0))})")
+                      markeredgecolor=OUTLINE_COLOUR, label=f"{CATEGORY_LABELS[k]} ({int(counts.get(k, 0))})")
                for k in CATEGORIES]
     handles.append(Line2D([], [], marker="o", linestyle="", markersize=10, markerfacecolor="white",
                           markeredgecolor=CENTRE_COLOUR, label="Growth centre (area = population)"))
     if fragile.any():
-        handles.append(Patch(facecolor="none", edgecolor="#1A1A1A", linestyle=_FRAGILE_DASH,
+        handles.append(Patch(facecolor="none", edgecolor=OUTLINE_COLOUR, linestyle=_FRAGILE_DASH,
                              label=f"Fragile: category changes in many sensitivity runs ({int(fragile.sum())})"))
     if settlements_shown:
         handles.append(Line2D([], [], marker="o", linestyle="", markersize=3, markerfacecolor="#8A8A8A",

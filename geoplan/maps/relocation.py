@@ -30,6 +30,7 @@ from geoplan.maps.basemap import (
 from geoplan.maps.elements import _DataLayer
 from geoplan.maps.popups import _centre_popup, _table
 from geoplan.maps.web import _features, _records, _simplified
+from geoplan.settings import MAP_SIMPLIFY_M
 
 __all__ = ["curved_flow", "relocation_map"]
 
@@ -98,7 +99,7 @@ def relocation_map(
     tiles: bool = True,
     assets_url: str | None = None,
     title: str = "Relocation flows and destination capacity",
-    simplify_m: float = 250.0,
+    simplify_m: float = MAP_SIMPLIFY_M / 2,
     max_width_px: float = 14.0,
 ) -> folium.Map:
     """Interactive map of relocation: flows as curved arrows, destinations' capacity used.
