@@ -102,7 +102,7 @@ class Progress(Generic[T]):
         if self._bar is not None:
             self._bar.update(n)
 
-    def reset(self, total: float | None = None) -> None:
+    def reset(self, *, total: float | None = None) -> None:
         """Start again from zero, with a new ``total`` (e.g. a download that learnt its size)."""
         if self._bar is not None:
             self._bar.reset(total=total)
