@@ -191,6 +191,41 @@ def _read_one(path: Path, layer: str | None, label: str, name: str, source: str
     problems: list[Problem] = []
     schema = SCHEMAS[name]
     suffix = path.suffix.lower()
+    gdf, unparsed = _read_frame(path, layer, label)
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
+        raise LayerReadError(f"{label}: layer has no geometry column", fix="export the layer with its geometry")
+    if suffix in (".geojson", ".json"):
+        problems.extend(_json_booleans(path, name, schema, _feature_ids(gdf, schema.id_field), source))
+    if unparsed:
+        ids = _feature_ids(gdf, schema.id_field)
+        for i, reason in sorted(unparsed.items()):
+            problems.append(Problem("error", name, ids[i], "invalid_geometry", f"geometry cannot be read: {reason}",
+                                    "redraw it: a line needs at least two different points", source))
+    if suffix == ".shp":
+        gdf = _full_shapefile_names(gdf, name, source, problems)
+    native = gdf.crs
+    if native is not None and not native.equals("EPSG:4326"):
+        problems.extend(_crs_problems(gdf, native, name, suffix, source))
+        try:
+            gdf = gdf.to_crs(4326)
+        except Exception as exc:  # any pyproj failure means "unusable CRS"
+            raise LayerReadError(
+                f"{label}: cannot reproject from {native.to_string()} to EPSG:4326: {exc}",
+                fix="save the layer in EPSG:4326 (WGS 84)",
+            ) from exc
+    return gdf, native, problems
+
+
+def _read_frame(path: Path, layer: str | None, label: str) -> tuple[gpd.GeoDataFrame, dict[int, str]]:
+    """Read the layer as it is in the file; also return the rows whose geometry GEOS cannot build (with why).
+
+    Raises
+    ------
+    LayerReadError
+        For text not in the file's encoding, a number beyond 64 bits in a GeoJSON (naming the
+        feature), and any other file GDAL cannot read.
+    """
+    suffix = path.suffix.lower()
     unparsed: dict[int, str] = {}
     try:
         with warnings.catch_warnings():
@@ -228,57 +263,51 @@ def _read_one(path: Path, layer: str | None, label: str, name: str, source: str
             f"{label}: cannot read layer: {_gdal_reason(exc)}",
             fix="open the file in QGIS to see whether it is complete; re-export it as GeoPackage or GeoJSON (UTF-8)",
         ) from exc
-    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
-        raise LayerReadError(f"{label}: layer has no geometry column", fix="export the layer with its geometry")
-    if suffix in (".geojson", ".json"):
-        problems.extend(_json_booleans(path, name, schema, _feature_ids(gdf, schema.id_field), source))
-    if unparsed:
-        ids = _feature_ids(gdf, schema.id_field)
-        for i, reason in sorted(unparsed.items()):
-            problems.append(Problem("error", name, ids[i], "invalid_geometry", f"geometry cannot be read: {reason}",
-                                    "redraw it: a line needs at least two different points", source))
-    if suffix == ".shp":
-        rename, ambiguous = _restore_shapefile_names([str(c) for c in gdf.columns], schema)
-        gdf = gdf.rename(columns=rename)
-        for col, candidates in ambiguous.items():
-            # A required column whose identity is uncertain (is 'population' population_year cut
-            # short?) must not be trusted silently.
-            required = any(schema.field(cand).required for cand in candidates)
-            use = f"it is read as '{col}' but cannot be trusted" if col in schema.column_names else "it is ignored"
+    return gdf, unparsed
+
+
+def _full_shapefile_names(gdf: gpd.GeoDataFrame, name: str, source: str, problems: list[Problem]
+                          ) -> gpd.GeoDataFrame:
+    """Give Shapefile columns (cut to 10 characters) their schema names; report those that stay uncertain."""
+    schema = SCHEMAS[name]
+    rename, ambiguous = _restore_shapefile_names([str(c) for c in gdf.columns], schema)
+    gdf = gdf.rename(columns=rename)
+    for col, candidates in ambiguous.items():
+        # A required column whose identity is uncertain (is 'population' population_year cut
+        # short?) must not be trusted silently.
+        required = any(schema.field(cand).required for cand in candidates)
+        use = f"it is read as '{col}' but cannot be trusted" if col in schema.column_names else "it is ignored"
+        problems.append(Problem(
+            "error" if required else "warning", name, None, "truncated_column",
+            f"Shapefile column '{col}' may be any of {', '.join(candidates)} (the format cuts names to 10 "
+            f"characters); {use}",
+            "rename the column to its full name (QGIS: Layer Properties ▸ Fields) or use GeoPackage, "
+            "which keeps full column names", source))
+    return gdf
+
+
+def _crs_problems(gdf: gpd.GeoDataFrame, native: CRS, name: str, suffix: str, source: str) -> list[Problem]:
+    """Problems with a layer's declared CRS (other than EPSG:4326): degrees labelled as metres, GeoJSON ``crs``."""
+    problems: list[Problem] = []
+    geoms = gdf.geometry.to_numpy()
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if native.is_projected and present.any():
+        x0, y0, x1, y1 = shapely.total_bounds(geoms[present])
+        if -180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90:
             problems.append(Problem(
-                "error" if required else "warning", name, None, "truncated_column",
-                f"Shapefile column '{col}' may be any of {', '.join(candidates)} (the format cuts names to 10 "
-                f"characters); {use}",
-                "rename the column to its full name (QGIS: Layer Properties ▸ Fields) or use GeoPackage, "
-                "which keeps full column names", source))
-    native = gdf.crs
-    if native is not None and not native.equals("EPSG:4326"):
-        geoms = gdf.geometry.to_numpy()
-        present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-        if native.is_projected and present.any():
-            x0, y0, x1, y1 = shapely.total_bounds(geoms[present])
-            if -180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90:
-                problems.append(Problem(
-                    "error", name, None, "crs_mismatch",
-                    f"the layer is labelled {native.name} (projected, metres) but its coordinates "
-                    f"({x0:.4g}..{x1:.4g}, {y0:.4g}..{y1:.4g}) look like longitude/latitude degrees",
-                    "assign EPSG:4326 instead (QGIS: Layer ▸ Set CRS of Layer; GeoJSON: delete the 'crs' member)",
-                    source))
-        if suffix in (".geojson", ".json") and not _is_wgs84_lonlat(native):
-            problems.append(Problem(
-                "warning", name, None, "unexpected_crs",
-                f"the GeoJSON declares {native.name} in a 'crs' member; RFC 7946 GeoJSON is WGS 84 lon/lat only and "
-                "web maps and strict readers ignore the member, placing the features wrongly (geoplan reprojects it)",
-                "re-save the layer in EPSG:4326 without a 'crs' member (geoplan layers export, or QGIS Save "
-                "Features As with CRS EPSG:4326 and RFC7946=YES)", source))
-        try:
-            gdf = gdf.to_crs(4326)
-        except Exception as exc:  # any pyproj failure means "unusable CRS"
-            raise LayerReadError(
-                f"{label}: cannot reproject from {native.to_string()} to EPSG:4326: {exc}",
-                fix="save the layer in EPSG:4326 (WGS 84)",
-            ) from exc
-    return gdf, native, problems
+                "error", name, None, "crs_mismatch",
+                f"the layer is labelled {native.name} (projected, metres) but its coordinates "
+                f"({x0:.4g}..{x1:.4g}, {y0:.4g}..{y1:.4g}) look like longitude/latitude degrees",
+                "assign EPSG:4326 instead (QGIS: Layer ▸ Set CRS of Layer; GeoJSON: delete the 'crs' member)",
+                source))
+    if suffix in (".geojson", ".json") and not _is_wgs84_lonlat(native):
+        problems.append(Problem(
+            "warning", name, None, "unexpected_crs",
+            f"the GeoJSON declares {native.name} in a 'crs' member; RFC 7946 GeoJSON is WGS 84 lon/lat only and "
+            "web maps and strict readers ignore the member, placing the features wrongly (geoplan reprojects it)",
+            "re-save the layer in EPSG:4326 without a 'crs' member (geoplan layers export, or QGIS Save "
+            "Features As with CRS EPSG:4326 and RFC7946=YES)", source))
+    return problems
 
 
 def read_layers(path: str | os.PathLike[str], *, required: tuple[str, ...] = ("towns", "centres", "roads")) -> LayerSet:
