@@ -62,8 +62,8 @@ from rasterio.enums import MergeAlg
 from skimage.graph import MCP_Geometric
 
 from geoplan._errors import AnalysisError
-from geoplan._progress import progress_bar
 from geoplan._io import atomic_path
+from geoplan._progress import progress_bar
 from geoplan.layers import LayerSet, metric_crs
 from geoplan.network import road_speeds
 from geoplan.settings import OFFROAD_KPH, STUDY_AREA_MARGIN_M, SURFACE_RESOLUTION_M

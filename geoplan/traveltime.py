@@ -31,8 +31,10 @@ True
 from __future__ import annotations
 
 import math
+import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -305,6 +307,52 @@ def _check_weight(weight: str) -> None:
                            fix="use 'minutes' for the fastest routes or 'km' for the shortest")
 
 
+def _heap_put(heap: np.ndarray, hk1: np.ndarray, hk2: np.ndarray, pos: np.ndarray, i: int, node: int,
+              k1: float, k2: float) -> None:
+    """Heap step of :func:`_od_kernel`: store ``node`` with keys ``(k1, k2)`` in slot ``i``."""
+    heap[i] = node
+    hk1[i] = k1
+    hk2[i] = k2
+    pos[node] = i
+
+
+def _heap_pop(heap: np.ndarray, hk1: np.ndarray, hk2: np.ndarray, pos: np.ndarray, size: int) -> None:
+    """Heap step of :func:`_od_kernel`: move the last entry (slot ``size``) to the root and sift it down.
+
+    ``heap`` holds node indexes, ``hk1``/``hk2`` their keys (compared lexicographically) and
+    ``pos`` each node's slot; ``size`` is the heap's size without the entry being moved.
+    """
+    x = heap[size]
+    x1 = hk1[size]
+    x2 = hk2[size]
+    i = 0
+    while True:
+        c = 2 * i + 1
+        if c >= size:
+            break
+        if c + 1 < size and (hk1[c + 1] < hk1[c] or (hk1[c + 1] == hk1[c] and hk2[c + 1] < hk2[c])):
+            c += 1
+        if hk1[c] < x1 or (hk1[c] == x1 and hk2[c] < x2):
+            _heap_put(heap, hk1, hk2, pos, i, heap[c], hk1[c], hk2[c])
+            i = c
+        else:
+            break
+    _heap_put(heap, hk1, hk2, pos, i, x, x1, x2)
+
+
+def _heap_sift_up(heap: np.ndarray, hk1: np.ndarray, hk2: np.ndarray, pos: np.ndarray, i: int, v: int,
+                  nd: float, nk: float) -> None:
+    """Heap step of :func:`_od_kernel`: put node ``v`` with keys ``(nd, nk)`` at slot ``i`` or above it."""
+    while i > 0:
+        q = (i - 1) >> 1
+        if nd < hk1[q] or (nd == hk1[q] and nk < hk2[q]):
+            _heap_put(heap, hk1, hk2, pos, i, heap[q], hk1[q], hk2[q])
+            i = q
+        else:
+            break
+    _heap_put(heap, hk1, hk2, pos, i, v, nd, nk)
+
+
 def _od_kernel(indptr: np.ndarray, indices: np.ndarray, w1: np.ndarray, w2: np.ndarray,
                sources: np.ndarray, targets: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray]:
     """Dijkstra from each source, lexicographic on (w1, w2), until every target is settled.
@@ -346,29 +394,7 @@ def _od_kernel(indptr: np.ndarray, indices: np.ndarray, w1: np.ndarray, w2: np.n
             ku = hk2[0]
             size -= 1
             if size > 0:  # move the last entry to the root and sift it down
-                x = heap[size]
-                x1 = hk1[size]
-                x2 = hk2[size]
-                i = 0
-                while True:
-                    c = 2 * i + 1
-                    if c >= size:
-                        break
-                    if c + 1 < size and (hk1[c + 1] < hk1[c] or (hk1[c + 1] == hk1[c] and hk2[c + 1] < hk2[c])):
-                        c += 1
-                    if hk1[c] < x1 or (hk1[c] == x1 and hk2[c] < x2):
-                        y = heap[c]
-                        heap[i] = y
-                        hk1[i] = hk1[c]
-                        hk2[i] = hk2[c]
-                        pos[y] = i
-                        i = c
-                    else:
-                        break
-                heap[i] = x
-                hk1[i] = x1
-                hk2[i] = x2
-                pos[x] = i
+                _heap_pop(heap, hk1, hk2, pos, size)
             pos[u] = -2
             j = slot[u]
             if j >= 0:
@@ -395,21 +421,7 @@ def _od_kernel(indptr: np.ndarray, indices: np.ndarray, w1: np.ndarray, w2: np.n
                     i = p
                 else:
                     continue
-                while i > 0:  # sift up
-                    q = (i - 1) >> 1
-                    if nd < hk1[q] or (nd == hk1[q] and nk < hk2[q]):
-                        y = heap[q]
-                        heap[i] = y
-                        hk1[i] = hk1[q]
-                        hk2[i] = hk2[q]
-                        pos[y] = i
-                        i = q
-                    else:
-                        break
-                heap[i] = v
-                hk1[i] = nd
-                hk2[i] = nk
-                pos[v] = i
+                _heap_sift_up(heap, hk1, hk2, pos, i, v, nd, nk)
         for k in range(nt):
             pos[touched[k]] = -1
     return out1, out2
@@ -419,11 +431,20 @@ _KERNEL: list[Callable[..., tuple[np.ndarray, np.ndarray]]] = []
 
 
 def _compiled_kernel() -> Callable[..., tuple[np.ndarray, np.ndarray]]:
-    """:func:`_od_kernel` compiled by numba on first use (cached on disk; numba imported lazily)."""
+    """:func:`_od_kernel` compiled by numba on first use (cached on disk; numba imported lazily).
+
+    The kernel calls its heap steps by name; each function is compiled over globals in which
+    those names are the compiled steps (numba inlines them: measured as fast as the single
+    function they were split from, ``benchmarks/RESULTS.md``).
+    """
     if not _KERNEL:
         import numba
 
-        _KERNEL.append(numba.njit(cache=True, nogil=True)(_od_kernel))
+        jit = numba.njit(cache=True, nogil=True)
+        compiled: dict[str, Any] = {}
+        for fn in (_heap_put, _heap_pop, _heap_sift_up, _od_kernel):  # each after the steps it calls
+            compiled[fn.__name__] = jit(types.FunctionType(fn.__code__, {**globals(), **compiled}, fn.__name__))
+        _KERNEL.append(compiled["_od_kernel"])
     return _KERNEL[0]
 
 

@@ -161,7 +161,7 @@ def build_network(
 
 
 def _checked_roads(roads: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, np.ndarray]:
-    """The roads layer with a fresh index and its road ids, after the checks of the columns.
+    """Check the roads layer's columns; return it with a fresh index, and its road ids.
 
     Raises
     ------

@@ -399,7 +399,7 @@ class _ChainWalker:
             self.emit(segs[0], nodes[0], nodes[-1], parts)
 
     def lines(self) -> np.ndarray:
-        """The merged segments' lines, in the order they were emitted."""
+        """Return the merged segments' lines, in the order they were emitted."""
         out_lines = self.out_lines
         return np.asarray(shapely.linestrings(np.vstack(out_lines),
                                               indices=np.repeat(np.arange(len(out_lines)),
