@@ -160,7 +160,7 @@ def _as_geoseries(obj: Any, what: str) -> gpd.GeoSeries:
 
 
 def _check_degrees(geoms: gpd.GeoSeries, what: str) -> None:
-    """A geographic CRS on coordinates that are not degrees (metres labelled EPSG:4326) is refused."""
+    """Refuse a geographic CRS on coordinates that are not degrees (metres labelled EPSG:4326)."""
     if geoms.crs is None or not geoms.crs.is_geographic:
         return
     xy = shapely.get_coordinates(geoms.to_numpy())

@@ -8,8 +8,6 @@ hold for code written after them:
   the docstring; the few exceptions are named in ``LONG_OK`` with the reason;
 - a public function's parameters with a default value are keyword-only (``f(towns, *, k=3)``):
   an option is never passed by position, so options can be added or reordered safely;
-- no public function named like its module (``catchments.catchments``): the package could not
-  export it without hiding the submodule;
 - progress bars only through :mod:`geoplan._progress` (quiet by default, enabled by the CLI).
 """
 
@@ -117,13 +115,6 @@ def test_public_options_are_keyword_only(path: Path) -> None:
             wrong.append(f"{name} (line {fn.lineno}): {', '.join(a.arg for a in with_default)}")
     assert not wrong, (f"geoplan/{_rel(path)}: public functions with positional options "
                        "(put them after `*`):\n" + "\n".join(wrong))
-
-
-@pytest.mark.parametrize("path", _modules(), ids=_rel)
-def test_no_public_function_named_like_its_module(path: Path) -> None:
-    stem = path.parent.name if path.name == "__init__.py" else path.stem
-    clash = [name for name, _, public in _functions(_tree(path)) if public and name == stem]
-    assert not clash, f"geoplan/{_rel(path)} defines {clash[0]}(): give it a distinct name so geoplan can export it"
 
 
 @pytest.mark.parametrize("path", [p for p in _modules() if p.name != "_progress.py"], ids=_rel)

@@ -75,7 +75,7 @@ def layer_set_files(path: str | os.PathLike[str]) -> list[Path]:
 
 
 def _huge_integer(path: Path) -> str | None:
-    """The first property holding an integer outside int64 in a GeoJSON file, as ``feature X: 'k' is N``."""
+    """Find the first property holding an integer outside int64 in a GeoJSON file, as ``feature X: 'k' is N``."""
     try:
         doc = json.loads(path.read_bytes())
     except (OSError, ValueError):
