@@ -31,7 +31,7 @@ import pandas as pd
 import shapely
 import yaml
 
-from geoplan._errors import GeoplanError, OutputError
+from geoplan._errors import AnalysisError, GeoplanError, OutputError
 from geoplan.settings import GEOJSON_PRECISION, GPKG_TIMESTAMP
 
 
@@ -459,3 +459,42 @@ def write_gpkg(
         if finish is not None:
             finish(tmp)
     return target
+
+
+def read_csv_table(path: str | os.PathLike[str], *, columns: tuple[str, ...] | list[str], what: str,
+                   missing_fix: str) -> pd.DataFrame:
+    """Read a small CSV table as text, checking that it exists, parses and has its columns.
+
+    Parameters
+    ----------
+    path
+        The CSV file (UTF-8, with or without a byte-order mark).
+    columns
+        The columns it must have (more are kept).
+    what
+        What the table is, for messages (``"quota table"``).
+    missing_fix
+        The fix given when the file does not exist.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Every cell as text; empty cells are ``""``.
+
+    Raises
+    ------
+    AnalysisError
+        Naming the file and the fix, for a missing file, an unreadable one or missing columns.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise AnalysisError(f"{p}: {what} not found", fix=missing_fix)
+    try:
+        raw = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise AnalysisError(f"{p}: cannot read the {what} ({exc})", fix="save it as a UTF-8 CSV") from None
+    lost = [c for c in columns if c not in raw.columns]
+    if lost:
+        raise AnalysisError(f"{p}: missing column(s) {', '.join(lost)}",
+                            fix=f"the {what} needs " + ", ".join(columns))
+    return raw

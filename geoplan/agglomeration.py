@@ -35,6 +35,7 @@ import pandas as pd
 import shapely
 
 from geoplan._errors import AnalysisError
+from geoplan._io import read_csv_table
 from geoplan.catchments import DEFAULT_OFFROAD_KPH, catchment_bands
 from geoplan.geography import level, locate, population_points
 from geoplan.indicators import layer_folder
@@ -384,17 +385,8 @@ def read_decree(path: str | os.PathLike[str], *, boundaries: gpd.GeoDataFrame,
         file, the line and the fix.
     """
     p = Path(path)
-    if not p.is_file():
-        raise AnalysisError(f"{p}: decree table not found",
-                            fix="write a CSV with columns " + ", ".join(DECREE_COLUMNS) + " or leave it out")
-    try:
-        raw = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise AnalysisError(f"{p}: cannot read the decree table ({exc})", fix="save it as a UTF-8 CSV") from None
-    lost = [c for c in DECREE_COLUMNS if c not in raw.columns]
-    if lost:
-        raise AnalysisError(f"{p}: missing column(s) {', '.join(lost)}",
-                            fix="the decree table needs " + ", ".join(DECREE_COLUMNS))
+    raw = read_csv_table(p, columns=DECREE_COLUMNS, what="decree table",
+                         missing_fix="write a CSV with columns " + ", ".join(DECREE_COLUMNS) + " or leave it out")
     out = raw.copy()
     level_num = pd.to_numeric(out["level"].str.strip(), errors="coerce")
     districts = set(level(boundaries, 2)["id"].astype(str))

@@ -27,6 +27,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import csr_matrix
 
 from geoplan._errors import AnalysisError
+from geoplan._io import read_csv_table
 from geoplan.indicators import od_arrays
 from geoplan.relocation.cities import FLOW_COLUMNS, RelocationResult, people_to_move, straight_lines
 from geoplan.scenario import Scenario
@@ -88,17 +89,9 @@ def read_quotas(path: str | os.PathLike[str], *, regions: Sequence[str]) -> pd.D
         a year, or a region the layers do not know; each names the file, the row and the fix.
     """
     p = Path(path)
-    if not p.is_file():
-        raise AnalysisError(f"{p}: quota table not found",
-                            fix="set relocation.policy.quota_table to a CSV with columns " + ", ".join(QUOTA_COLUMNS))
-    try:
-        raw = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise AnalysisError(f"{p}: cannot read the quota table ({exc})", fix="save it as a UTF-8 CSV") from None
-    lost = [c for c in QUOTA_COLUMNS if c not in raw.columns]
-    if lost:
-        raise AnalysisError(f"{p}: missing column(s) {', '.join(lost)}",
-                            fix="the quota table needs " + ", ".join(QUOTA_COLUMNS))
+    raw = read_csv_table(p, columns=QUOTA_COLUMNS, what="quota table",
+                         missing_fix="set relocation.policy.quota_table to a CSV with columns "
+                                     + ", ".join(QUOTA_COLUMNS))
     out = raw.copy()
     for col in ("year", "quota_migrants"):
         num = pd.to_numeric(out[col].str.strip(), errors="coerce")
